@@ -1,0 +1,39 @@
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ActionRun(models.Model):
+    """One click on a contextual action, with who, what, when and how it ended."""
+
+    class Status(models.TextChoices):
+        PENDING_APPROVAL = "pending_approval", _("En attente d'approbation")
+        RUNNING = "running", _("En cours")
+        SUCCEEDED = "succeeded", _("Réussie")
+        FAILED = "failed", _("Échec")
+
+    action = models.CharField(_("action"), max_length=80, db_index=True)
+    label = models.CharField(_("libellé"), max_length=200)
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    object_id = models.CharField(max_length=64)
+    target = GenericForeignKey("content_type", "object_id")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # One key per rendered button: a double click or a retried POST finds the same run.
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    status = models.CharField(_("statut"), max_length=20, choices=Status.choices, default=Status.RUNNING)
+    message = models.CharField(_("message"), max_length=500, blank=True)
+    error = models.TextField(_("erreur"), blank=True)
+    external_ids = models.JSONField(_("identifiants externes"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("lancée le"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("terminée le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("action exécutée")
+        verbose_name_plural = _("actions exécutées")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["content_type", "object_id", "-created_at"], name="actionrun_target")]
+
+    def __str__(self):
+        return f"{self.label} ({self.get_status_display()})"

@@ -1,0 +1,271 @@
+"""Business records the console owns. Outside systems are linked to these by their own apps."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+CENT = Decimal("0.01")
+
+
+def money(value) -> Decimal:
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+class Company(models.Model):
+    name = models.CharField(_("raison sociale"), max_length=200)
+    is_client = models.BooleanField(_("client"), default=True)
+    is_supplier = models.BooleanField(_("fournisseur"), default=False)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = models.CharField(_("téléphone"), max_length=40, blank=True)
+    vat_number = models.CharField(_("n° TVA"), max_length=40, blank=True)
+    address1 = models.CharField(_("adresse"), max_length=200, blank=True)
+    postal_code = models.CharField(_("code postal"), max_length=20, blank=True)
+    city = models.CharField(_("ville"), max_length=100, blank=True)
+    country_code = models.CharField(_("pays (ISO)"), max_length=2, default="FR")
+    currency = models.CharField(_("devise"), max_length=3, default="EUR")
+    # Supplier bank details, used to create a payment counterparty.
+    iban = models.CharField(_("IBAN"), max_length=34, blank=True)
+    bic = models.CharField(_("BIC"), max_length=11, blank=True)
+    created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("modifiée le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("société")
+        verbose_name_plural = _("sociétés")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Contact(models.Model):
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="contacts")
+    first_name = models.CharField(_("prénom"), max_length=100, blank=True)
+    last_name = models.CharField(_("nom"), max_length=100, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = models.CharField(_("téléphone"), max_length=40, blank=True)
+    is_primary = models.BooleanField(_("contact principal"), default=False)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["-is_primary", "last_name", "first_name"]
+
+    def __str__(self):
+        return f"{self.first_name} {self.last_name}".strip() or self.email
+
+
+class SalesDocument(models.Model):
+    """Shared shape of quotes and invoices: a client, dated lines, computed totals."""
+
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+", verbose_name=_("client"))
+    number = models.CharField(_("numéro"), max_length=40, blank=True)
+    title = models.CharField(_("objet"), max_length=200, blank=True)
+    currency = models.CharField(_("devise"), max_length=3, default="EUR")
+    issue_date = models.DateField(_("date"), default=timezone.localdate)
+    notes = models.TextField(_("notes"), blank=True)
+    subtotal = models.DecimalField(_("total HT"), max_digits=14, decimal_places=2, default=0, editable=False)
+    tax_total = models.DecimalField(_("TVA"), max_digits=14, decimal_places=2, default=0, editable=False)
+    total = models.DecimalField(_("total TTC"), max_digits=14, decimal_places=2, default=0, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self):
+        return self.number or f"#{self.pk}"
+
+    def recalculate_totals(self, save=True):
+        lines = list(self.lines.all())
+        self.subtotal = money(sum((line.net_amount for line in lines), Decimal(0)))
+        self.tax_total = money(sum((line.tax_amount for line in lines), Decimal(0)))
+        self.total = self.subtotal + self.tax_total
+        if save:
+            self.save(update_fields=["subtotal", "tax_total", "total", "updated_at"])
+
+
+class DocumentLine(models.Model):
+    position = models.PositiveSmallIntegerField(_("ordre"), default=0)
+    description = models.CharField(_("désignation"), max_length=500)
+    quantity = models.DecimalField(
+        _("quantité"), max_digits=12, decimal_places=3, default=1, validators=[MinValueValidator(0)]
+    )
+    unit_price = models.DecimalField(_("prix unitaire HT"), max_digits=14, decimal_places=2)
+    tax_rate = models.DecimalField(
+        _("taux de TVA (%)"), max_digits=5, decimal_places=2, default=Decimal("20.00"),
+        validators=[MinValueValidator(0)],
+    )
+
+    class Meta:
+        abstract = True
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return self.description
+
+    @property
+    def net_amount(self) -> Decimal:
+        return money(self.quantity * self.unit_price)
+
+    @property
+    def tax_amount(self) -> Decimal:
+        return money(self.net_amount * self.tax_rate / 100)
+
+
+class Quote(SalesDocument):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Brouillon")
+        SENT = "sent", _("Envoyé")
+        ACCEPTED = "accepted", _("Accepté")
+        DECLINED = "declined", _("Refusé")
+        EXPIRED = "expired", _("Expiré")
+        CONVERTED = "converted", _("Converti en facture")
+
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="quotes", verbose_name=_("client"))
+    status = models.CharField(_("statut"), max_length=12, choices=Status.choices, default=Status.DRAFT)
+    valid_until = models.DateField(_("valable jusqu'au"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("devis")
+        verbose_name_plural = _("devis")
+        ordering = ["-issue_date", "-id"]
+
+    def get_absolute_url(self):
+        return reverse("admin:hub_quote_change", args=[self.pk])
+
+
+class QuoteLine(DocumentLine):
+    quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="lines")
+
+    class Meta(DocumentLine.Meta):
+        verbose_name = _("ligne de devis")
+        verbose_name_plural = _("lignes de devis")
+
+
+class Invoice(SalesDocument):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Brouillon")
+        SENT = "sent", _("Envoyée")
+        PARTIAL = "partial", _("Partiellement payée")
+        PAID = "paid", _("Payée")
+        CANCELLED = "cancelled", _("Annulée")
+
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="invoices", verbose_name=_("client")
+    )
+    quote = models.ForeignKey(
+        Quote, null=True, blank=True, on_delete=models.SET_NULL, related_name="invoices", verbose_name=_("devis")
+    )
+    status = models.CharField(_("statut"), max_length=12, choices=Status.choices, default=Status.DRAFT)
+    due_date = models.DateField(_("échéance"), null=True, blank=True)
+    amount_paid = models.DecimalField(_("montant payé"), max_digits=14, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("facture")
+        verbose_name_plural = _("factures")
+        ordering = ["-issue_date", "-id"]
+
+    def get_absolute_url(self):
+        return reverse("admin:hub_invoice_change", args=[self.pk])
+
+    @property
+    def balance_due(self) -> Decimal:
+        return money(self.total - self.amount_paid)
+
+    @property
+    def is_overdue(self) -> bool:
+        return (
+            self.status in (self.Status.SENT, self.Status.PARTIAL)
+            and self.due_date is not None
+            and self.due_date < timezone.localdate()
+        )
+
+
+class InvoiceLine(DocumentLine):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+
+    class Meta(DocumentLine.Meta):
+        verbose_name = _("ligne de facture")
+        verbose_name_plural = _("lignes de facture")
+
+
+class SupplierBill(models.Model):
+    class Status(models.TextChoices):
+        TO_PAY = "to_pay", _("À payer")
+        AWAITING_APPROVAL = "awaiting_approval", _("En attente d'approbation")
+        PAYMENT_PENDING = "payment_pending", _("Paiement en cours")
+        PAID = "paid", _("Payée")
+        PAYMENT_FAILED = "payment_failed", _("Paiement en échec")
+
+    supplier = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="supplier_bills", verbose_name=_("fournisseur")
+    )
+    reference = models.CharField(_("référence"), max_length=100)
+    description = models.CharField(_("objet"), max_length=300, blank=True)
+    amount = models.DecimalField(
+        _("montant TTC"), max_digits=14, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
+    currency = models.CharField(_("devise"), max_length=3, default="EUR")
+    issue_date = models.DateField(_("date"), default=timezone.localdate)
+    due_date = models.DateField(_("échéance"), null=True, blank=True)
+    status = models.CharField(_("statut"), max_length=20, choices=Status.choices, default=Status.TO_PAY)
+    paid_at = models.DateTimeField(_("payée le"), null=True, blank=True)
+    created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("modifiée le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("facture fournisseur")
+        verbose_name_plural = _("factures fournisseurs")
+        ordering = ["-issue_date", "-id"]
+
+    def __str__(self):
+        return f"{self.reference} — {self.supplier}"
+
+    def get_absolute_url(self):
+        return reverse("admin:hub_supplierbill_change", args=[self.pk])
+
+
+class Payment(models.Model):
+    """Money that moved: a client paying an invoice, or the console paying a supplier bill."""
+
+    class Direction(models.TextChoices):
+        INCOMING = "in", _("Encaissement")
+        OUTGOING = "out", _("Décaissement")
+
+    direction = models.CharField(_("sens"), max_length=3, choices=Direction.choices)
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="payments", verbose_name=_("facture")
+    )
+    supplier_bill = models.ForeignKey(
+        SupplierBill, null=True, blank=True, on_delete=models.PROTECT, related_name="payments",
+        verbose_name=_("facture fournisseur"),
+    )
+    amount = models.DecimalField(_("montant"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("devise"), max_length=3, default="EUR")
+    date = models.DateField(_("date"), default=timezone.localdate)
+    source = models.CharField(_("source"), max_length=32)
+    external_id = models.CharField(_("identifiant externe"), max_length=128, blank=True)
+    created_at = models.DateTimeField(_("enregistré le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("paiement")
+        verbose_name_plural = _("paiements")
+        ordering = ["-date", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], condition=~models.Q(external_id=""),
+                name="payment_unique_external",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.amount} {self.currency} ({self.get_direction_display()})"

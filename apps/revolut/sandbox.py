@@ -1,0 +1,4 @@
+"""Stateful emulator of the vendor API, mounted under /sandbox/revolut/ when SANDBOX is on."""
+
+app_name = "revolut_sandbox"
+urlpatterns = []
