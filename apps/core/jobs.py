@@ -1,0 +1,29 @@
+"""Enqueueing background work on the RQ queues `default`, `webhooks` and `sync`.
+
+Jobs are enqueued after the surrounding transaction commits, so a worker never sees a row that
+is not there yet. If Redis is down the failure is logged, not raised: the caller's row stays in
+its initial state and a periodic sweeper re-enqueues it.
+"""
+
+import logging
+
+import django_rq
+from django.db import transaction
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+QUEUES = ("default", "webhooks", "sync")
+
+
+def enqueue_now(func, *args, queue: str = "default", **kwargs):
+    """Enqueue immediately; returns the RQ job, or None when Redis is unreachable."""
+    try:
+        return django_rq.get_queue(queue).enqueue(func, *args, **kwargs)
+    except RedisError as exc:
+        logger.warning("Redis indisponible, tâche %s non mise en file : %s", getattr(func, "__name__", func), exc)
+        return None
+
+
+def enqueue_on_commit(func, *args, queue: str = "default", **kwargs) -> None:
+    transaction.on_commit(lambda: enqueue_now(func, *args, queue=queue, **kwargs))
