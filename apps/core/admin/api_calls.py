@@ -1,0 +1,1 @@
+"""Admin for this kernel model (being built)."""

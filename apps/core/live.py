@@ -1,0 +1,53 @@
+"""Server-pushed HTML fragments: render a partial, send it to a Channels group.
+
+Pages subscribe with htmx's ws extension (`hx-ext="ws" ws-connect="/ws/live/<group>/"`); each fragment
+carries its own `id` and `hx-swap-oob`, so the extension swaps it into place. Who may join a group is
+declared here with `register_group`; the consumer (apps/core/consumers.py) enforces it.
+"""
+
+import logging
+import re
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.template.loader import render_to_string
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,90}$")
+
+# group prefix -> permission codename required to listen ("" = any active staff user)
+_group_permissions: dict[str, str] = {}
+
+
+def register_group(prefix: str, permission: str = "") -> None:
+    _group_permissions[prefix] = permission
+
+
+def permission_for(group: str) -> str | None:
+    """The permission a user needs to join `group`, or None if no such group is declared."""
+    if not GROUP_NAME.match(group):
+        return None
+    for prefix in sorted(_group_permissions, key=len, reverse=True):
+        if group == prefix or group.startswith(prefix + "."):
+            return _group_permissions[prefix]
+    return None
+
+
+def push_html(group: str, html: str) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, {"type": "fragment", "html": html})
+    except (RedisError, OSError) as exc:
+        # A live page missing one refresh is acceptable; the request or job that pushed must not fail.
+        logger.warning("Fragment non diffusé au groupe %s : %s", group, exc)
+
+
+def push(group: str, template: str, context: dict | None = None) -> None:
+    push_html(group, render_to_string(template, context or {}))
+
+
+register_group("console", "core.view_console")

@@ -1,0 +1,12 @@
+"""Kernel events other parts react to (live pages, automations) without the kernel knowing them."""
+
+from django.dispatch import Signal
+
+# sender=WebhookEvent class, event=<WebhookEvent>; sent after the row is committed.
+webhook_event_stored = Signal()
+# sender=WebhookEvent class, event=<WebhookEvent>; sent after processing ends (processed or failed).
+webhook_event_processed = Signal()
+# sender=SyncRun class, run=<SyncRun>; sent after every page and at the end of a run.
+sync_run_progressed = Signal()
+# sender=ActionRun class, run=<ActionRun>; sent when a run changes status.
+action_run_changed = Signal()
