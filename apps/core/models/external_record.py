@@ -18,6 +18,9 @@ class ExternalRecord(models.Model):
     remote_updated_at = models.DateTimeField(_("modifié chez le fournisseur"), null=True, blank=True)
     is_deleted = models.BooleanField(_("supprimé chez le fournisseur"), default=False)
     synced_at = models.DateTimeField(_("synchronisé le"), auto_now=True)
+    # Touched on every page that lists the record, changed or not: a full sync marks as deleted
+    # what it did not see.
+    seen_at = models.DateTimeField(_("vu le"), null=True, blank=True)
 
     class Meta:
         abstract = True

@@ -1,0 +1,275 @@
+"""The sync engine: pull a vendor resource page by page into ExternalRecord mirrors.
+
+A SyncRun is single-flight per (connection, resource), saves its checkpoint after every page and
+beats a heartbeat, so a killed worker's run is found stale and resumed from where it stopped.
+Upserts are bulk and keyed by (connection, external id); a row whose content hash did not change
+is not rewritten.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.core import jobs, providers
+from apps.core.models import Connection, ExternalRecord, SyncRun
+from apps.core.signals import sync_run_progressed
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_TIMEOUT = timedelta(seconds=getattr(settings, "SYNC_HEARTBEAT_TIMEOUT_SECONDS", 300))
+
+
+@dataclass
+class Page:
+    items: list[dict]
+    # Where the next page starts; saved with the page's rows in one transaction.
+    checkpoint: dict
+    done: bool
+
+
+@dataclass
+class UpsertResult:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    changed: list[ExternalRecord] = field(default_factory=list)
+
+
+class SyncResource:
+    """One pullable collection of a provider. Subclass per resource in the system app's sync.py."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    model: ClassVar[type[ExternalRecord]]
+
+    def __init__(self, connection: Connection, run: SyncRun):
+        self.connection = connection
+        self.run = run
+        self.client = providers.for_connection(connection).client(connection)
+
+    def initial_checkpoint(self, kind: str, last_success: dict | None) -> dict:
+        """Where a new run starts. `last_success` is the final checkpoint of the last successful run."""
+        return {}
+
+    def fetch_page(self, checkpoint: dict) -> Page:
+        raise NotImplementedError
+
+    def external_id(self, item: dict) -> str:
+        return str(item["id"])
+
+    def remote_updated_at(self, item: dict) -> datetime | None:
+        return None
+
+    def is_deleted(self, item: dict) -> bool:
+        return False
+
+    def apply(self, record: ExternalRecord) -> None:
+        """Reflect one added or changed mirror into the hub records. Runs in its own savepoint."""
+
+    def final_checkpoint(self, checkpoint: dict) -> dict:
+        """What the next incremental run needs (a high-water mark), computed from the last checkpoint."""
+        return checkpoint
+
+
+def upsert(resource: SyncResource, items: list[dict], seen_at: datetime) -> UpsertResult:
+    model = resource.model
+    connection = resource.connection
+    result = UpsertResult()
+    incoming = {resource.external_id(item): item for item in items}
+    existing = {
+        record.external_id: record
+        for record in model.objects.filter(connection=connection, external_id__in=list(incoming))
+    }
+    to_create, to_update = [], []
+    for external_id, item in incoming.items():
+        content_hash = ExternalRecord.hash_payload(item)
+        deleted = resource.is_deleted(item)
+        record = existing.get(external_id)
+        if record is None:
+            record = model(connection=connection, external_id=external_id)
+            to_create.append(record)
+            result.added += 1
+        elif record.content_hash == content_hash:
+            result.unchanged += 1
+            continue
+        else:
+            to_update.append(record)
+            if deleted and not record.is_deleted:
+                result.deleted += 1
+            else:
+                result.updated += 1
+        record.payload = item
+        record.content_hash = content_hash
+        record.remote_updated_at = resource.remote_updated_at(item)
+        record.is_deleted = deleted
+        record.seen_at = seen_at
+        record.synced_at = seen_at
+        result.changed.append(record)
+    model.objects.bulk_create(to_create, batch_size=500)
+    model.objects.bulk_update(
+        to_update,
+        ["payload", "content_hash", "remote_updated_at", "is_deleted", "seen_at", "synced_at"],
+        batch_size=500,
+    )
+    if result.unchanged:
+        changed_ids = {record.external_id for record in result.changed}
+        model.objects.filter(
+            connection=connection, external_id__in=[i for i in incoming if i not in changed_ids]
+        ).update(seen_at=seen_at)
+    if to_create:
+        # bulk_create does not return primary keys on every backend; reload so apply() gets saved rows.
+        created = {r.external_id for r in to_create}
+        reloaded = {r.external_id: r for r in model.objects.filter(connection=connection, external_id__in=created)}
+        result.changed = [reloaded.get(r.external_id, r) for r in result.changed]
+    return result
+
+
+def start_sync(connection: Connection, resource: str, *, kind: str = SyncRun.Kind.INCREMENTAL,
+               user=None) -> tuple[SyncRun, bool]:
+    """Queue a run unless one is already queued or running; returns (run, created)."""
+    providers.for_connection(connection).sync_resource(resource)  # unknown resource: KeyError now, not in a job
+    try:
+        with transaction.atomic():
+            run = SyncRun.objects.create(
+                connection=connection, resource=resource, kind=kind, started_by=user,
+                checkpoint=_resume_checkpoint(connection, resource, kind),
+            )
+    except IntegrityError:
+        return SyncRun.objects.get(connection=connection, resource=resource, status__in=SyncRun.ACTIVE_STATUSES), False
+    jobs.enqueue_on_commit(run_sync, run.pk, queue="sync", job_timeout=3600)
+    return run, True
+
+
+def _resume_checkpoint(connection, resource, kind) -> dict:
+    """A new run continues an interrupted one: the checkpoint of a later failed/stale run wins."""
+    last = (
+        SyncRun.objects.filter(connection=connection, resource=resource, kind=kind)
+        .exclude(status__in=SyncRun.ACTIVE_STATUSES)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if last and last.status in (SyncRun.Status.FAILED, SyncRun.Status.STALE) and last.checkpoint:
+        return dict(last.checkpoint, resumed_from=last.pk)
+    return {}
+
+
+def last_success_checkpoint(connection, resource) -> dict | None:
+    last = (
+        SyncRun.objects.filter(connection=connection, resource=resource, status=SyncRun.Status.SUCCEEDED)
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    return last.checkpoint if last else None
+
+
+def run_sync(run_id: int) -> None:
+    """The job: run or resume one SyncRun to its end."""
+    with transaction.atomic():
+        run = SyncRun.objects.select_for_update().select_related("connection").get(pk=run_id)
+        if run.status not in SyncRun.ACTIVE_STATUSES:
+            return
+        now = timezone.now()
+        run.status = SyncRun.Status.RUNNING
+        run.started_at = run.started_at or now
+        run.heartbeat_at = now
+        run.save(update_fields=["status", "started_at", "heartbeat_at"])
+
+    resource_class = providers.for_connection(run.connection).sync_resource(run.resource)
+    resource = resource_class(run.connection, run)
+    checkpoint = run.checkpoint or resource.initial_checkpoint(
+        run.kind, last_success_checkpoint(run.connection, run.resource)
+    )
+    try:
+        while True:
+            page = resource.fetch_page(checkpoint)
+            _apply_page(run, resource, page)
+            checkpoint = page.checkpoint
+            sync_run_progressed.send(sender=SyncRun, run=run)
+            if page.done:
+                break
+        with transaction.atomic():
+            if run.kind == SyncRun.Kind.FULL:
+                run.deleted += _mark_unseen_deleted(resource, run.started_at)
+            run.checkpoint = resource.final_checkpoint(checkpoint)
+            run.status = SyncRun.Status.SUCCEEDED
+            run.finished_at = run.heartbeat_at = timezone.now()
+            run.save()
+    except Exception as exc:  # the run records any failure; the checkpoint stays for a resume
+        logger.exception("Synchronisation %s en échec", run)
+        run.status = SyncRun.Status.FAILED
+        run.error = f"{exc}\n\n{traceback.format_exc()}"[:10000]
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "error", "finished_at"])
+    sync_run_progressed.send(sender=SyncRun, run=run)
+
+
+def _apply_page(run: SyncRun, resource: SyncResource, page: Page) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        result = upsert(resource, page.items, seen_at=now)
+        failed = 0
+        for record in result.changed:
+            try:
+                with transaction.atomic():
+                    resource.apply(record)
+            except Exception:
+                failed += 1
+                logger.exception("Enregistrement %s non appliqué", record.external_id)
+        run.pages += 1
+        run.added += result.added
+        run.updated += result.updated
+        run.unchanged += result.unchanged
+        run.deleted += result.deleted
+        run.failed += failed
+        run.checkpoint = page.checkpoint
+        run.heartbeat_at = now
+        run.save(update_fields=["pages", "added", "updated", "unchanged", "deleted", "failed", "checkpoint",
+                                "heartbeat_at"])
+
+
+def _mark_unseen_deleted(resource: SyncResource, since: datetime) -> int:
+    return (
+        resource.model.objects.filter(connection=resource.connection, is_deleted=False)
+        .exclude(seen_at__gte=since)
+        .update(is_deleted=True)
+    )
+
+
+def resume_stale_runs() -> int:
+    """Periodic job: a running sync whose heartbeat stopped lost its worker; queue it again to resume."""
+    cutoff = timezone.now() - HEARTBEAT_TIMEOUT
+    resumed = 0
+    for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING, heartbeat_at__lt=cutoff):
+        updated = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING, heartbeat_at__lt=cutoff).update(
+            status=SyncRun.Status.QUEUED, heartbeat_at=timezone.now()
+        )
+        if updated:
+            jobs.enqueue_now(run_sync, run.pk, queue="sync", job_timeout=3600)
+            resumed += 1
+    return resumed
+
+
+def sync_all(kind: str = SyncRun.Kind.INCREMENTAL, provider_key: str | None = None) -> int:
+    """Periodic job: queue every resource of every active connection (of one provider, if given)."""
+    started = 0
+    connections = Connection.objects.filter(is_active=True)
+    if provider_key:
+        connections = connections.filter(provider=provider_key)
+    for connection in connections:
+        try:
+            provider = providers.for_connection(connection)
+        except providers.UnknownProvider:
+            continue
+        for resource in provider.sync_resources:
+            _, created = start_sync(connection, resource.name, kind=kind)
+            started += created
+    return started
