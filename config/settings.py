@@ -4,6 +4,7 @@ With no DATABASE_URL / REDIS_URL the console runs on the embedded default: SQLit
 and a Redis started by the launcher (see apps/core/embedded_redis.py).
 """
 
+import os
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +18,18 @@ VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+TESTING = "pytest" in sys.modules
+if TESTING:
+    # pytest-django reads settings before any conftest runs, so the test session's defaults live here:
+    # a developer machine (DEBUG on, sandboxes mounted; pytest-django still runs tests with DEBUG False)
+    # and, without REDIS_URL, a private Redis for the session. Child processes inherit both.
+    os.environ.setdefault("DEBUG", "1")
+    os.environ.setdefault("SANDBOX", "1")
+    if not os.environ.get("REDIS_URL"):
+        from apps.core.embedded_redis import start_for_this_process
+
+        os.environ["REDIS_URL"] = start_for_this_process()
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)
@@ -195,4 +208,3 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-TESTING = "pytest" in sys.modules

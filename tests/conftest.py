@@ -1,3 +1,10 @@
+"""Shared fixtures.
+
+Services: DATABASE_URL / REDIS_URL from the environment when set (CI: the machine's PostgreSQL and
+Redis); otherwise SQLite and a private redis-server started for the session. That setup happens in
+config/settings.py (under pytest) because pytest-django reads settings before any conftest runs.
+"""
+
 import pytest
 
 
