@@ -1,5 +1,13 @@
+from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.staticfiles.views import serve as serve_static
+from django.urls import include, path, re_path
+
+# The admin is the console shell (templates/admin/base_site.html).
+admin.site.site_header = "Hypervisual Console"
+admin.site.site_title = "Hypervisual Console"
+admin.site.site_url = None
 
 urlpatterns = [
     path("", include("apps.core.urls")),
@@ -13,3 +21,10 @@ urlpatterns = [
     path("django-rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
 ]
+
+if settings.DEBUG:
+    # An ASGI server does not serve static files: with DEBUG on (make run) Django does, login page included;
+    # in production the reverse proxy serves STATIC_ROOT (`manage.py collectstatic`) at /static/.
+    urlpatterns += [
+        re_path(rf"^{settings.STATIC_URL.strip('/')}/(?P<path>.*)$", login_not_required(serve_static)),
+    ]
