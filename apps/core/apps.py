@@ -1,7 +1,15 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class CoreConfig(AppConfig):
     name = "apps.core"
     label = "core"
     verbose_name = "Console"
+
+    def ready(self):
+        from apps.core.capabilities import grant_model_permissions
+
+        # Connected for every app's post_migrate: a system app's models get their view permission too.
+        post_migrate.connect(grant_model_permissions, dispatch_uid="core.grant_model_permissions")
+        from apps.core.webhooks import checks, schedule  # noqa: F401  (system check, periodic jobs)
