@@ -1,0 +1,84 @@
+import io
+
+import pytest
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+
+from apps.core import providers
+from apps.core.providers import Provider
+from apps.hub.models import Company, Contact, Invoice, Quote, QuoteLine, SupplierBill
+
+pytestmark = pytest.mark.django_db
+
+COUNTED = [Company, Contact, Quote, QuoteLine, Invoice, SupplierBill, User]
+
+
+class SeededProvider(Provider):
+    key = "seeded"
+    label = "Système de test"
+
+    def __init__(self):
+        self.calls = 0
+
+    def seed_demo(self, stdout):
+        self.calls += 1
+        stdout.write("  connexion de démonstration prête")
+
+
+@pytest.fixture
+def seeded_provider(monkeypatch):
+    provider = SeededProvider()
+    # Only this provider: the real ones seed through their sandbox over HTTP, covered by their own tests.
+    monkeypatch.setattr(providers, "_registry", {provider.key: provider})
+    return provider
+
+
+def run_demo():
+    out = io.StringIO()
+    call_command("demo", stdout=out)
+    return out.getvalue()
+
+
+def counts():
+    return {model.__name__: model.objects.count() for model in COUNTED}
+
+
+def test_demo_seeds_the_hub_and_a_second_run_adds_nothing(seeded_provider):
+    run_demo()
+    first = counts()
+    assert first["Company"] == 4
+    assert first["Quote"] == 2 and first["QuoteLine"] == 4
+    assert first["SupplierBill"] == 2
+    run_demo()
+    assert counts() == first
+    assert seeded_provider.calls == 2
+
+
+def test_demo_data_fits_the_workflows(seeded_provider, settings):
+    run_demo()
+    supplier = Company.objects.get(is_supplier=True)
+    assert supplier.iban.startswith("FR76") and supplier.bic
+    assert all(quote.status == Quote.Status.DRAFT and quote.total > 0 for quote in Quote.objects.all())
+    amounts = sorted(SupplierBill.objects.values_list("amount", flat=True))
+    assert amounts[0] < settings.PAYMENT_APPROVAL_THRESHOLD < amounts[-1]
+
+
+def test_demo_users_log_in_with_the_printed_credentials_and_narrower_rights(seeded_provider):
+    output = run_demo()
+    assert "demo / demo-console" in output
+    assert "http://127.0.0.1:8000/admin/" in output or "/admin/" in output
+    demo = authenticate(username="demo", password="demo-console")
+    comptable = authenticate(username="comptable", password="demo-comptable")
+    tresorerie = authenticate(username="tresorerie", password="demo-tresorerie")
+    assert demo.is_staff and not demo.is_superuser
+    assert demo.has_perm("core.pay_suppliers") and demo.has_perm("core.approve_payments")
+    assert comptable.has_perm("core.pay_suppliers") and not comptable.has_perm("core.approve_payments")
+    assert tresorerie.has_perm("core.approve_payments") and not tresorerie.has_perm("core.pay_suppliers")
+
+
+def test_demo_refuses_without_sandbox(seeded_provider, settings):
+    settings.SANDBOX = False
+    with pytest.raises(CommandError, match="SANDBOX"):
+        run_demo()
+    assert Company.objects.count() == 0
