@@ -12,3 +12,4 @@ class CoreConfig(AppConfig):
 
         # Connected for every app's post_migrate: a system app's models get their view permission too.
         post_migrate.connect(grant_model_permissions, dispatch_uid="core.grant_model_permissions")
+        from apps.core.webhooks import checks, schedule  # noqa: F401  (system check, periodic jobs)

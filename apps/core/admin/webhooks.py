@@ -1,1 +1,150 @@
-"""Admin for this kernel model (being built)."""
+"""The webhook log: every delivery received, read-only, with replay for those allowed to."""
+
+import json
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from apps.core import providers
+from apps.core.models import WebhookEvent
+from apps.core.webhooks.pagination import EstimatedCountPaginator
+from apps.core.webhooks.processing import mark_ignored, replay
+
+
+class ProviderFilter(admin.SimpleListFilter):
+    # Choices from the registry, not a DISTINCT over a million rows.
+    title = _("système")
+    parameter_name = "provider"
+
+    def lookups(self, request, model_admin):
+        return [(p.key, p.label) for p in providers.all_providers()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(provider=self.value()) if self.value() else queryset
+
+
+class EventTypeFilter(admin.SimpleListFilter):
+    title = _("type d'événement")
+    parameter_name = "event_type"
+
+    def lookups(self, request, model_admin):
+        selected = request.GET.get(ProviderFilter.parameter_name)
+        types = {
+            event_type
+            for provider in providers.all_providers()
+            if not selected or provider.key == selected
+            for event_type in provider.webhook_handlers
+        }
+        return [(event_type, event_type) for event_type in sorted(types)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(event_type=self.value()) if self.value() else queryset
+
+
+def pretty_json(raw: bytes | str) -> str:
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False, sort_keys=True)
+    except ValueError:
+        return text
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "provider", "connection", "event_type", "status", "provider_event_id", "attempts")
+    list_filter = (
+        ProviderFilter,
+        "connection",
+        "status",
+        EventTypeFilter,
+        ("received_at", admin.DateFieldListFilter),
+    )
+    list_select_related = ("connection",)
+    search_fields = ("provider_event_id",)
+    search_help_text = _("Identifiant d'événement exact, tel qu'envoyé par le système.")
+    # Newest first by primary key: ids grow with reception time and the pk index serves the unfiltered list.
+    ordering = ("-id",)
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_per_page = 50
+    actions = ("replay_selected", "mark_selected_ignored")
+    fieldsets = (
+        (None, {"fields": ("provider", "connection", "event_type", "provider_event_id", "status", "duplicate_of")}),
+        (_("Réception"), {"fields": ("received_at", "remote_addr", "pretty_headers", "pretty_body")}),
+        (_("Traitement"), {"fields": ("attempts", "processed_at", "last_error", "traceback_block")}),
+    )
+    readonly_fields = (
+        "provider", "connection", "event_type", "provider_event_id", "status", "duplicate_of", "received_at",
+        "remote_addr", "pretty_headers", "pretty_body", "attempts", "processed_at", "last_error", "traceback_block",
+    )
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.resolver_match and request.resolver_match.url_name.endswith("_changelist"):
+            queryset = queryset.defer("body", "headers", "traceback")
+        return queryset
+
+    def get_search_results(self, request, queryset, search_term):
+        # Exact match only, so the provider_event_id index is used (the default would be a LIKE scan).
+        search_term = search_term.strip()
+        if not search_term:
+            return queryset, False
+        return queryset.filter(provider_event_id=search_term), False
+
+    # The log is an audit trail: nothing is added, edited or deleted by hand (retention deletes).
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_replay_permission(self, request):
+        return request.user.has_perm("core.replay_webhooks")
+
+    @admin.display(description=_("corps (JSON mis en forme)"))
+    def pretty_body(self, event):
+        return format_html('<pre class="webhook-payload">{}</pre>', pretty_json(bytes(event.body)))
+
+    @admin.display(description=_("en-têtes (secrets masqués)"))
+    def pretty_headers(self, event):
+        return format_html('<pre class="webhook-headers">{}</pre>', json.dumps(event.headers, indent=2,
+                                                                            ensure_ascii=False, sort_keys=True))
+
+    @admin.display(description=_("trace"))
+    def traceback_block(self, event):
+        return format_html("<pre>{}</pre>", event.traceback) if event.traceback else "—"
+
+    @admin.action(description=_("Rejouer"), permissions=["replay"])
+    def replay_selected(self, request, queryset):
+        selected = queryset.count()
+        replayed = replay(queryset)
+        self.message_user(
+            request,
+            ngettext("%(count)d webhook remis en file.", "%(count)d webhooks remis en file.", replayed)
+            % {"count": replayed},
+            messages.SUCCESS if replayed else messages.WARNING,
+        )
+        if selected > replayed:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d webhook non rejoué (rejeté ou doublon : jamais traité).",
+                    "%(count)d webhooks non rejoués (rejetés ou doublons : jamais traités).",
+                    selected - replayed,
+                ) % {"count": selected - replayed},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Marquer comme ignoré"), permissions=["replay"])
+    def mark_selected_ignored(self, request, queryset):
+        count = mark_ignored(queryset)
+        self.message_user(
+            request,
+            ngettext("%(count)d webhook marqué comme ignoré.", "%(count)d webhooks marqués comme ignorés.", count)
+            % {"count": count},
+        )

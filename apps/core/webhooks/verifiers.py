@@ -49,9 +49,10 @@ def _any_equal(candidates: Sequence[bytes], expected: Sequence[bytes]) -> bool:
 
 class Verifier:
     def verify(self, headers: Mapping[str, str], body: bytes, secrets: Sequence[str]) -> None:
-        if not secrets:
+        active_secrets = [secret for secret in secrets if secret]
+        if not active_secrets:
             raise NoSecretConfigured("Aucun secret de webhook configuré pour cette connexion.")
-        self.check(headers, body, [s for s in secrets if s])
+        self.check(headers, body, active_secrets)
 
     def check(self, headers, body, secrets) -> None:
         raise NotImplementedError

@@ -1,0 +1,85 @@
+"""The webhook inbox: POST /hooks/<provider>/<endpoint uuid>/[<event>/].
+
+Order of work: size limit -> endpoint -> secret configured -> signature on the raw bytes -> body parsed ->
+stored -> acknowledged, processing enqueued after commit. A known endpoint never answers 404/405/410
+(Invoice Ninja and Mautic disable the webhook on those) and no hook is ever redirected.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.common import no_append_slash
+from django.views.decorators.csrf import csrf_exempt
+
+from apps.core import providers
+from apps.core.models import Connection
+from apps.core.webhooks.inbox import store_rejected, store_verified
+from apps.core.webhooks.verifiers import InvalidSignature, MissingSignature, NoSecretConfigured, VerificationError
+
+
+def refusal(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"status": "refused", "detail": message}, status=status,
+                        json_dumps_params={"ensure_ascii": False})
+
+
+def declared_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+@csrf_exempt
+@login_not_required
+@no_append_slash
+def receive(request, provider: str, endpoint_id, url_event: str | None = None):
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    too_large = refusal(413, "Corps de requête trop volumineux.")
+    if request.method == "POST" and declared_length(request) > limit:
+        return too_large
+
+    try:
+        endpoint_uuid = uuid.UUID(endpoint_id)
+    except ValueError:
+        return refusal(404, "Point de réception inconnu.")
+    connection = Connection.objects.filter(provider=provider, webhook_endpoint_id=endpoint_uuid).first()
+    if connection is None:
+        return refusal(404, "Point de réception inconnu.")
+    try:
+        plugin = providers.get(provider)
+    except providers.UnknownProvider:
+        # The endpoint exists but its system app is not installed: a temporary refusal, not a 404.
+        return refusal(503, "Système non installé sur cette console.")
+
+    if request.method != "POST":
+        return HttpResponse("Point de réception de webhooks actif.\n", content_type="text/plain; charset=utf-8")
+
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        return too_large
+
+    remote_addr = request.META.get("REMOTE_ADDR") or None
+    try:
+        plugin.verifier(connection).verify(request.headers, body, connection.webhook_secrets)
+    except NoSecretConfigured:
+        return refusal(503, "Aucun secret de webhook configuré pour cette connexion.")
+    except MissingSignature as exc:
+        return refusal(400, str(exc))
+    except VerificationError as exc:
+        store_rejected(connection, body=body, headers=request.headers, error=str(exc), remote_addr=remote_addr)
+        return refusal(exc.status_code, "Signature invalide." if isinstance(exc, InvalidSignature) else str(exc))
+
+    try:
+        description = plugin.describe_event(body, request.headers, url_event)
+    except ValueError:
+        store_rejected(connection, body=body, headers=request.headers, error="JSON invalide",
+                       remote_addr=remote_addr)
+        return refusal(400, "JSON invalide.")
+
+    event = store_verified(connection, plugin, description, body=body, headers=request.headers,
+                           remote_addr=remote_addr)
+    return JsonResponse({"status": event.status, "id": event.pk})
