@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.core import jobs, providers
@@ -25,6 +26,11 @@ from apps.core.signals import sync_run_progressed
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_TIMEOUT = timedelta(seconds=getattr(settings, "SYNC_HEARTBEAT_TIMEOUT_SECONDS", 300))
+
+# Keys the engine keeps in SyncRun.checkpoint next to the resource's own; resources never see them.
+# `sweep_since` is when the full pass began: a resumed full sync must not mark as deleted the rows
+# the interrupted run saw on its first pages.
+ENGINE_KEYS = ("resumed_from", "sweep_since")
 
 
 @dataclass
@@ -98,7 +104,8 @@ def upsert(resource: SyncResource, items: list[dict], seen_at: datetime) -> Upse
             record = model(connection=connection, external_id=external_id)
             to_create.append(record)
             result.added += 1
-        elif record.content_hash == content_hash:
+        elif record.content_hash == content_hash and record.is_deleted == deleted:
+            # A row a full sync marked deleted that shows up again unchanged is revived, not skipped.
             result.unchanged += 1
             continue
         else:
@@ -175,7 +182,8 @@ def run_sync(run_id: int) -> None:
     """The job: run or resume one SyncRun to its end."""
     with transaction.atomic():
         run = SyncRun.objects.select_for_update().select_related("connection").get(pk=run_id)
-        if run.status not in SyncRun.ACTIVE_STATUSES:
+        if run.status != SyncRun.Status.QUEUED:
+            # Finished, or another worker already claimed it (a duplicate job): nothing to do.
             return
         now = timezone.now()
         run.status = SyncRun.Status.RUNNING
@@ -185,20 +193,25 @@ def run_sync(run_id: int) -> None:
 
     resource_class = providers.for_connection(run.connection).sync_resource(run.resource)
     resource = resource_class(run.connection, run)
-    checkpoint = run.checkpoint or resource.initial_checkpoint(
+    checkpoint = dict(run.checkpoint)
+    engine_state = {key: checkpoint.pop(key) for key in ENGINE_KEYS if key in checkpoint}
+    if run.kind == SyncRun.Kind.FULL:
+        engine_state.setdefault("sweep_since", run.started_at.isoformat())
+    checkpoint = checkpoint or resource.initial_checkpoint(
         run.kind, last_success_checkpoint(run.connection, run.resource)
     )
     try:
         while True:
             page = resource.fetch_page(checkpoint)
-            _apply_page(run, resource, page)
+            _apply_page(run, resource, page, engine_state)
             checkpoint = page.checkpoint
             sync_run_progressed.send(sender=SyncRun, run=run)
             if page.done:
                 break
         with transaction.atomic():
             if run.kind == SyncRun.Kind.FULL:
-                run.deleted += _mark_unseen_deleted(resource, run.started_at)
+                since = datetime.fromisoformat(engine_state["sweep_since"])
+                run.deleted += _mark_unseen_deleted(resource, since)
             run.checkpoint = resource.final_checkpoint(checkpoint)
             run.status = SyncRun.Status.SUCCEEDED
             run.finished_at = run.heartbeat_at = timezone.now()
@@ -212,7 +225,7 @@ def run_sync(run_id: int) -> None:
     sync_run_progressed.send(sender=SyncRun, run=run)
 
 
-def _apply_page(run: SyncRun, resource: SyncResource, page: Page) -> None:
+def _apply_page(run: SyncRun, resource: SyncResource, page: Page, engine_state: dict) -> None:
     now = timezone.now()
     with transaction.atomic():
         result = upsert(resource, page.items, seen_at=now)
@@ -230,7 +243,7 @@ def _apply_page(run: SyncRun, resource: SyncResource, page: Page) -> None:
         run.unchanged += result.unchanged
         run.deleted += result.deleted
         run.failed += failed
-        run.checkpoint = page.checkpoint
+        run.checkpoint = {**page.checkpoint, **engine_state}
         run.heartbeat_at = now
         run.save(update_fields=["pages", "added", "updated", "unchanged", "deleted", "failed", "checkpoint",
                                 "heartbeat_at"])
@@ -245,11 +258,19 @@ def _mark_unseen_deleted(resource: SyncResource, since: datetime) -> int:
 
 
 def resume_stale_runs() -> int:
-    """Periodic job: a running sync whose heartbeat stopped lost its worker; queue it again to resume."""
+    """Periodic job: queue again the runs that lost their worker or their job.
+
+    A running sync whose heartbeat stopped lost its worker; it resumes from its checkpoint. A run still
+    queued long after it was created lost its job (Redis was down at enqueue time) and, left alone,
+    would block its (connection, resource) forever through the single-flight constraint.
+    """
     cutoff = timezone.now() - HEARTBEAT_TIMEOUT
+    stale = Q(status=SyncRun.Status.RUNNING, heartbeat_at__lt=cutoff) | Q(
+        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff), status=SyncRun.Status.QUEUED, created_at__lt=cutoff
+    )
     resumed = 0
-    for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING, heartbeat_at__lt=cutoff):
-        updated = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING, heartbeat_at__lt=cutoff).update(
+    for run in SyncRun.objects.filter(stale):
+        updated = SyncRun.objects.filter(stale, pk=run.pk).update(
             status=SyncRun.Status.QUEUED, heartbeat_at=timezone.now()
         )
         if updated:

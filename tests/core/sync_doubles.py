@@ -1,0 +1,81 @@
+"""A sync resource that exists in tests only: pages come from an in-memory list, and it can crash on demand.
+
+Fixtures: `paged_provider` registers it (with a mirror table and an active connection).
+"""
+
+import pytest
+from django.db import connection as db
+from django.db import models
+
+from apps.core import providers
+from apps.core.models import Connection, ExternalRecord
+from apps.core.sync import Page, SyncResource
+
+
+class PagedMirror(ExternalRecord):
+    # No FK constraint in the database: the table outlives the tests and must not block flushing connections.
+    connection = models.ForeignKey("core.Connection", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+
+    class Meta(ExternalRecord.Meta):
+        app_label = "kernel_ui_sync_double"  # not installed: invisible to migrations and apps.get_models()
+        db_table = "kernel_ui_sync_double_mirror"
+
+
+class WorkerKilled(BaseException):
+    """Stands for SIGKILL: not an Exception, so the engine cannot record a failure, as with a real kill."""
+
+
+class PagedThings(SyncResource):
+    name = "things"
+    label = "Choses"
+    model = PagedMirror
+
+    pages: list[list[dict]] = []
+    fetched: list[int] = []  # 1-based numbers of the pages asked for, across runs
+    crash_on_page: int | None = None
+    crash_with: type[BaseException] = RuntimeError
+
+    def fetch_page(self, checkpoint):
+        number = checkpoint.get("page", 0) + 1
+        type(self).fetched.append(number)
+        if number == type(self).crash_on_page:
+            raise type(self).crash_with("coupure réseau pendant la page %d" % number)
+        return Page(items=self.pages[number - 1], checkpoint={"page": number}, done=number >= len(self.pages))
+
+    def is_deleted(self, item):
+        return item.get("archived", False)
+
+
+class PagedProvider(providers.Provider):
+    key = "kerneluipaged"
+    label = "Système paginé (test)"
+    sync_resources = (PagedThings,)
+
+    def client(self, connection):
+        return None
+
+
+def items(*ids, **extra):
+    return [{"id": i, "name": f"chose {i}", **extra} for i in ids]
+
+
+@pytest.fixture(scope="session")
+def paged_mirror_table(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        if PagedMirror._meta.db_table not in db.introspection.table_names():
+            with db.schema_editor() as editor:
+                editor.create_model(PagedMirror)
+
+
+@pytest.fixture
+def paged_provider(paged_mirror_table, db):
+    provider = providers.register(PagedProvider())
+    PagedThings.pages, PagedThings.fetched, PagedThings.crash_on_page = [], [], None
+    PagedThings.crash_with = RuntimeError
+    yield provider
+    providers.unregister(provider.key)
+
+
+@pytest.fixture
+def paged_connection(paged_provider):
+    return Connection.objects.create(provider=PagedProvider.key, name="Paginé", slug="pagine")
