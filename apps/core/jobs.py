@@ -19,7 +19,9 @@ QUEUES = ("default", "webhooks", "sync")
 def enqueue_now(func, *args, queue: str = "default", **kwargs):
     """Enqueue immediately; returns the RQ job, or None when Redis is unreachable."""
     try:
-        return django_rq.get_queue(queue).enqueue(func, *args, **kwargs)
+        # commit_mode="auto": django-rq's default would defer (and return None) inside an atomic block;
+        # deferral is enqueue_on_commit's job, and None must keep meaning "Redis is unreachable".
+        return django_rq.get_queue(queue, commit_mode="auto").enqueue(func, *args, **kwargs)
     except RedisError as exc:
         logger.warning("Redis indisponible, tâche %s non mise en file : %s", getattr(func, "__name__", func), exc)
         return None

@@ -152,3 +152,25 @@ class RegisteredScheme:
 
     def make_connection(self, webhook_secrets):
         return make_connection(self.provider_key, webhook_secrets)
+
+
+class Hook:
+    """A registered double provider plus one connection, and a way to post signed deliveries to it."""
+
+    def __init__(self, scheme, connection, secret):
+        self.scheme, self.connection, self.secret = scheme, connection, secret
+
+    def post(self, body=None, *, secret=None, path=None, client=None, headers=None, **payload_fields):
+        from django.test import Client
+
+        body = body if body is not None else payload(**payload_fields)
+        body, signed_headers = self.scheme.signed_delivery(secret or self.secret, body=body)
+        return (client or Client()).post(path or self.connection.webhook_path(), data=body,
+                                         content_type="application/json", headers=signed_headers | (headers or {}))
+
+
+def registered_hook(scheme_class=Base64BodyScheme, handlers=None, secret="whsec-test-0123456789", **fields):
+    """Register the scheme's double provider and return a Hook; pair with providers.unregister(key)."""
+    scheme = scheme_class()
+    providers.register(scheme.provider(handlers))
+    return Hook(scheme, make_connection(scheme.provider_key, [secret], **fields), secret)

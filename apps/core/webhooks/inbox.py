@@ -61,7 +61,11 @@ def store_verified(connection: Connection, provider: Provider, description: Even
 
     if event.status == Status.RECEIVED:
         # If Redis is down the row stays `received`: acknowledged, and picked up later by the sweeper.
-        transaction.on_commit(lambda: enqueue_processing(event.pk))
+        def enqueue():
+            if enqueue_processing(event.pk):
+                event.status = Status.QUEUED
+
+        transaction.on_commit(enqueue)
     transaction.on_commit(lambda: signals.webhook_event_stored.send(sender=WebhookEvent, event=event))
     return event
 

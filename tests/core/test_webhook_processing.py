@@ -1,0 +1,173 @@
+"""Processing: one effect per event, failures keep their traceback while partial writes roll back, replay."""
+
+import django_rq
+import pytest
+from rq import SimpleWorker
+from rq.registry import ScheduledJobRegistry
+
+from apps.core import providers, signals
+from apps.core.models import Connection, TimelineEntry, WebhookEvent
+from apps.core.webhooks.processing import HandlerFailed, mark_ignored, process_event, replay
+from tests.core.webhook_doubles import HANDLED_TYPE, Base64BodyScheme, record_effect, registered_hook
+
+Status = WebhookEvent.Status
+
+
+class SwitchableHandler:
+    """Writes first (the effect, and a rename of the connection), then fails while `failing` is set."""
+
+    def __init__(self):
+        self.failing = True
+
+    def __call__(self, event):
+        record_effect(event)
+        Connection.objects.filter(pk=event.connection_id).update(name="écrit par le gestionnaire")
+        if self.failing:
+            raise RuntimeError("le système distant a répondu n'importe quoi")
+
+
+def idempotent_effect(event):
+    if not TimelineEntry.objects.filter(webhook_event=event).exists():
+        record_effect(event)
+
+
+@pytest.fixture
+def handler():
+    return SwitchableHandler()
+
+
+@pytest.fixture
+def hook(redis_connection, handler):
+    hook = registered_hook(Base64BodyScheme, handlers={HANDLED_TYPE: handler, "idempotent": idempotent_effect})
+    yield hook
+    providers.unregister(hook.scheme.provider_key)
+
+
+def stored_event(hook, **payload_fields):
+    assert hook.post(**payload_fields).status_code == 200
+    return WebhookEvent.objects.latest("id")
+
+
+def effects():
+    return TimelineEntry.objects.count()
+
+
+def run_worker():
+    django_rq.get_worker("webhooks", worker_class=SimpleWorker).work(burst=True)
+
+
+@pytest.mark.django_db
+def test_failure_keeps_the_traceback_and_rolls_back_partial_writes(hook):
+    event = stored_event(hook)
+    with pytest.raises(HandlerFailed):
+        process_event(event.pk)
+    event.refresh_from_db()
+    assert event.status == Status.FAILED
+    assert event.attempts == 1
+    assert "RuntimeError: le système distant a répondu n'importe quoi" in event.last_error
+    assert "Traceback (most recent call last)" in event.traceback
+    assert "SwitchableHandler" in event.traceback or "__call__" in event.traceback
+    assert effects() == 0
+    hook.connection.refresh_from_db()
+    assert hook.connection.name != "écrit par le gestionnaire"
+
+
+@pytest.mark.django_db
+def test_replay_after_a_fix_processes_once_and_clears_the_error(hook, handler, django_capture_on_commit_callbacks):
+    event = stored_event(hook)
+    with pytest.raises(HandlerFailed):
+        process_event(event.pk)
+    handler.failing = False
+    with django_capture_on_commit_callbacks(execute=True):
+        assert replay(WebhookEvent.objects.filter(pk=event.pk)) == 1
+    event.refresh_from_db()
+    assert event.status == Status.QUEUED
+    assert process_event(event.pk) == Status.PROCESSED
+    event.refresh_from_db()
+    assert (event.status, event.attempts, event.traceback, event.last_error) == (Status.PROCESSED, 2, "", "")
+    assert event.processed_at is not None
+    assert effects() == 1
+    assert process_event(event.pk) == "skipped"
+    assert effects() == 1
+
+
+@pytest.mark.django_db
+def test_replaying_a_processed_event_with_an_idempotent_handler_has_no_second_effect(hook):
+    event = stored_event(hook, event_type="idempotent")
+    assert process_event(event.pk) == Status.PROCESSED
+    assert replay(WebhookEvent.objects.filter(pk=event.pk)) == 1
+    assert process_event(event.pk) == Status.PROCESSED
+    event.refresh_from_db()
+    assert (event.status, event.attempts, effects()) == (Status.PROCESSED, 2, 1)
+
+
+@pytest.mark.django_db
+def test_rejected_and_duplicate_events_are_never_replayed(hook):
+    hook.post(secret="forged")
+    body_event = stored_event(hook, event_id="evt-1")
+    hook.post(event_id="evt-1")
+    rejected = WebhookEvent.objects.get(status=Status.REJECTED)
+    duplicate = WebhookEvent.objects.get(status=Status.DUPLICATE)
+    assert replay(WebhookEvent.objects.filter(pk__in=[rejected.pk, duplicate.pk])) == 0
+    for event in (rejected, duplicate):
+        assert process_event(event.pk) == "skipped"
+    assert effects() == 0
+    assert body_event.duplicates.get() == duplicate
+
+
+@pytest.mark.django_db
+def test_event_whose_handler_disappeared_is_ignored(hook):
+    event = stored_event(hook)
+    providers.register(hook.scheme.provider(handlers={}))
+    assert process_event(event.pk) == Status.IGNORED
+    assert effects() == 0
+
+
+@pytest.mark.django_db
+def test_mark_ignored_leaves_settled_events_alone(hook, handler):
+    handler.failing = False
+    done = stored_event(hook)
+    process_event(done.pk)
+    waiting = stored_event(hook)
+    assert mark_ignored(WebhookEvent.objects.all()) == 1
+    assert WebhookEvent.objects.get(pk=waiting.pk).status == Status.IGNORED
+    assert WebhookEvent.objects.get(pk=done.pk).status == Status.PROCESSED
+
+
+@pytest.mark.django_db
+def test_processed_signal_is_sent_after_commit(hook, handler, django_capture_on_commit_callbacks):
+    handler.failing = False
+    event = stored_event(hook)
+    received = []
+    signals.webhook_event_processed.connect(lambda sender, event, **kw: received.append(event.status), weak=False,
+                                            dispatch_uid="test-processed")
+    try:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            process_event(event.pk)
+        assert received == []
+        for callback in callbacks:
+            callback()
+        assert received == [Status.PROCESSED]
+    finally:
+        signals.webhook_event_processed.disconnect(dispatch_uid="test-processed")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_real_worker_processes_what_the_inbox_enqueued(hook, handler):
+    handler.failing = False
+    response = hook.post()
+    assert response.json()["status"] == Status.QUEUED
+    run_worker()
+    event = WebhookEvent.objects.get()
+    assert (event.status, event.attempts, effects()) == (Status.PROCESSED, 1, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_real_worker_failure_is_recorded_and_a_retry_is_scheduled(hook):
+    hook.post()
+    run_worker()
+    event = WebhookEvent.objects.get()
+    assert (event.status, effects()) == (Status.FAILED, 0)
+    assert "RuntimeError" in event.traceback
+    scheduled = ScheduledJobRegistry(queue=django_rq.get_queue("webhooks"))
+    assert len(scheduled) == 1
