@@ -1,0 +1,188 @@
+"""`make run`: the whole console on one machine, in the foreground, stopped by Ctrl-C.
+
+Starts a private Redis when REDIS_URL is unset, migrates, then runs together:
+  web      uvicorn config.asgi:application on --port (the console)
+  sandbox  the same application on --sandbox-port, serving /sandbox/<system>/ to the demo connections
+           (under ASGI a process runs its sync views on one thread: a view calling an emulator served by
+           its own process would wait on itself)
+  worker   rqworker on the webhooks, sync and default queues
+  scheduler the periodic jobs
+and seeds the demo. Every child runs in its own process group; on Ctrl-C, SIGTERM or the death of
+any child, all groups get SIGTERM, then SIGKILL after a grace period, and the private Redis stops last.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.core.embedded_redis import EmbeddedRedis
+
+GRACE_SECONDS = 10
+READY_TIMEOUT_SECONDS = 60
+
+
+class Child:
+    def __init__(self, name: str, command: list[str], env: dict, output):
+        self.name = name
+        self.process = subprocess.Popen(
+            command, cwd=settings.BASE_DIR, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self._relay = threading.Thread(target=self._relay_output, args=(output,), daemon=True)
+        self._relay.start()
+
+    def _relay_output(self, output):
+        for line in iter(self.process.stdout.readline, b""):
+            output(f"{self.name:<9} | {line.decode(errors='replace').rstrip()}")
+
+    def signal_group(self, signum) -> None:
+        try:
+            os.killpg(self.process.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+
+class Command(BaseCommand):
+    help = "Lance la console complète (web, bacs à sable, worker, planificateur) ; Ctrl-C arrête tout."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--sandbox-port", type=int, default=8001)
+        parser.add_argument("--no-demo", action="store_true", help="Ne pas créer les données de démonstration.")
+
+    def handle(self, *args, host, port, sandbox_port, no_demo, **options):
+        for wanted in (port, sandbox_port) if settings.SANDBOX else (port,):
+            ensure_port_free(host, wanted)
+        self.children: list[Child] = []
+        self.redis: EmbeddedRedis | None = None
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+        exit_code = 0
+        try:
+            env = self.child_environment(host, port, sandbox_port)
+            self.run_step("migrate", [sys.executable, "manage.py", "migrate", "--noinput"], env)
+            self.start_processes(env, host, port, sandbox_port)
+            self.wait_until_ready(f"http://{host}:{port}/healthz")
+            if settings.SANDBOX:
+                self.wait_until_ready(f"http://{host}:{sandbox_port}/healthz")
+            if not no_demo and settings.SANDBOX and not self.stopping.is_set():
+                self.run_step("demo", [sys.executable, "manage.py", "demo"], env)
+            if not self.stopping.is_set():
+                self.say(f"\nConsole prête : http://{host}:{port}/admin/  (Ctrl-C pour tout arrêter)\n")
+            exit_code = self.supervise()
+        except CommandError as exc:
+            self.stderr.write(str(exc))
+            exit_code = 1
+        finally:
+            self.shutdown()
+        if exit_code:
+            sys.exit(exit_code)
+
+    def say(self, message: str) -> None:
+        with self._lock:
+            self.stdout.write(message)
+            self.stdout.flush()
+
+    def _on_signal(self, signum, frame):
+        if not self.stopping.is_set():
+            self.say("\nArrêt demandé…")
+        self.stopping.set()
+
+    def child_environment(self, host, port, sandbox_port) -> dict:
+        env = dict(os.environ)
+        env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
+        env.setdefault("SANDBOX_BASE_URL", f"http://{host}:{sandbox_port}")
+        env["PYTHONUNBUFFERED"] = "1"
+        if not os.environ.get("REDIS_URL"):
+            self.redis = EmbeddedRedis(workdir=Path(settings.VAR_DIR) / "redis")
+            env["REDIS_URL"] = self.redis.start()
+            self.say(f"Redis embarqué : {env['REDIS_URL']} (sans persistance)")
+        else:
+            self.say("Redis : REDIS_URL")
+        self.say("Base de données : " + ("DATABASE_URL" if os.environ.get("DATABASE_URL") else "SQLite (var/)"))
+        return env
+
+    def run_step(self, name, command, env) -> None:
+        self.say(f"→ {name}")
+        result = subprocess.run(command, cwd=settings.BASE_DIR, env=env, start_new_session=True)
+        if result.returncode != 0:
+            raise CommandError(f"L'étape « {name} » a échoué (code {result.returncode}).")
+
+    def start_processes(self, env, host, port, sandbox_port) -> None:
+        uvicorn = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", host, "--lifespan", "off"]
+        commands = {"web": uvicorn + ["--port", str(port)]}
+        if settings.SANDBOX:
+            commands["sandbox"] = uvicorn + ["--port", str(sandbox_port), "--no-access-log"]
+        commands["worker"] = [
+            sys.executable, "manage.py", "rqworker", "webhooks", "sync", "default", "--with-scheduler",
+        ]
+        commands["scheduler"] = [sys.executable, "manage.py", "scheduler"]
+        for name, command in commands.items():
+            self.children.append(Child(name, command, env, self.say))
+
+    def wait_until_ready(self, url: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while not self.stopping.is_set():
+            if any(not child.running() for child in self.children):
+                raise CommandError("Un processus s'est arrêté au démarrage (voir ci-dessus).")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise CommandError(f"{url} ne répond pas après {READY_TIMEOUT_SECONDS} s.")
+            self.stopping.wait(0.3)
+
+    def supervise(self) -> int:
+        while not self.stopping.wait(0.5):
+            for child in self.children:
+                if not child.running():
+                    self.say(f"Le processus « {child.name} » s'est arrêté (code {child.process.returncode}) : arrêt.")
+                    return 1
+        return 0
+
+    def shutdown(self) -> None:
+        self.stopping.set()
+        running = [child for child in self.children if child.running()]
+        for child in running:
+            child.signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + GRACE_SECONDS
+        for child in running:
+            try:
+                child.process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.say(f"« {child.name} » ne s'arrête pas : SIGKILL.")
+        for child in self.children:
+            # The whole group: a worker's work-horse or a server's reloader goes with its parent.
+            child.signal_group(signal.SIGKILL)
+            child.process.wait()
+        if self.redis:
+            self.redis.stop()
+        self.say("Tout est arrêté.")
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise CommandError(f"Le port {port} est déjà utilisé sur {host} : arrêtez l'autre processus ou "
+                               f"choisissez --port/--sandbox-port.") from None
