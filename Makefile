@@ -1,0 +1,59 @@
+# Two commands: `make run` (the whole console on this machine) and `make test` (the whole suite).
+# With DATABASE_URL / REDIS_URL unset both use the embedded default: SQLite in var/ and a private Redis.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+
+# The first Python >= 3.12 found: python3.12 (see .python-version), newer ones, then pyenv's versions.
+PYTHON ?= $(shell for candidate in python3.12 python3.13 python3.14 python3 \
+	$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null); do \
+	  path=$$(command -v $$candidate 2>/dev/null) || continue; \
+	  $$path -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
+	    && $$path -c 'import sys; print(sys.executable)' && break; \
+	done)
+
+.PHONY: run test test-e2e install install-test translations clean
+
+run: install translations
+	@DEBUG=$${DEBUG:-1} SANDBOX=$${SANDBOX:-1} exec $(PY) manage.py runconsole
+
+# pytest exits 5 when nothing was collected: not a failure, but said out loud.
+define pytest
+	@$(PY) -m pytest $(1) $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then \
+	  echo "ATTENTION : aucun test collecté (code 5 de pytest) : rien n'a échoué, rien n'a été vérifié." >&2; exit 0; \
+	fi; exit $$status
+endef
+
+test: install-test translations
+	$(call pytest,)
+
+test-e2e: install-test translations
+	$(call pytest,-m e2e)
+
+install: $(VENV)/.installed-run
+install-test: $(VENV)/.installed-test
+
+translations: install
+	@$(PY) -m config.compile_translations
+
+$(PY):
+	@test -n "$(PYTHON)" || { echo "Python 3.12 ou plus récent introuvable (python3.12, pyenv)." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Dependencies only, pinned in pyproject.toml (the project itself is not a package to install).
+$(VENV)/.installed-run: pyproject.toml | $(PY)
+	$(PY) -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' > $(VENV)/requirements-run.txt
+	$(PY) -m pip install --quiet -r $(VENV)/requirements-run.txt
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed-run
+	$(PY) -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["test"]))' > $(VENV)/requirements-test.txt
+	$(PY) -m pip install --quiet -r $(VENV)/requirements-test.txt
+	@touch $@
+
+clean:
+	rm -rf $(VENV) var/staticfiles
+	find . -name '*.mo' -path '*/locale/*' -delete
