@@ -64,7 +64,7 @@ class Action:
         return self.unavailable_reason(obj, user) is None
 
     def unavailable_reason(self, obj, user) -> str | None:
-        if not user.is_active or not user.is_staff or not user.has_perm(self.permission):
+        if not user_may_run(self, user):
             return _("Vous n'avez pas la permission requise.")
         if not self.applies_to(obj):
             return _("Action non applicable dans l'état actuel.")
@@ -86,6 +86,10 @@ class Action:
     def run(self, obj, run: ActionRun) -> ActionOutcome:
         """Do the work. Must be resumable: a retried job sees the external ids saved so far on `run`."""
         raise NotImplementedError
+
+
+def user_may_run(action: Action, user) -> bool:
+    return bool(user.is_active and user.is_staff and user.has_perm(action.permission))
 
 
 _registry: dict[str, Action] = {}
@@ -118,8 +122,16 @@ def runs_for(obj):
 
 def start(action: Action, obj, user, idempotency_key: str) -> tuple[ActionRun, bool]:
     """Record the click and queue the work; a repeated key returns the first run (created=False)."""
+    if not user_may_run(action, user):
+        raise ActionUnavailable(_("Vous n'avez pas la permission requise."))
+    content_type = ContentType.objects.get_for_model(obj)
     existing = ActionRun.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
+        if (existing.action, existing.content_type_id, existing.object_id, existing.user_id) != (
+            action.key, content_type.pk, str(obj.pk), user.pk
+        ):
+            # A key is minted for one button of one user; reusing it elsewhere is a forged request.
+            raise ActionUnavailable(_("Cette demande a déjà été utilisée pour une autre action."))
         return existing, False
     in_flight = runs_for(obj).filter(
         action=action.key, status__in=[ActionRun.Status.RUNNING, ActionRun.Status.PENDING_APPROVAL]
@@ -136,7 +148,7 @@ def start(action: Action, obj, user, idempotency_key: str) -> tuple[ActionRun, b
             run = ActionRun.objects.create(
                 action=action.key,
                 label=action.label,
-                content_type=ContentType.objects.get_for_model(obj),
+                content_type=content_type,
                 object_id=str(obj.pk),
                 user=user,
                 idempotency_key=idempotency_key,

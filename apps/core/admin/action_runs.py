@@ -1,1 +1,28 @@
-"""Admin for this kernel model (being built)."""
+"""Every contextual-action click: who, what, when, outcome, external ids. Read-only."""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.models import ActionRun
+
+
+@admin.register(ActionRun)
+class ActionRunAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "label", "target_display", "user", "status", "message", "finished_at")
+    list_filter = ("status", "action", "content_type", "created_at")
+    list_select_related = ("user", "content_type")
+    search_fields = ("label", "action", "object_id", "idempotency_key", "message")
+    date_hierarchy = "created_at"
+
+    @admin.display(description=_("dossier"))
+    def target_display(self, run):
+        return f"{run.content_type.name} n° {run.object_id}"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,144 @@
+"""Template contexts shared by the console views, the template tags and the live receivers.
+
+A pushed fragment has no request: anything that depends on who looks (approve button, CSRF token)
+is only rendered when a user is given, and pushed fragments ask the server for their per-user version.
+"""
+
+import uuid
+
+from django.contrib.contenttypes.models import ContentType
+from django.urls import reverse
+
+from apps.core import actions
+from apps.core.models import ActionRun, SyncRun, TimelineEntry
+
+TIMELINE_LIMIT = 50
+
+
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex
+
+
+def record_key(obj) -> str:
+    """`<content type id>-<pk>`: the suffix of every element id of a record's action pieces."""
+    return f"{ContentType.objects.get_for_model(obj).pk}-{obj.pk}"
+
+
+def record_group(content_type_id, object_id) -> str:
+    return f"actions.{content_type_id}.{object_id}".lower()
+
+
+def group_for(obj) -> str:
+    return record_group(ContentType.objects.get_for_model(obj).pk, obj.pk)
+
+
+def _target_kwargs(obj) -> dict:
+    return {"content_type_id": ContentType.objects.get_for_model(obj).pk, "object_id": str(obj.pk)}
+
+
+def action_bar_context(obj, request) -> dict:
+    items = []
+    for action, reason in actions.for_object(obj, request.user):
+        kwargs = {"key": action.key, **_target_kwargs(obj)}
+        items.append({
+            "action": action,
+            "reason": reason,
+            "idempotency_key": new_idempotency_key(),
+            "start_url": reverse("core:action_start", kwargs=kwargs),
+            "confirm_url": reverse("core:action_confirm", kwargs=kwargs),
+        })
+    return {
+        "obj": obj,
+        "items": items,
+        "record_key": record_key(obj),
+        "live_group": group_for(obj),
+        "bar_url": reverse("core:action_bar", kwargs=_target_kwargs(obj)),
+        "next": request.get_full_path() if not request.htmx else request.headers.get("HX-Current-URL", ""),
+    }
+
+
+def can_approve(run: ActionRun, user) -> bool:
+    if user is None or run.status != ActionRun.Status.PENDING_APPROVAL or run.user_id == user.pk:
+        return False
+    try:
+        permission = actions.get(run.action).approval_permission
+    except KeyError:
+        return False
+    return bool(permission and user.is_active and user.is_staff and user.has_perm(permission))
+
+
+def run_status_context(run: ActionRun, user=None) -> dict:
+    return {
+        "run": run,
+        "is_active": run.status in (ActionRun.Status.RUNNING, ActionRun.Status.PENDING_APPROVAL),
+        "can_approve": can_approve(run, user),
+        "status_url": reverse("core:action_run", args=[run.pk]),
+        "approve_url": reverse("core:action_approve", args=[run.pk]),
+        "record_key": f"{run.content_type_id}-{run.object_id}",
+        "live_group": record_group(run.content_type_id, run.object_id),
+        "bar_url": reverse(
+            "core:action_bar", kwargs={"content_type_id": run.content_type_id, "object_id": run.object_id}
+        ),
+    }
+
+
+def timeline_items(content_type_id, object_id) -> list[dict]:
+    runs = (
+        ActionRun.objects.filter(content_type_id=content_type_id, object_id=str(object_id))
+        .select_related("user")[:TIMELINE_LIMIT]
+    )
+    entries = TimelineEntry.objects.filter(content_type_id=content_type_id, object_id=str(object_id))[
+        :TIMELINE_LIMIT
+    ]
+    items = [
+        {
+            "when": run.created_at,
+            "who": run.user.get_username() if run.user else "",
+            "what": run.label,
+            "message": run.message,
+            "outcome": run.get_status_display(),
+            "level": {"succeeded": "success", "failed": "error"}.get(run.status, "info"),
+            "external_ids": run.external_ids,
+        }
+        for run in runs
+    ] + [
+        {
+            "when": entry.created_at,
+            "who": entry.provider,
+            "what": entry.message,
+            "message": "",
+            "outcome": entry.get_level_display(),
+            "level": entry.level,
+            "external_ids": entry.external_ids,
+        }
+        for entry in entries
+    ]
+    items.sort(key=lambda item: item["when"], reverse=True)
+    return items[:TIMELINE_LIMIT]
+
+
+def timeline_context(obj, *, connect=False) -> dict:
+    content_type_id = ContentType.objects.get_for_model(obj).pk
+    return timeline_context_for(content_type_id, obj.pk, connect=connect)
+
+
+def timeline_context_for(content_type_id, object_id, *, connect=False, oob=False) -> dict:
+    return {
+        "items": timeline_items(content_type_id, object_id),
+        "record_key": f"{content_type_id}-{object_id}",
+        "live_group": record_group(content_type_id, object_id),
+        "connect": connect,
+        "oob": oob,
+    }
+
+
+def sync_progress_context(run: SyncRun, *, oob=False) -> dict:
+    return {
+        "run": run,
+        "oob": oob,
+        "fragment_url": reverse("core:sync_progress_fragment", args=[run.pk]),
+        "counts": [
+            (SyncRun._meta.get_field(name).verbose_name, getattr(run, name))
+            for name in ("pages", "added", "updated", "unchanged", "deleted", "failed")
+        ],
+    }

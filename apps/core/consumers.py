@@ -1,0 +1,41 @@
+"""The one WebSocket consumer: a staff page listens to a live group and receives rendered fragments.
+
+Who may join is decided before the handshake is accepted: anonymous, inactive and non-staff users,
+users without the group's declared permission and undeclared groups are closed before accept (the
+client sees a refused handshake). The origin is checked by AllowedHostsOriginValidator in config/asgi.py.
+"""
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from apps.core import live
+
+
+class LiveFragmentConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        self.group = self.scope["url_route"]["kwargs"]["group"]
+        if not await database_sync_to_async(may_listen)(self.scope.get("user"), self.group):
+            await self.close()
+            return
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if getattr(self, "group", None) and self.channel_layer is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        # The page only listens; anything it sends (htmx ws-send) is ignored.
+        return
+
+    async def fragment(self, event):
+        await self.send(text_data=event["html"])
+
+
+def may_listen(user, group: str) -> bool:
+    permission = live.permission_for(group)
+    if permission is None or user is None:
+        return False
+    if not (user.is_authenticated and user.is_active and user.is_staff):
+        return False
+    return not permission or user.has_perm(permission)
