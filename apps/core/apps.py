@@ -16,6 +16,9 @@ class CoreConfig(AppConfig):
         from apps.core import live_receivers
 
         live_receivers.connect()
+        from apps.core import live_feed
+
+        live_feed.connect()  # the console home's live webhook feed
         self.schedule_sync_jobs()
 
     def schedule_sync_jobs(self):

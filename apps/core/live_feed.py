@@ -1,0 +1,40 @@
+"""The console home's webhook feed, live: every stored or processed webhook is pushed as a row.
+
+A stored event is inserted on top of the feed; a processed (or failed) one replaces its row in place.
+Listeners of the group need core.view_console (the "console" prefix is declared in apps.core.live).
+"""
+
+import logging
+
+from django.template.loader import render_to_string
+
+from apps.core import home, live
+from apps.core.models import WebhookEvent
+from apps.core.signals import webhook_event_processed, webhook_event_stored
+
+logger = logging.getLogger(__name__)
+
+GROUP = "console.webhooks"
+
+
+def push_stored(sender, event: WebhookEvent, **kwargs):
+    _push("core/home/webhook_feed_insert.html", event)
+
+
+def push_processed(sender, event: WebhookEvent, **kwargs):
+    _push("core/home/webhook_feed_update.html", event)
+
+
+def _push(template: str, event: WebhookEvent) -> None:
+    # The inbox and the workers send these signals: a feed that cannot render must never fail them.
+    try:
+        html = render_to_string(template, {"row": home.feed_row(event)})
+    except Exception:
+        logger.exception("Ligne du flux de webhooks non rendue (événement %s)", event.pk)
+        return
+    live.push_html(GROUP, html)
+
+
+def connect() -> None:
+    webhook_event_stored.connect(push_stored, sender=WebhookEvent, dispatch_uid="core.live_feed.stored")
+    webhook_event_processed.connect(push_processed, sender=WebhookEvent, dispatch_uid="core.live_feed.processed")
