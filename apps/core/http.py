@@ -25,8 +25,11 @@ logger = logging.getLogger(__name__)
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 SENSITIVE_QUERY_KEYS = frozenset(
-    {"token", "api_token", "access_token", "refresh_token", "key", "secret", "password", "code", "client_secret"}
+    {"token", "api_token", "access_token", "refresh_token", "key", "secret", "password", "code", "client_secret",
+     "api_key", "apikey", "client_assertion", "signature", "sig", "auth", "private_token", "id_token"}
 )
+# Secret values shorter than this are not scrubbed from messages (they would match ordinary words).
+MIN_SCRUBBED_SECRET_LENGTH = 8
 REQUEST_ID_HEADERS = ("X-Request-Id", "X-Request-ID", "Request-Id", "X-Correlation-Id")
 CIRCUIT_FAILURE_THRESHOLD = 5
 CIRCUIT_OPEN_FOR = timedelta(seconds=60)
@@ -110,6 +113,11 @@ def session_for(connection: Connection) -> requests.Session:
         return session
 
 
+def _secret_values(connection: Connection) -> list[str]:
+    stored = [*connection.secrets.values(), *connection.webhook_secrets, *connection.oauth_token.values()]
+    return [v for v in stored if isinstance(v, str) and len(v) >= MIN_SCRUBBED_SECRET_LENGTH]
+
+
 class ApiClient:
     """Subclass per system: set `default_headers`, override `auth_headers()` and, if needed, `error_message()`."""
 
@@ -184,7 +192,7 @@ class ApiClient:
                 return response
 
             payload = self._json_or_none(response)
-            message = self.error_message(response, payload)
+            message = self._scrub(self.error_message(response, payload))
             self._record(method, url, status, started, attempt, request_id, message)
 
             if status == 401 and not renewed_credentials and self.on_unauthorized(response):
@@ -231,6 +239,12 @@ class ApiClient:
 
     def _backoff(self, attempt: int) -> float:
         return min(settings.HTTP_BACKOFF_CAP_SECONDS, (2 ** (attempt - 1)) * 0.5) * random.uniform(0.5, 1.0)
+
+    def _scrub(self, message: str) -> str:
+        """Vendors sometimes echo what they refused ("Invalid token abc…"): never keep a secret in a message."""
+        for value in _secret_values(self.connection):
+            message = message.replace(value, "***")
+        return message
 
     def _check_circuit(self):
         until = self.connection.circuit_open_until
