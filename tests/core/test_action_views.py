@@ -5,6 +5,8 @@ import re
 import django_rq
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
 from django.contrib.contenttypes.models import ContentType
 from django.urls import path, reverse
 from rq import SimpleWorker
@@ -13,6 +15,7 @@ from apps.core import record_panels
 from apps.core.admin.mixins import ContextualActionsAdmin
 from apps.core.models import ActionRun, TimelineEntry
 from apps.hub.models import Company
+from config import urls as config_urls
 from tests.core.action_doubles import PaySupplier, SendGreeting, make_user
 from tests.core.action_doubles import client_company, registered_actions  # noqa: F401
 
@@ -27,7 +30,7 @@ class CompanyAdmin(ContextualActionsAdmin, admin.ModelAdmin):
 
 test_site = admin.AdminSite(name="kernelui_admin")
 test_site.register(Company, CompanyAdmin)
-urlpatterns = [path("test-admin/", test_site.urls), *__import__("config.urls").urls.urlpatterns]
+urlpatterns = [path("test-admin/", test_site.urls), *config_urls.urlpatterns]
 
 
 def target(company):
@@ -53,6 +56,10 @@ def lea(client):
     user = make_user("lea", "send_emails", "pay_suppliers", "view_console")
     client.force_login(user)
     return user
+
+
+def allow_company_admin(user):
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_company", "change_company"]))
 
 
 def render_bar(client, company):
@@ -88,8 +95,8 @@ def test_a_double_post_with_the_same_key_runs_once(client, lea, client_company, 
     work_default_queue()
 
     assert first.status_code == second.status_code == 200
-    assert "Action « Envoyer un bonjour » lancée." in first.content.decode() or "En cours" in first.content.decode()
-    assert "aucune nouvelle exécution" in second.content.decode()
+    assert "Action « Envoyer un bonjour » lancée." in first.content.decode()
+    assert "Action « Envoyer un bonjour » déjà demandée : aucune nouvelle exécution." in second.content.decode()
     assert ActionRun.objects.count() == 1
     assert SendGreeting.calls == [client_company.pk]
 
@@ -198,12 +205,12 @@ def test_without_htmx_a_start_redirects_back_with_a_message(client, lea, client_
 
     assert response.status_code == 302 and response["Location"] == "/admin/"
     assert ActionRun.objects.count() == 1
+    assert [str(m) for m in get_messages(response.wsgi_request)] == ["Action « Envoyer un bonjour » lancée."]
 
 
 @pytest.mark.urls(__name__)
 def test_the_admin_change_form_shows_bar_panels_and_timeline(client, lea, client_company):
-    lea.user_permissions.add(*__import__("django.contrib.auth.models").contrib.auth.models.Permission.objects.filter(
-        codename__in=["view_company", "change_company"]))
+    allow_company_admin(lea)
     panel = record_panels.RecordPanel(
         "Invoice Ninja (test)", "core/actions/error.html", lambda obj, user: {"message": f"Lié : {obj.name}"}
     )
@@ -226,8 +233,7 @@ def test_the_admin_change_form_shows_bar_panels_and_timeline(client, lea, client
 def test_admin_list_actions_start_one_run_per_object(client, lea, client_company):
     supplier = Company.objects.create(name="Autre", is_client=False)
     changelist = reverse("kernelui_admin:hub_company_changelist")
-    lea.user_permissions.add(*__import__("django.contrib.auth.models").contrib.auth.models.Permission.objects.filter(
-        codename__in=["view_company", "change_company"]))
+    allow_company_admin(lea)
 
     response = client.post(changelist, {"action": f"contextual:{SendGreeting.key}",
                                         "_selected_action": [client_company.pk, supplier.pk]}, follow=True)
@@ -242,8 +248,7 @@ def test_admin_list_actions_start_one_run_per_object(client, lea, client_company
 @pytest.mark.urls(__name__)
 def test_admin_list_actions_that_confirm_show_an_intermediate_page(client, lea, client_company):
     changelist = reverse("kernelui_admin:hub_company_changelist")
-    lea.user_permissions.add(*__import__("django.contrib.auth.models").contrib.auth.models.Permission.objects.filter(
-        codename__in=["view_company", "change_company"]))
+    allow_company_admin(lea)
     choose = {"action": f"contextual:{PaySupplier.key}", "_selected_action": [client_company.pk]}
 
     page = client.post(changelist, choose)

@@ -11,7 +11,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from asgiref.testing import ApplicationCommunicator
 
-from apps.core.models import ActionRun, Connection, SyncRun
+from apps.core.models import ActionRun, Connection, SyncRun, TimelineEntry
 from apps.core.signals import action_run_changed, sync_run_progressed
 from apps.hub.models import Company
 from config.asgi import application
@@ -138,6 +138,12 @@ def test_any_active_staff_hears_a_record_action_run_change(client):
     assert f'id="action-run-{run.pk}"' in text and "Bonjour envoyé" in text
     assert f'id="timeline-{_company_type()}-{company.pk}"' in text
     assert text.count('hx-swap-oob="true"') == 3  # run status, timeline, request for fresh buttons
+
+    text = receive_after(
+        f"/ws/live/actions.{_company_type()}.{company.pk}/", cookie,
+        lambda: TimelineEntry.record(company, "Devis signé chez DocuSeal", provider="docuseal"),
+    )
+    assert f'id="timeline-{_company_type()}-{company.pk}"' in text and "Devis signé chez DocuSeal" in text
 
 
 def _company_type():

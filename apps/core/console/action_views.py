@@ -137,7 +137,7 @@ def start(request, key, content_type_id, object_id):
         fallback = reverse("core:action_run", args=[run.pk])
         return HttpResponseRedirect(_safe_next(request, fallback))
     context = presenters.run_status_context(run, request.user)
-    context.update(created=created, refresh_bar=True, user_is_requester=run.user_id == request.user.pk)
+    context.update(outcome=outcome, refresh_bar=True, user_is_requester=run.user_id == request.user.pk)
     return render(request, "core/actions/run_status.html", context)
 
 

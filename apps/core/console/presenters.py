@@ -9,7 +9,7 @@ import uuid
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
-from apps.core import actions
+from apps.core import actions, providers
 from apps.core.models import ActionRun, SyncRun, TimelineEntry
 
 TIMELINE_LIMIT = 50
@@ -104,7 +104,7 @@ def timeline_items(content_type_id, object_id) -> list[dict]:
     ] + [
         {
             "when": entry.created_at,
-            "who": entry.provider,
+            "who": _provider_label(entry.provider),
             "what": entry.message,
             "message": "",
             "outcome": entry.get_level_display(),
@@ -115,6 +115,13 @@ def timeline_items(content_type_id, object_id) -> list[dict]:
     ]
     items.sort(key=lambda item: item["when"], reverse=True)
     return items[:TIMELINE_LIMIT]
+
+
+def _provider_label(key: str) -> str:
+    try:
+        return providers.get(key).label if key else ""
+    except providers.UnknownProvider:
+        return key
 
 
 def timeline_context(obj, *, connect=False) -> dict:
