@@ -7,7 +7,15 @@ class InvoiceninjaConfig(AppConfig):
     verbose_name = "Invoice Ninja"
 
     def ready(self):
-        from apps.core import providers
+        from apps.core import actions, providers, record_panels, scheduler
+        from apps.invoiceninja import panels
+        from apps.invoiceninja.actions import ACTIONS
         from apps.invoiceninja.provider import InvoiceNinjaProvider
 
         providers.register(InvoiceNinjaProvider())
+        for action in ACTIONS:
+            actions.register(action)
+        for model, panel in panels.PANELS:
+            record_panels.register(model, panel)
+        # Webhooks are hints (Invoice Ninja never retries): the incremental sync reconciles every 5 minutes.
+        scheduler.every(300, "apps.invoiceninja.jobs.sync_incremental", queue="sync", name="invoiceninja-sync")
