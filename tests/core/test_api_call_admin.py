@@ -34,22 +34,23 @@ def calls():
 
 def listed(client, **params):
     html = client.get(CHANGELIST, params).content.decode()
-    return {url for url in ("/api/v1/clients", "/quotes/9", "/pay", "/accounts", "/api/v1/old") if url in html}
+    paths = ("n.test/api/v1/clients", "n.test/api/v1/quotes/9", "b.test/pay", "b.test/accounts", "n.test/api/v1/old")
+    return {path.split("/", 1)[1] for path in paths if f"https://{path}<" in html}
 
 
 def test_filters_by_status_class(admin_client, calls):
-    assert listed(admin_client, statut="2xx") == {"/api/v1/clients", "/api/v1/old"}
-    assert listed(admin_client, statut="4xx") == {"/quotes/9"}
-    assert listed(admin_client, statut="5xx") == {"/pay"}
-    assert listed(admin_client, statut="reseau") == {"/accounts"}
+    assert listed(admin_client, statut="2xx") == {"api/v1/clients", "api/v1/old"}
+    assert listed(admin_client, statut="4xx") == {"api/v1/quotes/9"}
+    assert listed(admin_client, statut="5xx") == {"pay"}
+    assert listed(admin_client, statut="reseau") == {"accounts"}
 
 
 def test_filters_by_connection_and_date(admin_client, calls):
     main, other, _ = calls
-    assert listed(admin_client, connection__id__exact=other.pk) == {"/pay", "/accounts"}
+    assert listed(admin_client, connection__id__exact=other.pk) == {"pay", "accounts"}
     since = (timezone.now() - timedelta(days=7)).isoformat()
-    assert "/api/v1/old" not in listed(admin_client, created_at__gte=since)
-    assert "/api/v1/old" in listed(admin_client)
+    assert "api/v1/old" not in listed(admin_client, created_at__gte=since)
+    assert "api/v1/old" in listed(admin_client)
 
 
 def test_is_read_only(admin_client, calls):
