@@ -1,4 +1,24 @@
-from apps.core.providers import Provider
+"""The Revolut Business plug-in the kernel talks to (webhook inbox, sync engine, CLI, console home)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.urls import reverse
+
+from apps.core.models import Connection
+from apps.core.providers import EventDescription, Provider
+from apps.revolut import webhooks
+from apps.revolut.client import RevolutClient
+from apps.revolut.sync import AccountsResource, CounterpartiesResource, TransactionsResource
+
+DEMO_SLUG = "revolut-sandbox"
+DEMO_ACCOUNTS = [
+    ("Compte principal EUR", "EUR", Decimal("25000.00")),
+    ("Compte GBP", "GBP", Decimal("4200.00")),
+    ("Compte USD", "USD", Decimal("1800.00")),
+]
 
 
 class RevolutProvider(Provider):
@@ -6,3 +26,49 @@ class RevolutProvider(Provider):
     label = "Revolut Business"
     uses_oauth = True
     secret_names = ("private_key_pem",)
+    sync_resources = (AccountsResource, CounterpartiesResource, TransactionsResource)
+    webhook_handlers = webhooks.EVENT_HANDLERS
+
+    def verifier(self, connection):
+        return webhooks.verifier(connection)
+
+    def describe_event(self, body: bytes, headers, url_event: str | None) -> EventDescription:
+        return webhooks.describe_event(body, headers, url_event)
+
+    def client(self, connection):
+        return RevolutClient(connection)
+
+    def test_connection(self, connection) -> str:
+        accounts = RevolutClient(connection).list_accounts()
+        return f"{len(accounts)} compte(s) : " + ", ".join(sorted({a.get("currency", "?") for a in accounts}))
+
+    def hub_url(self) -> str:
+        return reverse("revolut:hub")
+
+    def seed_demo(self, stdout) -> None:
+        """The sandbox connection of `manage.py demo`: key, certificate registered with the emulator, accounts."""
+        from apps.hub.models import Company
+        from apps.revolut import oauth, sandbox_state
+
+        base_url = getattr(settings, "REVOLUT_SANDBOX_URL", "http://127.0.0.1:8001/sandbox/revolut")
+        connection, created = Connection.objects.get_or_create(
+            slug=DEMO_SLUG,
+            defaults={"provider": self.key, "name": "Revolut Business (sandbox)", "base_url": base_url,
+                      "token_status": Connection.TokenStatus.MISSING},
+        )
+        if not connection.secret("private_key_pem"):
+            oauth.install_key(connection, oauth.generate_private_key_pem())
+        app = sandbox_state.register_app(connection.config["certificate_pem"], oauth.redirect_uri(),
+                                         client_id=connection.config.get("client_id"))
+        if connection.config.get("client_id") != app.client_id:
+            connection.config = {**connection.config, "client_id": app.client_id}
+            connection.save(update_fields=["config", "updated_at"])
+        for name, currency, balance in DEMO_ACCOUNTS:
+            sandbox_state.ensure_account(name, currency, balance)
+        for company in Company.objects.filter(is_supplier=True).exclude(iban=""):
+            sandbox_state.ensure_bank_counterparty(company.name, company.iban, company.bic, company.currency,
+                                                   company.country_code)
+        stdout.write(f"  connexion « {connection.name} » {'créée' if created else 'déjà présente'} ; "
+                     f"ClientID sandbox {app.client_id}")
+        stdout.write(f"  connectez-la : {settings.PUBLIC_BASE_URL}{reverse('revolut:connect', args=[connection.pk])}"
+                     " → « Connecter Revolut » → « Autoriser »")
