@@ -39,13 +39,11 @@ class PayBillViaRevolut(actions.Action):
     PAYABLE = (SupplierBill.Status.TO_PAY, SupplierBill.Status.PAYMENT_FAILED, SupplierBill.Status.AWAITING_APPROVAL)
 
     def applies_to(self, bill) -> bool:
-        if bill.status in self.PAYABLE:
-            return True
-        # A payment whose answer was lost may be retried: the retry looks it up before anything else.
         live = payments.live_payment(bill)
-        return bill.status == SupplierBill.Status.PAYMENT_PENDING and live is not None and live.state in (
-            RevolutPayment.State.PREPARED, RevolutPayment.State.UNKNOWN
-        )
+        if live is not None:
+            # Only a payment whose answer was lost may be retried: the retry looks it up before anything else.
+            return live.state in (RevolutPayment.State.PREPARED, RevolutPayment.State.UNKNOWN)
+        return bill.status in self.PAYABLE
 
     def unavailable_reason(self, bill, user):
         reason = super().unavailable_reason(bill, user)
