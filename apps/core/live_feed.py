@@ -26,13 +26,12 @@ def push_processed(sender, event: WebhookEvent, **kwargs):
 
 
 def _push(template: str, event: WebhookEvent) -> None:
-    # The inbox and the workers send these signals: a feed that cannot render must never fail them.
+    # The inbox and the workers send these signals: a feed that cannot render or reach its listeners
+    # must never fail them (a missed row is caught up by the next page load).
     try:
-        html = render_to_string(template, {"row": home.feed_row(event)})
+        live.push_html(GROUP, render_to_string(template, {"row": home.feed_row(event)}))
     except Exception:
-        logger.exception("Ligne du flux de webhooks non rendue (événement %s)", event.pk)
-        return
-    live.push_html(GROUP, html)
+        logger.exception("Ligne du flux de webhooks non diffusée (événement %s)", event.pk)
 
 
 def connect() -> None:
