@@ -101,3 +101,15 @@ def test_the_progress_fragment_polls_while_active_only(client, operator, paged_c
     SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.FAILED, error="HTTP 500 chez le fournisseur")
     html = client.get(url).content.decode()
     assert "every 5s" not in html and "HTTP 500 chez le fournisseur" in html and "Échec" in html
+
+
+def test_the_sync_log_lists_runs_with_their_counts_and_a_link_to_follow_them(client, paged_connection):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("admin", "admin@example.test", None))
+    run = SyncRun.objects.create(connection=paged_connection, resource="things", status="failed", added=12)
+
+    html = client.get(reverse("admin:core_syncrun_changelist"), {"status__exact": "failed"}).content.decode()
+
+    assert f'href="{reverse("core:sync_progress", args=[run.pk])}"' in html and ">12<" in html
+    assert "Échec" in html
