@@ -91,7 +91,9 @@ class Command(BaseCommand):
         if json:
             self._print_json(describe(connection))
             return
-        self.stdout.write(self.style.SUCCESS(f"Connexion « {connection.name} » créée (identifiant : {connection.slug})."))
+        self.stdout.write(self.style.SUCCESS(
+            f"Connexion « {connection.name} » créée (identifiant : {connection.slug})."
+        ))
         self.stdout.write(f"URL du webhook : {connection.webhook_url()}")
         if missing:
             self.stdout.write(self.style.WARNING(f"Secrets non renseignés : {', '.join(missing)}."))
@@ -105,7 +107,8 @@ class Command(BaseCommand):
                 raise CommandError(f"--secret attend NOM=VALEUR (reçu : « {key or pair[:20]}… »).")
             if plugin.secret_names and key not in plugin.secret_names:
                 raise CommandError(
-                    f"Secret inconnu pour {plugin.label} : {key!r}. Secrets attendus : {', '.join(plugin.secret_names)}."
+                    f"Secret inconnu pour {plugin.label} : {key!r}. "
+                    f"Secrets attendus : {', '.join(plugin.secret_names)}."
                 )
             value = self._read_value(value, key)
             if not value:
@@ -181,7 +184,9 @@ class Command(BaseCommand):
         if not names:
             raise CommandError(f"{plugin.label} n'a aucune ressource à synchroniser.")
         if resource is not None and resource not in names:
-            raise CommandError(f"Ressource inconnue pour {plugin.label} : {resource!r}. Ressources : {', '.join(names)}.")
+            raise CommandError(
+                f"Ressource inconnue pour {plugin.label} : {resource!r}. Ressources : {', '.join(names)}."
+            )
         kind = SyncRun.Kind.FULL if full else SyncRun.Kind.INCREMENTAL
 
         failed = []
@@ -197,7 +202,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {format_counts(run)}")
             if run.status != SyncRun.Status.SUCCEEDED:
                 failed.append(name)
-                self.stderr.write(self.style.ERROR(f"  Échec : {run.error.splitlines()[0] if run.error else run.status}"))
+                reason = run.error.splitlines()[0] if run.error else run.status
+                self.stderr.write(self.style.ERROR(f"  Échec : {reason}"))
         if failed:
             raise CommandError(f"Synchronisation en échec : {', '.join(failed)}.")
 
@@ -225,7 +231,9 @@ class Command(BaseCommand):
         try:
             return Connection.objects.get(slug=slug)
         except Connection.DoesNotExist:
-            raise CommandError(f"Aucune connexion avec l'identifiant {slug!r} (voir : manage.py connection list).") from None
+            raise CommandError(
+                f"Aucune connexion avec l'identifiant {slug!r} (voir : manage.py connection list)."
+            ) from None
 
     def _print_json(self, data):
         self.stdout.write(json_dumps(data))
