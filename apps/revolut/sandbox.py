@@ -458,8 +458,11 @@ def webhook_payload(hook: SandboxWebhook, *, with_secret: bool = False) -> dict:
 
 def valid_webhook_url(url) -> bool:
     parts = urlsplit(url or "")
-    # Revolut accepts https only; the emulator also accepts http on the loopback so a laptop demo works.
-    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost"))
+    # Revolut accepts https only; the emulator also accepts http on the loopback (a laptop demo) and on
+    # Django's test host.
+    return parts.scheme == "https" or (
+        parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "testserver")
+    )
 
 
 @api("GET", "POST")

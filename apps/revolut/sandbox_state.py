@@ -190,7 +190,7 @@ class TransitionRefused(Exception):
 def move(tx: SandboxTransaction, new_state: str) -> SandboxTransaction:
     """complete / revert / decline / fail a transaction; the account balance follows."""
     with transaction.atomic():
-        tx = SandboxTransaction.objects.select_for_update().select_related("counterparty").get(pk=tx.pk)
+        tx = SandboxTransaction.objects.select_for_update(of=("self",)).select_related("counterparty").get(pk=tx.pk)
         old_state = tx.state
         if old_state == new_state:
             return tx
