@@ -26,8 +26,10 @@ def failure(exc: ApiError) -> ActionFailed:
     if isinstance(exc, ValidationFailed):
         return ActionFailed(_("Invoice Ninja a refusé les données : %(fields)s") % {
             "fields": field_errors_text(exc.field_errors)})
-    if isinstance(exc, AuthenticationError):
+    if isinstance(exc, AuthenticationError) and exc.status == 403 and "Invalid token" in str(exc):
         return ActionFailed(_("Invoice Ninja refuse le jeton API de la connexion : vérifiez-la dans l'administration."))
+    if isinstance(exc, AuthenticationError):
+        return ActionFailed(_("Invoice Ninja refuse l'opération : %(error)s") % {"error": exc})
     if isinstance(exc, NetworkError) and exc.maybe_sent:
         return ActionFailed(_("Invoice Ninja n'a pas répondu ; relancez l'action : elle reprendra sans rien créer "
                               "en double."))
@@ -124,6 +126,7 @@ def push_document(api, connection, document, run, *, kind: str):
         if remote is None:
             remote = getattr(api, f"create_{kind}")(body)
         link = link_remote(link_model, connection, kind, document, remote)
+        link.mark_in_step(reconcile.from_unix(remote.get("updated_at")), number=remote.get("number", ""))
     actions.save_progress(run, **{f"invoiceninja_{kind}_id": remote["id"]})
     return link, remote
 
