@@ -14,17 +14,22 @@ import traceback
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+import django_rq
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from redis.exceptions import LockError
 
 from apps.core import jobs
 from apps.core.models import ActionRun, Connection
 from apps.core.signals import action_run_changed
 
 logger = logging.getLogger(__name__)
+
+# Two jobs for one ActionRun (a duplicated enqueue) must not both call the vendor.
+EXECUTION_LEASE_SECONDS = 600
 
 
 class ActionFailed(Exception):
@@ -184,7 +189,21 @@ def approve(run: ActionRun, approver) -> ActionRun:
 
 
 def execute(run_id: int) -> None:
-    """The job: run the action once. A run that already finished is left alone."""
+    """The job: run the action once. A run that already finished, or that another worker holds, is left alone."""
+    claim = django_rq.get_connection("default").lock(f"console:action-run:{run_id}", timeout=EXECUTION_LEASE_SECONDS,
+                                                     blocking=False)
+    if not claim.acquire():
+        return
+    try:
+        _execute_claimed(run_id)
+    finally:
+        try:
+            claim.release()
+        except LockError:
+            pass  # the lease expired during a very long run; nothing else to undo
+
+
+def _execute_claimed(run_id: int) -> None:
     run = ActionRun.objects.select_related("content_type", "user").get(pk=run_id)
     if run.status != ActionRun.Status.RUNNING:
         return

@@ -127,3 +127,20 @@ def test_a_readable_failure_is_kept_on_the_run():
     run.refresh_from_db()
     assert run.status == ActionRun.Status.FAILED
     assert run.message == "Virement refusé par la banque."
+
+
+
+def test_a_duplicated_job_leaves_a_run_held_by_another_worker_alone(client_company, redis_connection):
+    user = make_user("lea", "send_emails")
+    run, _ = actions.start(actions.get(SendGreeting.key), client_company, user, "k-dup")
+    other_worker = django_rq.get_connection("default").lock(f"console:action-run:{run.pk}", timeout=30)
+    assert other_worker.acquire(blocking=False)
+
+    actions.execute(run.pk)  # the duplicate job
+
+    assert SendGreeting.calls == []
+    run.refresh_from_db()
+    assert run.status == ActionRun.Status.RUNNING
+    other_worker.release()
+    actions.execute(run.pk)
+    assert SendGreeting.calls == [client_company.pk]
