@@ -1,0 +1,245 @@
+"""What a person does in the browser, written once for every journey.
+
+Labels are the French ones staff see. Waits are for what a user would see change; the record pages
+that the issues do not require to update live are reloaded while waiting (`wait_for_record_status`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+ARTIFACTS_DIR = BASE_DIR / "test-artifacts" / "e2e"
+
+ACTION_TIMEOUT_MS = 15_000
+# Work done by the worker, a webhook round trip, a live push: seconds, not milliseconds.
+BACKGROUND_TIMEOUT_S = 30
+
+# Counts the live sockets htmx's ws extension opened, so a journey never acts before the page listens.
+LIVE_SOCKET_PROBE = """
+window.__e2eSocketsOpen = 0;
+document.addEventListener('htmx:wsOpen', () => { window.__e2eSocketsOpen += 1; });
+"""
+
+# Amounts as the French locale prints them: 12 345,67 (narrow or plain no-break spaces as separators).
+MONEY = re.compile(r"-?\d{1,3}(?:[\s\u00a0\u202f]\d{3})*,\d{2}")
+
+
+@dataclass
+class User:
+    username: str
+    password: str
+
+
+@dataclass
+class Browsing:
+    """The browser windows of one test: one isolated context per person, all screenshotted on failure."""
+
+    browser: Browser
+    console_url: str
+    contexts: list[BrowserContext] = field(default_factory=list)
+
+    def new_page(self) -> Page:
+        context = self.browser.new_context(
+            base_url=self.console_url, locale="fr-FR", timezone_id="Europe/Paris", viewport={"width": 1366, "height": 900}
+        )
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
+        context.add_init_script(LIVE_SOCKET_PROBE)
+        self.contexts.append(context)
+        return context.new_page()
+
+    def pages(self) -> list[Page]:
+        return [page for context in self.contexts for page in context.pages]
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+# Screenshots -----------------------------------------------------------------------------------------
+
+_step_numbers: dict[str, int] = {}
+
+
+def current_test_name() -> str:
+    # "tests/e2e/test_login.py::test_name (call)"
+    current = os.environ.get("PYTEST_CURRENT_TEST", "outside-a-test")
+    return current.split("::")[-1].split(" ")[0]
+
+
+def step(page: Page, name: str) -> Path:
+    """Screenshot the page at the end of a step: test-artifacts/e2e/<test>/<nn>-<name>.png."""
+    test = current_test_name()
+    _step_numbers[test] = _step_numbers.get(test, 0) + 1
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    path = ARTIFACTS_DIR / test / f"{_step_numbers[test]:02d}-{slug}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=path, full_page=True)
+    return path
+
+
+# Signing in ------------------------------------------------------------------------------------------
+
+
+def log_in(page: Page, user: User) -> None:
+    page.goto("/admin/login/")
+    page.get_by_label(re.compile(r"^Nom d.utilisateur")).fill(user.username)
+    page.get_by_label("Mot de passe").fill(user.password)
+    page.get_by_role("button", name="Connexion").click()
+    expect(page).not_to_have_url(re.compile(r"/admin/login/"))
+
+
+# Staying on the page ---------------------------------------------------------------------------------
+
+
+def mark_page(page: Page) -> None:
+    """Leave a mark in the page's JavaScript state; any navigation or reload erases it."""
+    page.evaluate("window.__e2eMarker = 1")
+
+
+def assert_not_navigated(page: Page) -> None:
+    assert page.evaluate("window.__e2eMarker === 1"), f"{page.url} was reloaded or left; expected an in-place update"
+
+
+def wait_for_live_sockets(page: Page) -> None:
+    """Wait until every `ws-connect` element of the page has its socket open (no-op on pages without)."""
+    expected = page.locator("[ws-connect]").count()
+    if expected:
+        page.wait_for_function(
+            "n => window.__e2eSocketsOpen >= n", arg=expected, timeout=BACKGROUND_TIMEOUT_S * 1000
+        )
+
+
+def occurrences(page: Page, text: str) -> int:
+    return page.evaluate("t => document.body.innerText.split(t).length - 1", text)
+
+
+def money_amounts(page: Page, selector: str = "#content") -> list[str]:
+    return MONEY.findall(page.locator(selector).inner_text())
+
+
+# Contextual actions ----------------------------------------------------------------------------------
+
+CONFIRM_BUTTON = re.compile(r"^Confirmer")
+
+
+def js_regex_escape(text: str) -> str:
+    """re.escape() also escapes spaces and accents, which Playwright hands to JavaScript's RegExp as is."""
+    return re.sub(r"[.*+?^${}()|[\]\\]", lambda match: "\\" + match.group(0), text)
+
+
+def action_control(page: Page, label: str):
+    """The button, or the link to its confirmation step ("Envoyer le devis…"), that carries an action's label.
+
+    Disabled buttons count too: their accessible name is "<label> — <reason>".
+    """
+    name = re.compile(rf"^{js_regex_escape(label)}(…|\.\.\.)?($| — )")
+    return page.get_by_role("button", name=name).or_(page.get_by_role("link", name=name))
+
+
+def click_and_confirm(page: Page, label: str, *, confirm: bool) -> None:
+    """Click an action button; when `confirm`, a confirmation (native dialog or "Confirmer" button) is required."""
+    dialogs: list[str] = []
+
+    def accept(dialog):
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    try:
+        button = action_control(page, label)
+        expect(button).to_have_count(1)
+        expect(button).to_be_enabled()
+        button.click()
+        if not confirm:
+            return
+        confirm_button = page.get_by_role("button", name=CONFIRM_BUTTON)
+        deadline = time.monotonic() + ACTION_TIMEOUT_MS / 1000
+        while not dialogs:
+            if confirm_button.count() and confirm_button.first.is_visible():
+                confirm_button.first.click()
+                return
+            assert time.monotonic() < deadline, f'"{label}" asked for no confirmation (dialog or "Confirmer" button)'
+            page.wait_for_timeout(200)
+    finally:
+        page.remove_listener("dialog", accept)
+
+
+def run_action(page: Page, label: str, *, confirm: bool, same_page: bool = True) -> None:
+    """Click a contextual action and wait for its run to succeed, shown in place (HTMX/live swap)."""
+    wait_for_live_sockets(page)
+    mark_page(page)
+    succeeded, failed = occurrences(page, "Réussie"), occurrences(page, "Échec")
+    click_and_confirm(page, label, confirm=confirm)
+    page.wait_for_function(
+        """([s, f]) => {
+            const text = document.body.innerText;
+            return text.split('Réussie').length - 1 > s || text.split('Échec').length - 1 > f;
+        }""",
+        arg=[succeeded, failed],
+        timeout=BACKGROUND_TIMEOUT_S * 1000,
+    )
+    assert occurrences(page, "Réussie") > succeeded, (
+        f'"{label}" did not succeed; the page says:\n{page.locator("#content").inner_text()[:2000]}'
+    )
+    if same_page:
+        assert_not_navigated(page)
+
+
+# Record status ---------------------------------------------------------------------------------------
+
+READ_STATUS = """() => {
+    const select = document.querySelector('select#id_status');
+    if (select) return select.selectedIndex >= 0 ? select.options[select.selectedIndex].text.trim() : '';
+    const readonly = document.querySelector('.field-status .readonly');
+    return readonly ? readonly.innerText.trim() : null;
+}"""
+
+
+def record_status(page: Page) -> str | None:
+    return page.evaluate(READ_STATUS)
+
+
+def wait_for_record_status(page: Page, label: str, timeout: float = BACKGROUND_TIMEOUT_S) -> None:
+    """Wait for the admin change form's status to read `label`, reloading every few seconds."""
+    deadline = time.monotonic() + timeout
+    last_reload = time.monotonic()
+    while True:
+        status = record_status(page)
+        assert status is not None, f"{page.url} shows no status field (.field-status or select#id_status)"
+        if status == label:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f'{page.url}: status is "{status}", expected "{label}" within {timeout}s')
+        if time.monotonic() - last_reload > 3:
+            page.reload()
+            last_reload = time.monotonic()
+        else:
+            page.wait_for_timeout(500)
+
+
+# Links into the vendors' emulators ---------------------------------------------------------------------
+
+
+def sandbox_link(page: Page, sandbox_url: str, system: str, prefer: tuple[str, ...] = ()) -> str:
+    """The page's link into /sandbox/<system>/, served from the emulators' own process."""
+    hrefs = page.eval_on_selector_all(
+        f'a[href*="/sandbox/{system}/"]', "links => links.map(a => a.href)"
+    )
+    assert hrefs, f"{page.url} has no link into the {system} sandbox (a[href*='/sandbox/{system}/'])"
+    preferred = [href for href in hrefs if any(word in href for word in prefer)]
+    parts = urlsplit((preferred or hrefs)[0])
+    return sandbox_url + parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def csrf_token(page: Page) -> str:
+    cookies = {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}
+    assert "csrftoken" in cookies, "no csrftoken cookie: the page rendered no form and no CSRF meta tag"
+    return cookies["csrftoken"]

@@ -1,0 +1,201 @@
+"""The console as production runs it, started for the browser journeys.
+
+Four process groups, each logging to test-artifacts/e2e/logs/<name>.log:
+- web: the ASGI server (uvicorn) serving the console on a free port;
+- sandbox: a second uvicorn serving the vendor emulators. Under ASGI every sync view of a process runs on
+  one thread, so a sandbox view calling back into the console (a webhook) from the same process would wait
+  on itself forever; in their own process the emulators behave like the vendors do;
+- worker: the RQ worker on the console's queues, with RQ's scheduler for delayed retries;
+- scheduler: the console's periodic jobs (`manage.py scheduler`), when that command exists.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+READY_TIMEOUT_SECONDS = 60
+STOP_GRACE_SECONDS = 10
+
+
+class ConsoleDidNotStart(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the kernel picks it; 8000/8001 are never in its range)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+
+    def is_running(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """SIGTERM to the whole process group (uvicorn reloaders, RQ work horses), SIGKILL if it lingers."""
+        if not self.is_running():
+            return
+        try:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            self.popen.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=STOP_GRACE_SECONDS)
+        except ProcessLookupError:
+            pass
+
+
+@dataclass
+class RunningConsole:
+    url: str  # the console, also PUBLIC_BASE_URL
+    sandbox_url: str  # the process serving /sandbox/<system>/
+    env: dict[str, str]
+    log_dir: Path
+    processes: list[ServiceProcess] = field(default_factory=list)
+
+    def manage(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+        """Run a management command against the same database, Redis and URLs as the servers."""
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=BASE_DIR,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def dead_processes(self) -> list[ServiceProcess]:
+        return [process for process in self.processes if not process.is_running()]
+
+    def log_tails(self, lines: int = 30) -> str:
+        return "\n\n".join(
+            f"--- {process.name} ({process.log_path}) ---\n{process.log_tail(lines)}" for process in self.processes
+        )
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+
+def child_environment(*, database_url: str, redis_url: str, console_url: str, sandbox_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    # The test process may allow sync ORM calls next to Playwright's event loop; the servers must not.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    env.update(
+        DEBUG="1",
+        SANDBOX="1",
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        PUBLIC_BASE_URL=console_url,
+        # Where `manage.py demo` points the connections: the emulators' own process, not the console's.
+        SANDBOX_BASE_URL=sandbox_url,
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def start_console(*, database_url: str, redis_url: str, log_dir: Path, with_scheduler: bool) -> RunningConsole:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    console_port, sandbox_port = free_port(), free_port()
+    while sandbox_port == console_port:
+        sandbox_port = free_port()
+    console_url = f"http://127.0.0.1:{console_port}"
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    env = child_environment(
+        database_url=database_url, redis_url=redis_url, console_url=console_url, sandbox_url=sandbox_url
+    )
+    console = RunningConsole(url=console_url, sandbox_url=sandbox_url, env=env, log_dir=log_dir)
+
+    def asgi_server(port: int) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", "config.asgi:application",
+            "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
+        ]
+
+    commands = {
+        "web": asgi_server(console_port),
+        "sandbox": asgi_server(sandbox_port),
+        "worker": [sys.executable, "manage.py", "rqworker", "webhooks", "sync", "default", "--with-scheduler"],
+    }
+    if with_scheduler:
+        commands["scheduler"] = [sys.executable, "manage.py", "scheduler"]
+
+    try:
+        for name, command in commands.items():
+            log_path = log_dir / f"{name}.log"
+            with open(log_path, "w") as log:
+                popen = subprocess.Popen(
+                    command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            console.processes.append(ServiceProcess(name, popen, log_path))
+        wait_until_ready(console, redis_url)
+    except BaseException:
+        console.stop()
+        raise
+    return console
+
+
+def wait_until_ready(console: RunningConsole, redis_url: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    pending = {"web /healthz": console.url + "/healthz", "sandbox /healthz": console.sandbox_url + "/healthz"}
+    worker_registered = False
+    while pending or not worker_registered:
+        dead = console.dead_processes()
+        if dead:
+            raise ConsoleDidNotStart(
+                f"{', '.join(p.name for p in dead)} exited during start-up.\n{console.log_tails()}"
+            )
+        if time.monotonic() > deadline:
+            waiting = [*pending, *([] if worker_registered else ["RQ worker registration"])]
+            raise ConsoleDidNotStart(
+                f"Not ready after {READY_TIMEOUT_SECONDS}s: {', '.join(waiting)}.\n{console.log_tails()}"
+            )
+        for label, url in list(pending.items()):
+            if answers_ok(url):
+                del pending[label]
+        if not worker_registered:
+            worker_registered = rq_worker_count(redis_url) > 0
+        time.sleep(0.3)
+
+
+def answers_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+def rq_worker_count(redis_url: str) -> int:
+    import redis
+    from rq import Worker
+
+    connection = redis.Redis.from_url(redis_url)
+    try:
+        return len(Worker.all(connection=connection))
+    finally:
+        connection.close()
