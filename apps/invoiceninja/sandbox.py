@@ -474,8 +474,9 @@ def approve(record: SandboxRecord) -> bool:
 def convert(quote: SandboxRecord) -> SandboxRecord | None:
     if quote.data.get("invoice_id") or str(quote.data.get("status_id")) not in ("1", "2", "3") or quote.is_deleted:
         return None
-    data = {key: quote.data.get(key) for key in ("client_id", "line_items", "amount", "total_taxes", "public_notes",
-                                                  "private_notes", "terms", "footer", "po_number")}
+    data = {key: quote.data[key] for key in ("client_id", "line_items", "amount", "total_taxes")}
+    data.update({key: quote.data.get(key, "") for key in ("public_notes", "private_notes", "terms", "footer",
+                                                          "po_number")})
     data.update(status_id="1", number=next_number(quote.account, "invoice"), date=date.today().isoformat(),
                 balance=quote.data.get("amount", 0.0), paid_to_date=0.0,
                 invitations=[dict(inv, id=hashed_id(), key=hashed_id() * 3) for inv in quote.data.get("invitations", [])])
