@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from apps.core import actions
 from apps.core.actions import Action, ActionFailed, ActionOutcome
 from apps.core.http import ApiError, AuthenticationError, NetworkError
-from apps.hub.models import Invoice, Quote
+from apps.hub.models import Invoice, Quote, money
 from apps.invoiceninja import payloads, reconcile
 from apps.invoiceninja.client import InvoiceNinjaClient, ValidationFailed, field_errors_text
 from apps.invoiceninja.models import ClientLink, InvoiceLink, QuoteLink
@@ -92,7 +92,7 @@ def ensure_client(api, connection, company, run) -> str:
             remote = api.update_client(link.external_id,
                                        payloads.client_body(company, current.get("contacts") or []))
             record_remote(connection, ClientsResource, remote, apply=False)
-            link.mark_in_step(reconcile.from_unix(remote.get("updated_at")), number=remote.get("number", ""))
+            reconcile.in_step(link, remote, number=remote.get("number", ""))
         return link.external_id
     mark = payloads.marker("company", company.pk)
     remote = find_marked(api, "clients", mark, name=company.name)
@@ -100,7 +100,7 @@ def ensure_client(api, connection, company, run) -> str:
         remote = api.create_client(payloads.client_body(company))
     record_remote(connection, ClientsResource, remote, apply=False)
     link = link_remote(ClientLink, connection, "company", company, remote)
-    link.mark_in_step(reconcile.from_unix(remote.get("updated_at")), number=remote.get("number", ""))
+    reconcile.in_step(link, remote, number=remote.get("number", ""))
     actions.save_progress(run, invoiceninja_client_id=remote["id"])
     return remote["id"]
 
@@ -126,7 +126,7 @@ def push_document(api, connection, document, run, *, kind: str):
         if remote is None:
             remote = getattr(api, f"create_{kind}")(body)
         link = link_remote(link_model, connection, kind, document, remote)
-        link.mark_in_step(reconcile.from_unix(remote.get("updated_at")), number=remote.get("number", ""))
+        reconcile.in_step(link, remote, number=remote.get("number", ""))
     actions.save_progress(run, **{f"invoiceninja_{kind}_id": remote["id"]})
     return link, remote
 
@@ -144,7 +144,7 @@ def send_document(api, connection, document, run, *, kind: str):
         document.status = document.Status.SENT
     document.save()
     link.emailed_at = timezone.now()
-    link.mark_in_step(reconcile.from_unix(remote.get("updated_at")), number=remote.get("number", ""))
+    reconcile.in_step(link, remote, number=remote.get("number", ""))
     return remote
 
 
@@ -204,7 +204,7 @@ class ConvertQuote(InvoiceNinjaAction):
         record_remote(connection, InvoicesResource, remote_invoice, apply=False)
         invoice = reconcile.invoice_from_converted_quote(connection, quote, remote_invoice)
         link.refresh_from_db()
-        link.mark_in_step(reconcile.from_unix(remote_quote.get("updated_at")))
+        reconcile.in_step(link, remote_quote)
         return ActionOutcome(_("Facture %(number)s créée depuis le devis.") % {"number": invoice.number or "—"},
                              {"invoiceninja_invoice_id": invoice_id, "invoice_pk": invoice.pk})
 
@@ -255,9 +255,9 @@ class MarkInvoicePaid(InvoiceNinjaAction):
                 "status": remote.get("status_id")})
         record_remote(connection, InvoicesResource, remote, apply=False)
         invoice.status = Invoice.Status.PAID
-        invoice.amount_paid = reconcile.money(payloads.decimal(remote.get("paid_to_date")))
+        invoice.amount_paid = money(payloads.decimal(remote.get("paid_to_date")))
         invoice.save(update_fields=["status", "amount_paid", "updated_at"])
-        link.mark_in_step(reconcile.from_unix(remote.get("updated_at")))
+        reconcile.in_step(link, remote)
         return ActionOutcome(_("Facture %(number)s marquée payée dans Invoice Ninja.") % {
             "number": remote.get("number") or invoice.number}, {"invoiceninja_invoice_id": link.external_id})
 

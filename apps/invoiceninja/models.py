@@ -77,6 +77,8 @@ class InvoiceNinjaLink(models.Model):
     )
     # The vendor's updated_at we last reflected, and when the hub record was last made equal to it.
     remote_updated_at = models.DateTimeField(_("version Invoice Ninja reflétée"), null=True, blank=True)
+    # updated_at has one-second resolution: two changes in the same second are told apart by content.
+    remote_hash = models.CharField(_("empreinte de la version reflétée"), max_length=64, blank=True)
     last_synced_at = models.DateTimeField(_("dernière synchronisation"), null=True, blank=True)
     conflict_at = models.DateTimeField(_("conflit détecté le"), null=True, blank=True)
     conflict_detail = models.CharField(_("conflit"), max_length=500, blank=True)
@@ -94,15 +96,20 @@ class InvoiceNinjaLink(models.Model):
     def has_local_changes(self, hub_record) -> bool:
         return self.last_synced_at is None or hub_record.updated_at > self.last_synced_at
 
-    def has_remote_changes(self, remote_updated_at) -> bool:
+    def has_remote_changes(self, remote_updated_at, remote_hash: str = "") -> bool:
         if remote_updated_at is None:
             return False
-        return self.remote_updated_at is None or remote_updated_at > self.remote_updated_at
+        if self.remote_updated_at is None or remote_updated_at > self.remote_updated_at:
+            return True
+        return remote_updated_at == self.remote_updated_at and bool(remote_hash) and remote_hash != self.remote_hash
 
-    def mark_in_step(self, remote_updated_at=None, **fields):
+    def mark_in_step(self, remote_updated_at=None, remote_hash: str = "", **fields):
         """The hub record now reflects the remote object: call after every hub write that did so."""
-        if remote_updated_at is not None:
-            self.remote_updated_at = max(filter(None, [self.remote_updated_at, remote_updated_at]))
+        if remote_updated_at is not None and (self.remote_updated_at is None
+                                              or remote_updated_at >= self.remote_updated_at):
+            self.remote_updated_at = remote_updated_at
+            if remote_hash:
+                self.remote_hash = remote_hash
         self.last_synced_at = timezone.now()
         self.conflict_at = None
         self.conflict_detail = ""

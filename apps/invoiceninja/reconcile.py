@@ -14,6 +14,8 @@ idempotent: applying the same mirror twice changes nothing the second time.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime, timezone as dt_timezone
 
 from django.db import transaction
@@ -22,7 +24,8 @@ from django.utils.translation import gettext as _
 
 from apps.core.models import TimelineEntry
 from apps.hub.models import Company, Contact, Invoice, Payment, Quote, money
-from apps.invoiceninja.models import ClientLink, InvoiceLink, InvoiceMirror, QuoteLink, QuoteMirror
+from apps.invoiceninja.models import ClientLink, InvoiceLink, QuoteLink, QuoteMirror
+from apps.invoiceninja.client import dumps
 from apps.invoiceninja.payloads import CURRENCY_CODES, decimal, marked_pk
 
 PROVIDER = "invoiceninja"
@@ -59,6 +62,16 @@ def from_unix(value) -> datetime | None:
     return datetime.fromtimestamp(seconds, tz=dt_timezone.utc) if seconds else None
 
 
+def fingerprint(payload: dict) -> str:
+    """Content hash of a remote object, the same whether its amounts are Decimals (API) or floats (stored)."""
+    plain = json.loads(dumps({k: v for k, v in payload.items() if k not in ("client", "invoices")}))
+    return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()
+
+
+def in_step(link, payload: dict, **fields):
+    link.mark_in_step(from_unix(payload.get("updated_at")), remote_hash=fingerprint(payload), **fields)
+
+
 def remote_state(payload: dict) -> str:
     if payload.get("is_deleted"):
         return ClientLink.RemoteState.DELETED
@@ -85,6 +98,7 @@ def parse_date(value):
 def reconcile(link, hub_record, payload: dict, overwrite, *, label: str, webhook_event=None, force=False) -> bool:
     """Apply `overwrite()` if the rule allows it; returns True when the hub record was overwritten."""
     remote_ts = from_unix(payload.get("updated_at"))
+    remote_hash = fingerprint(payload)
     state = remote_state(payload)
     if state != link.remote_state:
         link.remote_state = state
@@ -93,7 +107,7 @@ def reconcile(link, hub_record, payload: dict, overwrite, *, label: str, webhook
             note(hub_record, _("%(label)s %(state)s dans Invoice Ninja.") % {
                 "label": label, "state": link.get_remote_state_display().lower()},
                 level=TimelineEntry.Level.WARNING, webhook_event=webhook_event, invoiceninja_id=link.external_id)
-    if not force and not link.has_remote_changes(remote_ts):
+    if not force and not link.has_remote_changes(remote_ts, remote_hash):
         return False
     if not force and link.has_local_changes(hub_record):
         if not link.in_conflict:
@@ -104,7 +118,7 @@ def reconcile(link, hub_record, payload: dict, overwrite, *, label: str, webhook
                 invoiceninja_id=link.external_id)
         return False
     overwrite()
-    link.mark_in_step(remote_ts, number=payload.get("number") or link.number)
+    link.mark_in_step(remote_ts, remote_hash, number=payload.get("number") or link.number)
     return True
 
 
@@ -131,7 +145,7 @@ def apply_client(connection, payload: dict, *, webhook_event=None, force=False) 
                  invoiceninja_id=payload["id"])
         link, _created = ClientLink.objects.get_or_create(
             connection=connection, company=company, defaults={"external_id": payload["id"]})
-        link.mark_in_step(from_unix(payload.get("updated_at")), number=payload.get("number", ""),
+        in_step(link, payload, number=payload.get("number", ""),
                           remote_state=remote_state(payload))
         return company
     company = link.company
@@ -231,7 +245,7 @@ def apply_quote(connection, payload: dict, *, webhook_event=None, fetch_client=N
             link, _created = QuoteLink.objects.get_or_create(connection=connection, quote=quote,
                                                              defaults={"external_id": payload["id"]})
             if _created:
-                link.mark_in_step(from_unix(payload.get("updated_at")), number=payload.get("number", ""))
+                in_step(link, payload, number=payload.get("number", ""))
             return quote
         if payload.get("is_deleted"):
             return None
@@ -241,7 +255,7 @@ def apply_quote(connection, payload: dict, *, webhook_event=None, fetch_client=N
         note(quote, _("Devis importé depuis Invoice Ninja."), webhook_event=webhook_event,
              invoiceninja_id=payload["id"])
         link = QuoteLink.objects.create(connection=connection, quote=quote, external_id=payload["id"])
-        link.mark_in_step(from_unix(payload.get("updated_at")), number=payload.get("number", ""),
+        in_step(link, payload, number=payload.get("number", ""),
                           remote_state=remote_state(payload))
         return quote
     quote = link.quote
@@ -290,7 +304,7 @@ def invoice_from_converted_quote(connection, quote: Quote, payload: dict, *, web
                                          title=quote.title, notes=quote.notes)
         _write_invoice(invoice, payload, webhook_event)
         link = InvoiceLink.objects.create(connection=connection, invoice=invoice, external_id=payload["id"])
-        link.mark_in_step(from_unix(payload.get("updated_at")), number=payload.get("number", ""))
+        in_step(link, payload, number=payload.get("number", ""))
         if quote.status != Quote.Status.CONVERTED:
             quote.status = Quote.Status.CONVERTED
             quote.save(update_fields=["status", "updated_at"])
@@ -311,7 +325,7 @@ def apply_invoice(connection, payload: dict, *, webhook_event=None, fetch_client
             link, created = InvoiceLink.objects.get_or_create(connection=connection, invoice=invoice,
                                                               defaults={"external_id": payload["id"]})
             if created:
-                link.mark_in_step(from_unix(payload.get("updated_at")), number=payload.get("number", ""))
+                in_step(link, payload, number=payload.get("number", ""))
             return invoice
         quote = quote_of_remote_invoice(connection, payload)
         if quote is not None:
@@ -324,7 +338,7 @@ def apply_invoice(connection, payload: dict, *, webhook_event=None, fetch_client
         note(invoice, _("Facture importée depuis Invoice Ninja."), webhook_event=webhook_event,
              invoiceninja_id=payload["id"])
         link = InvoiceLink.objects.create(connection=connection, invoice=invoice, external_id=payload["id"])
-        link.mark_in_step(from_unix(payload.get("updated_at")), number=payload.get("number", ""),
+        in_step(link, payload, number=payload.get("number", ""),
                           remote_state=remote_state(payload))
         return invoice
     invoice = link.invoice
@@ -402,7 +416,3 @@ def refresh_payment_state(invoice: Invoice, *, webhook_event=None):
             level=TimelineEntry.Level.SUCCESS if status == Invoice.Status.PAID else TimelineEntry.Level.INFO,
             webhook_event=webhook_event)
 
-
-def invoice_mirror_payload(connection, invoice_id: str) -> dict | None:
-    mirror = InvoiceMirror.objects.filter(connection=connection, external_id=invoice_id).first()
-    return mirror.payload if mirror else None

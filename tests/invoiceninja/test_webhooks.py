@@ -243,3 +243,11 @@ def test_registration_creates_one_webhook_per_event_with_the_secret_header_and_i
     second = register_webhooks(connection)
     assert (second.created, len(second.unchanged)) == ([], len(REGISTERED_EVENTS))
     assert len(created) == len(REGISTERED_EVENTS)
+
+
+def test_a_change_in_the_same_second_is_not_mistaken_for_the_version_already_reflected(connection):
+    # updated_at has one-second resolution: a quote approved in the second it was sent keeps its timestamp.
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, "sent_quote", fixture("quote.json"))
+    deliver(connection, "approve_quote", dict(fixture("quote.json"), status_id="3"))
+    assert Quote.objects.get().status == Quote.Status.ACCEPTED
