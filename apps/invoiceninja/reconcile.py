@@ -297,8 +297,13 @@ def invoice_from_converted_quote(connection, quote: Quote, payload: dict, *, web
     """
     with transaction.atomic():
         quote = Quote.objects.select_for_update().get(pk=quote.pk)
-        link = InvoiceLink.objects.filter(connection=connection, external_id=payload["id"]).first()
+        link = InvoiceLink.objects.filter(connection=connection, external_id=payload["id"]).select_related(
+            "invoice").first()
         if link is not None:
+            if link.invoice.quote_id is None:  # imported by a webhook that could not tell it came from this quote
+                link.invoice.quote = quote
+                link.invoice.save(update_fields=["quote", "updated_at"])
+                in_step(link, payload)
             return link.invoice
         invoice = Invoice.objects.create(company=quote.company, quote=quote, currency=quote.currency,
                                          title=quote.title, notes=quote.notes)
