@@ -61,6 +61,12 @@ def test_console_speaks_french_by_default(client):
     assert "Nom d’utilisateur" in html
 
 
+def test_an_english_browser_still_gets_the_french_console(client):
+    html = client.get("/admin/login/", headers={"Accept-Language": "en-US,en;q=0.9"}).content.decode()
+    assert '<html lang="fr"' in html
+    assert "Nom d’utilisateur" in html
+
+
 def test_english_is_available_through_the_language_switch(client, staff):
     client.force_login(staff)
     assert "Langue" in client.get("/admin/").content.decode()
