@@ -23,7 +23,12 @@ def check_webhook_secrets(app_configs=None, databases=None, **kwargs):
         connections = list(Connection.objects.filter(is_active=True, provider__in=receiving).order_by("slug"))
     except DatabaseError:
         return []  # tables not migrated yet
-    missing = [c for c in connections if not any(c.webhook_secrets or [])]
+    # An OAuth connection not connected yet registers its webhook (and gets its secret) when it connects.
+    not_connected = (Connection.TokenStatus.MISSING, Connection.TokenStatus.RECONNECT_REQUIRED)
+    missing = [
+        c for c in connections
+        if not any(c.webhook_secrets or []) and not (providers.get(c.provider).uses_oauth and c.token_status in not_connected)
+    ]
     if not missing:
         return []
     return [
