@@ -83,7 +83,8 @@ class InvoiceAdmin(SalesDocumentAdmin):
     list_display = ("__str__", "status", "company", "issue_date", "due_date", "total_display", "amount_paid")
     list_filter = ("status", "currency", "issue_date", "due_date")
     autocomplete_fields = ("company", "quote")
-    readonly_fields = (*SalesDocumentAdmin.readonly_fields, "amount_paid")
+    # Paid amounts and status come from recorded payments, never typed.
+    readonly_fields = (*SalesDocumentAdmin.readonly_fields, "status", "amount_paid")
     fields = ("company", "quote", "number", "title", "status", ("issue_date", "due_date"), "currency", "notes",
               ("subtotal", "tax_total", "total"), "amount_paid", "created_by", ("created_at", "updated_at"))
 
@@ -95,7 +96,8 @@ class SupplierBillAdmin(ContextualActionsAdmin, admin.ModelAdmin):
     search_fields = ("reference", "description", "supplier__name")
     list_select_related = ("supplier",)
     autocomplete_fields = ("supplier",)
-    readonly_fields = ("paid_at", "created_at", "updated_at")
+    # Status and payment date move with the Revolut payment, never by hand.
+    readonly_fields = ("status", "paid_at", "created_at", "updated_at")
 
     @admin.display(description=_("Montant TTC"), ordering="amount")
     def amount_display(self, obj):

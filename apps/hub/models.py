@@ -73,7 +73,8 @@ class SalesDocument(models.Model):
     tax_total = models.DecimalField(_("TVA"), max_digits=14, decimal_places=2, default=0, editable=False)
     total = models.DecimalField(_("total TTC"), max_digits=14, decimal_places=2, default=0, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("créé par"),
     )
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     updated_at = models.DateTimeField(_("modifié le"), auto_now=True)

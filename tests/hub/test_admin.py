@@ -70,3 +70,18 @@ def test_company_admin_has_contacts_inline_and_search_by_contact(admin_client, c
 def test_supplier_bill_and_payment_lists_render(admin_client):
     assert admin_client.get(reverse("admin:hub_supplierbill_changelist")).status_code == 200
     assert admin_client.get(reverse("admin:hub_payment_changelist")).status_code == 200
+
+
+def test_a_supplier_bill_cannot_be_marked_paid_by_hand(admin_client):
+    from apps.hub.models import SupplierBill
+
+    supplier = Company.objects.create(name="Imprimerie du Centre", is_client=False, is_supplier=True)
+    bill = SupplierBill.objects.create(supplier=supplier, reference="IMP-1", amount=Decimal("480.00"))
+    response = admin_client.post(reverse("admin:hub_supplierbill_change", args=[bill.pk]), {
+        "supplier": supplier.pk, "reference": "IMP-1", "description": "", "amount": "480.00", "currency": "EUR",
+        "issue_date": "2026-11-02", "due_date": "", "status": "paid",
+    })
+    assert response.status_code == 302
+    bill.refresh_from_db()
+    assert bill.status == SupplierBill.Status.TO_PAY
+    assert "Voir sur le site" not in admin_client.get(reverse("admin:hub_supplierbill_change", args=[bill.pk])).content.decode()

@@ -25,6 +25,7 @@ MAX_KEY_LENGTH = ActionRun._meta.get_field("idempotency_key").max_length
 
 
 class ContextualActionsAdmin:
+    view_on_site = False  # the record page is this change form; "Voir sur le site" would loop back to it
     change_form_template = "admin/core/contextual_change_form.html"
     contextual_confirmation_template = "admin/core/contextual_action_confirmation.html"
 
