@@ -1,6 +1,6 @@
 """The Invoice Ninja hub page and the PDF download streamed through the console (staff only)."""
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -35,6 +35,7 @@ def hub(request):
         .select_related("company").order_by("issue_date", "pk")[:20]
     )
     context = {
+        **admin.site.each_context(request),  # the admin shell: user tools, sidebar
         "title": _("Invoice Ninja"),
         "connections": connections,
         "connection": active,
