@@ -11,7 +11,6 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
@@ -28,9 +27,6 @@ window.__e2eSocketsOpen = 0;
 document.addEventListener('htmx:wsOpen', () => { window.__e2eSocketsOpen += 1; });
 """
 
-# Amounts as the French locale prints them: 12 345,67 (narrow or plain no-break spaces as separators).
-MONEY = re.compile(r"-?\d{1,3}(?:[\s\u00a0\u202f]\d{3})*,\d{2}")
-
 
 @dataclass
 class User:
@@ -45,15 +41,27 @@ class Browsing:
     browser: Browser
     console_url: str
     contexts: list[BrowserContext] = field(default_factory=list)
+    # Errors the pages reported (CSP violations, failed scripts, refused sockets), shown when a test fails.
+    browser_errors: list[str] = field(default_factory=list)
 
     def new_page(self) -> Page:
         context = self.browser.new_context(
-            base_url=self.console_url, locale="fr-FR", timezone_id="Europe/Paris", viewport={"width": 1366, "height": 900}
+            base_url=self.console_url,
+            locale="fr-FR",
+            timezone_id="Europe/Paris",
+            viewport={"width": 1366, "height": 900},
         )
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         context.add_init_script(LIVE_SOCKET_PROBE)
         self.contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", lambda message: self._note_console_message(page, message))
+        page.on("pageerror", lambda error: self.browser_errors.append(f"{page.url}: {error}"))
+        return page
+
+    def _note_console_message(self, page: Page, message) -> None:
+        if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
+            self.browser_errors.append(f"{page.url}: {message.text}")
 
     def pages(self) -> list[Page]:
         return [page for context in self.contexts for page in context.pages]
@@ -119,10 +127,6 @@ def wait_for_live_sockets(page: Page) -> None:
 
 def occurrences(page: Page, text: str) -> int:
     return page.evaluate("t => document.body.innerText.split(t).length - 1", text)
-
-
-def money_amounts(page: Page, selector: str = "#content") -> list[str]:
-    return MONEY.findall(page.locator(selector).inner_text())
 
 
 # Contextual actions ----------------------------------------------------------------------------------
@@ -207,14 +211,14 @@ def record_status(page: Page) -> str | None:
     return page.evaluate(READ_STATUS)
 
 
-def wait_for_record_status(page: Page, label: str, timeout: float = BACKGROUND_TIMEOUT_S) -> None:
+def wait_for_record_status(page: Page, label: str | re.Pattern, timeout: float = BACKGROUND_TIMEOUT_S) -> None:
     """Wait for the admin change form's status to read `label`, reloading every few seconds."""
     deadline = time.monotonic() + timeout
     last_reload = time.monotonic()
     while True:
         status = record_status(page)
         assert status is not None, f"{page.url} shows no status field (.field-status or select#id_status)"
-        if status == label:
+        if status == label if isinstance(label, str) else label.fullmatch(status):
             return
         if time.monotonic() > deadline:
             raise AssertionError(f'{page.url}: status is "{status}", expected "{label}" within {timeout}s')
@@ -225,18 +229,7 @@ def wait_for_record_status(page: Page, label: str, timeout: float = BACKGROUND_T
             page.wait_for_timeout(500)
 
 
-# Links into the vendors' emulators ---------------------------------------------------------------------
-
-
-def sandbox_link(page: Page, sandbox_url: str, system: str, prefer: tuple[str, ...] = ()) -> str:
-    """The page's link into /sandbox/<system>/, served from the emulators' own process."""
-    hrefs = page.eval_on_selector_all(
-        f'a[href*="/sandbox/{system}/"]', "links => links.map(a => a.href)"
-    )
-    assert hrefs, f"{page.url} has no link into the {system} sandbox (a[href*='/sandbox/{system}/'])"
-    preferred = [href for href in hrefs if any(word in href for word in prefer)]
-    parts = urlsplit((preferred or hrefs)[0])
-    return sandbox_url + parts.path + (f"?{parts.query}" if parts.query else "")
+# Forms posted by hand ---------------------------------------------------------------------------------------
 
 
 def csrf_token(page: Page) -> str:

@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.browsing import action_control, csrf_token, log_in, step
 from tests.e2e.records import staff_user, supplier_bill
+from tests.e2e.revolut_steps import connect_revolut
 
 # What the button of a person allowed to pay would send: its URL and form fields, whatever the markup.
 ACTION_REQUEST = """control => {
@@ -45,19 +46,16 @@ def test_user_without_pay_permission_has_no_button_and_a_forged_post_is_refused(
     from apps.core.models import ActionRun
     from apps.hub.models import Payment, SupplierBill
 
+    connect_revolut(browsing)
     bill = supplier_bill(Decimal("240.00"), reference="FAC-DURAND-0451")
     bill_path = f"/admin/hub/supplierbill/{bill.pk}/change/"
     payer = browsing.new_page()
     log_in(payer, staff_user("capucine", "view_console", "pay_suppliers"))
     forged = payment_request_of_allowed_user(payer, bill_path)
 
+    # Someone who may look at bills but not pay them forges what that button would send...
     viewer = browsing.new_page()
     log_in(viewer, staff_user("denis", "view_console"))
-    viewer.goto(bill_path)
-    expect(viewer.get_by_text(bill.reference).first).to_be_visible()
-    expect(action_control(viewer, "Payer via Revolut")).to_have_count(0)
-    step(viewer, "bill without pay button")
-
     response = viewer.request.post(
         forged["url"],
         form={name: str(value) for name, value in forged["data"].items()},
@@ -73,7 +71,14 @@ def test_user_without_pay_permission_has_no_button_and_a_forged_post_is_refused(
     assert response.status == 403, f"forged POST to {forged['url']} answered {response.status}: {body[:500]}"
     assert "CSRF" not in body, "refused by the CSRF check, not by the permission: the forgery was malformed"
 
+    # ...and nothing starts.
     bill.refresh_from_db()
     assert bill.status == SupplierBill.Status.TO_PAY
     assert not ActionRun.objects.filter(object_id=str(bill.pk), action__icontains="revolut").exists()
     assert not Payment.objects.filter(supplier_bill=bill).exists()
+
+    # On the bill's page that person is offered no way to pay it.
+    viewer.goto(bill_path)
+    expect(viewer.get_by_text(bill.reference).first).to_be_visible()
+    expect(action_control(viewer, "Payer via Revolut")).to_have_count(0)
+    step(viewer, "bill without pay button")

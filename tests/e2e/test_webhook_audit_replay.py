@@ -2,13 +2,14 @@
 
 import re
 import time
+from decimal import Decimal
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.browsing import BACKGROUND_TIMEOUT_S, action_control, log_in, money_amounts, step
-from tests.e2e.records import staff_user
-from tests.e2e.revolut_steps import BALANCES_PATH, watch_balance_move_live
+from tests.e2e.browsing import BACKGROUND_TIMEOUT_S, action_control, log_in, step
+from tests.e2e.records import staff_user, supplier_bill
+from tests.e2e.revolut_steps import connect_revolut, open_live_balances, watch_balance_move_live
 
 STATE_CHANGED = "TransactionStateChanged"
 
@@ -23,10 +24,10 @@ def replay_from_log(page, event_pk: int) -> None:
         if confirm.count():
             confirm.first.click()
         return
-    page.goto(f"/admin/core/webhookevent/?provider=revolut")
+    page.goto("/admin/core/webhookevent/?provider=revolut")
     page.locator(f'input[name="_selected_action"][value="{event_pk}"]').check()
     page.locator('select[name="action"]').select_option(label="Rejouer")
-    page.get_by_role("button", name=re.compile(r"^Envoyer")).click()
+    page.get_by_role("button", name=re.compile(r"^(Exécuter|Envoyer)$")).click()
 
 
 @pytest.mark.e2e
@@ -35,10 +36,9 @@ def test_replaying_a_processed_webhook_has_no_second_effect(browsing, console, d
     from apps.core.models import WebhookEvent
     from apps.hub.models import Payment
 
-    admin = staff_user("alix", "view_console", "view_balances", "replay_webhooks")
-    balances = browsing.new_page()
-    log_in(balances, admin)
-    amounts_after_payment = watch_balance_move_live(balances, browsing.new_page(), console.sandbox_url)
+    connect_revolut(browsing)
+    bill = supplier_bill(Decimal("95.00"), reference="FAC-DURAND-0733")
+    balances_after_payment = watch_balance_move_live(browsing, console, bill)
 
     # The webhook that moved the balance, as the log shows it.
     deadline = time.monotonic() + BACKGROUND_TIMEOUT_S
@@ -50,10 +50,11 @@ def test_replaying_a_processed_webhook_has_no_second_effect(browsing, console, d
     payments_before = Payment.objects.count()
     attempts_before = event.attempts
 
+    admin = staff_user("alix", "view_console", "view_balances", "replay_webhooks")
     log = browsing.new_page()
     log_in(log, admin)
     log.goto("/admin/core/webhookevent/")
-    log.locator("#changelist-filter").get_by_role("link", name="Revolut Business").click()
+    log.locator("#changelist-filter").get_by_role("link", name="Revolut Business", exact=True).click()
     expect(log).to_have_url(re.compile(r"provider=revolut"))
     row = log.locator("#result_list tbody tr").filter(has_text=STATE_CHANGED).first
     expect(row).to_be_visible()
@@ -78,8 +79,10 @@ def test_replaying_a_processed_webhook_has_no_second_effect(browsing, console, d
             f"error {event.last_error!r}"
         )
         time.sleep(0.5)
-    # ...and changed nothing: same balances, no second payment.
-    balances.goto(BALANCES_PATH)
-    assert money_amounts(balances) == amounts_after_payment
-    assert Payment.objects.count() == payments_before
+    # ...and changed nothing: same balances, no second payment, the bill paid once.
+    balances = browsing.new_page()
+    log_in(balances, admin)
+    assert open_live_balances(balances) == balances_after_payment
     step(balances, "balances unchanged after replay")
+    assert Payment.objects.count() == payments_before
+    assert Payment.objects.filter(supplier_bill=bill).count() == 1
