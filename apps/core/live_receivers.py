@@ -19,12 +19,17 @@ def push_sync_progress(sender, run: SyncRun, **kwargs):
 
 
 def push_action_run(sender, run: ActionRun, **kwargs):
+    shown = presenters.open_runs(run.target) if run.target is not None else []
+    if run not in shown:
+        shown.insert(0, run)  # a run that just finished is shown once, with its outcome
     context = {
         **presenters.timeline_context_for(run.content_type_id, run.object_id),
-        **presenters.run_status_context(run),
+        "record_key": f"{run.content_type_id}-{run.object_id}",
+        # No user here: runs waiting for approval fetch each page's own version (approve button or not).
+        "open_runs": [dict(presenters.run_status_context(r), personalise=True) for r in shown],
+        "bar_url": presenters.run_status_context(run)["bar_url"],
+        "refresh_bar": run.status not in (ActionRun.Status.RUNNING, ActionRun.Status.PENDING_APPROVAL),
     }
-    # No user here: a finished run asks each page for its own buttons instead of pushing them.
-    context.update(oob=True, refresh_bar=not context["is_active"])
     live.push(presenters.record_group(run.content_type_id, run.object_id), "core/live/action_run.html", context)
 
 

@@ -68,6 +68,17 @@ def render_bar(client, company):
     return response.content.decode()
 
 
+def render_record_page_bar(user, company):
+    """The bar as a record page renders it: `{% action_bar obj %}` in a full (non-HTMX) page."""
+    from django.template import engines
+    from django.test import RequestFactory
+
+    request = RequestFactory().get(f"/admin/hub/company/{company.pk}/change/")
+    request.user, request.htmx = user, False
+    template = engines["django"].from_string("{% load console_actions %}{% action_bar obj %}")
+    return template.render({"obj": company}, request)
+
+
 def test_the_bar_offers_each_action_with_its_own_fresh_key(client, lea, client_company):
     html = render_bar(client, client_company)
 
@@ -78,12 +89,39 @@ def test_the_bar_offers_each_action_with_its_own_fresh_key(client, lea, client_c
     assert "csrfmiddlewaretoken" in html
 
 
-def test_an_unavailable_action_is_disabled_with_its_reason(client, client_company):
+def test_an_action_the_user_may_not_run_is_not_shown_at_all(client, client_company):
     client.force_login(make_user("marc", "pay_suppliers"))
     html = render_bar(client, client_company)
 
-    assert re.search(r'<button type="button" class="button" disabled title="Vous n&#x27;avez pas la permission '
-                     r'requise.".*>Envoyer un bonjour</button>', html)
+    assert "Envoyer un bonjour" not in html
+    assert "Payer le fournisseur" in html
+
+
+def test_an_action_unavailable_in_this_state_is_disabled_with_its_reason(client, lea):
+    supplier_only = Company.objects.create(name="Fournisseur seul", is_client=False, is_supplier=True)
+    client.force_login(lea)
+    html = render_bar(client, supplier_only)
+
+    assert re.search(r'<button type="button" class="button" disabled title="Action non applicable dans '
+                     r'l&#x27;état actuel.".*>Envoyer un bonjour</button>', html)
+
+
+def test_a_run_waiting_for_approval_offers_approve_to_an_approver_opening_the_record(client):
+    from apps.core import actions
+
+    big = Company.objects.create(name="Gros fournisseur", iban="FR7630006000011234567890189")
+    requester = make_user("compta", "pay_suppliers")
+    run, _ = actions.start(actions.get(PaySupplier.key), big, requester, "k-approval")
+    assert run.status == ActionRun.Status.PENDING_APPROVAL
+
+    html = render_record_page_bar(make_user("treso", "approve_payments"), big)
+    assert f'id="action-run-{run.pk}"' in html
+    assert reverse("core:action_approve", args=[run.pk]) in html and "Approuver" in html
+
+    html = render_record_page_bar(requester, big)
+    assert f'id="action-run-{run.pk}"' in html
+    assert reverse("core:action_approve", args=[run.pk]) not in html
+    assert "Un autre utilisateur habilité doit approuver cette demande." in html
 
 
 def test_a_double_post_with_the_same_key_runs_once(client, lea, client_company, django_capture_on_commit_callbacks,

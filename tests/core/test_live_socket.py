@@ -137,7 +137,8 @@ def test_any_active_staff_hears_a_record_action_run_change(client):
 
     assert f'id="action-run-{run.pk}"' in text and "Bonjour envoyé" in text
     assert f'id="timeline-{_company_type()}-{company.pk}"' in text
-    assert text.count('hx-swap-oob="true"') == 3  # run status, timeline, request for fresh buttons
+    assert f'id="action-result-{_company_type()}-{company.pk}"' in text and 'hx-swap-oob="innerHTML"' in text
+    assert text.count('hx-swap-oob="true"') == 2  # timeline, request for fresh buttons
 
     text = receive_after(
         f"/ws/live/actions.{_company_type()}.{company.pk}/", cookie,

@@ -36,9 +36,14 @@ def _target_kwargs(obj) -> dict:
     return {"content_type_id": ContentType.objects.get_for_model(obj).pk, "object_id": str(obj.pk)}
 
 
+OPEN_RUNS_SHOWN = 5
+
+
 def action_bar_context(obj, request) -> dict:
     items = []
     for action, reason in actions.for_object(obj, request.user):
+        if not actions.user_may_run(action, request.user):
+            continue  # an action the user may never run is not shown at all, not even disabled
         kwargs = {"key": action.key, **_target_kwargs(obj)}
         items.append({
             "action": action,
@@ -54,7 +59,14 @@ def action_bar_context(obj, request) -> dict:
         "live_group": group_for(obj),
         "bar_url": reverse("core:action_bar", kwargs=_target_kwargs(obj)),
         "next": request.get_full_path() if not request.htmx else request.headers.get("HX-Current-URL", ""),
+        # Runs still in flight (or waiting for an approver) show under the buttons for whoever opens the record.
+        "open_runs": [run_status_context(run, request.user) for run in open_runs(obj)],
     }
+
+
+def open_runs(obj) -> list[ActionRun]:
+    in_flight = (ActionRun.Status.RUNNING, ActionRun.Status.PENDING_APPROVAL)
+    return list(actions.runs_for(obj).filter(status__in=in_flight)[:OPEN_RUNS_SHOWN])
 
 
 def can_approve(run: ActionRun, user) -> bool:
@@ -70,6 +82,7 @@ def can_approve(run: ActionRun, user) -> bool:
 def run_status_context(run: ActionRun, user=None) -> dict:
     return {
         "run": run,
+        "user_is_requester": user is not None and run.user_id == user.pk,
         "is_active": run.status in (ActionRun.Status.RUNNING, ActionRun.Status.PENDING_APPROVAL),
         "can_approve": can_approve(run, user),
         "status_url": reverse("core:action_run", args=[run.pk]),
