@@ -4,10 +4,11 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.core import providers
-from apps.core.models import WebhookEvent
+from apps.core.models import Connection, WebhookEvent
 from tests.core.webhook_doubles import Base64BodyScheme, registered_hook
 
 pytestmark = pytest.mark.django_db
@@ -119,3 +120,34 @@ def test_mark_ignored_action(client, events):
     response = action(client, "mark_selected_ignored", [waiting])
     assert "1 webhook marqué comme ignoré." in response.content.decode()
     assert WebhookEvent.objects.get(pk=waiting.pk).status == Status.IGNORED
+
+
+def test_the_detail_page_replays_one_event_with_its_own_button(client, django_capture_on_commit_callbacks):
+    connection = Connection.objects.create(provider="x", name="X", slug="x-replay")
+    event = WebhookEvent.objects.create(connection=connection, provider="x", event_type="paid", body=b"{}",
+                                        status=WebhookEvent.Status.FAILED, last_error="boom")
+    auditor = User.objects.create_user("auditeur", is_staff=True)
+    auditor.user_permissions.add(*Permission.objects.filter(codename__in=["view_webhookevent", "replay_webhooks"]))
+    client.force_login(auditor)
+    detail = reverse("admin:core_webhookevent_change", args=[event.pk])
+
+    assert "Rejouer" in client.get(detail).content.decode()
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post(reverse("admin:core_webhookevent_replay", args=[event.pk]))
+    assert response.status_code == 302 and response["Location"] == detail
+    event.refresh_from_db()
+    assert event.status == WebhookEvent.Status.QUEUED
+
+
+def test_the_replay_button_is_refused_without_the_permission(client):
+    connection = Connection.objects.create(provider="x", name="X", slug="x-noreplay")
+    event = WebhookEvent.objects.create(connection=connection, provider="x", event_type="paid", body=b"{}",
+                                        status=WebhookEvent.Status.FAILED)
+    viewer = User.objects.create_user("lecteur", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_webhookevent"))
+    client.force_login(viewer)
+
+    assert "Rejouer" not in client.get(reverse("admin:core_webhookevent_change", args=[event.pk])).content.decode()
+    assert client.post(reverse("admin:core_webhookevent_replay", args=[event.pk])).status_code == 403
+    event.refresh_from_db()
+    assert event.status == WebhookEvent.Status.FAILED

@@ -3,11 +3,12 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.admin.mixins import ReadOnlyAdmin
 from apps.core.models import ActionRun
 
 
 @admin.register(ActionRun)
-class ActionRunAdmin(admin.ModelAdmin):
+class ActionRunAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ("created_at", "label", "target_display", "user", "status", "message", "finished_at")
     list_filter = ("status", "action", "content_type", "created_at")
     list_select_related = ("user", "content_type")
@@ -18,11 +19,3 @@ class ActionRunAdmin(admin.ModelAdmin):
     def target_display(self, run):
         return f"{run.content_type.name} n° {run.object_id}"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -5,6 +5,7 @@ from django.contrib.admin import DateFieldListFilter
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.admin.mixins import ReadOnlyAdmin
 from apps.core.models import ApiCall
 
 
@@ -33,7 +34,7 @@ class StatusClassFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiCall)
-class ApiCallAdmin(admin.ModelAdmin):
+class ApiCallAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ("created_at", "connection", "method", "url", "status_badge", "duration_ms", "attempt",
                     "request_id", "error")
     list_filter = ("connection", StatusClassFilter, ("created_at", DateFieldListFilter), "method")
@@ -47,14 +48,6 @@ class ApiCallAdmin(admin.ModelAdmin):
     class Media:
         css = {"all": ["core/status-badges.css"]}
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("statut HTTP"), ordering="status_code")
     def status_badge(self, obj):

@@ -24,6 +24,19 @@ ACTION_PREFIX = "contextual:"
 MAX_KEY_LENGTH = ActionRun._meta.get_field("idempotency_key").max_length
 
 
+class ReadOnlyAdmin:
+    """An audit trail or a mirror: nothing is added, edited or deleted by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ContextualActionsAdmin:
     view_on_site = False  # the record page is this change form; "Voir sur le site" would loop back to it
     change_form_template = "admin/core/contextual_change_form.html"

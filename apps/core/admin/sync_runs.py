@@ -5,11 +5,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.admin.mixins import ReadOnlyAdmin
 from apps.core.models import SyncRun
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = (
         "id", "connection", "resource", "kind", "status", "pages", "added", "updated", "unchanged", "deleted",
         "failed", "started_at", "heartbeat_at", "finished_at", "progress_link",
@@ -24,11 +25,3 @@ class SyncRunAdmin(admin.ModelAdmin):
     def progress_link(self, run):
         return format_html('<a href="{}">{}</a>', reverse("core:sync_progress", args=[run.pk]), _("Suivre"))
 
-    def has_add_permission(self, request):
-        return False  # runs are started with "Synchroniser maintenant", never typed in
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -3,11 +3,15 @@
 import json
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from apps.core import providers
+from apps.core.admin.mixins import ReadOnlyAdmin
 from apps.core.models import WebhookEvent
 from apps.core.webhooks.pagination import EstimatedCountPaginator
 from apps.core.webhooks.processing import mark_ignored, replay
@@ -52,7 +56,9 @@ def pretty_json(raw: bytes | str) -> str:
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    # An audit trail (ReadOnlyAdmin); retention deletes, never a person.
+    change_form_template = "admin/core/webhookevent/change_form.html"
     list_display = ("received_at", "provider", "connection", "event_type", "status", "provider_event_id", "attempts")
     list_filter = (
         ProviderFilter,
@@ -93,16 +99,6 @@ class WebhookEventAdmin(admin.ModelAdmin):
             return queryset, False
         return queryset.filter(provider_event_id=search_term), False
 
-    # The log is an audit trail: nothing is added, edited or deleted by hand (retention deletes).
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def has_replay_permission(self, request):
         return request.user.has_perm("core.replay_webhooks")
 
@@ -118,6 +114,27 @@ class WebhookEventAdmin(admin.ModelAdmin):
     @admin.display(description=_("trace"))
     def traceback_block(self, event):
         return format_html("<pre>{}</pre>", event.traceback) if event.traceback else "—"
+
+    def get_urls(self):
+        return [
+            path("<int:event_id>/replay/", self.admin_site.admin_view(self.replay_one), name="core_webhookevent_replay"),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        context["can_replay"] = obj is not None and self.has_replay_permission(request) and obj.status not in (
+            WebhookEvent.Status.REJECTED, WebhookEvent.Status.DUPLICATE)
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
+    def replay_one(self, request, event_id):
+        """The "Rejouer" button of the detail page: the same replay as the list action, for one event."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_replay_permission(request):
+            raise PermissionDenied
+        queryset = WebhookEvent.objects.filter(pk=event_id)
+        self.replay_selected(request, queryset)
+        return HttpResponseRedirect(reverse("admin:core_webhookevent_change", args=[event_id]))
 
     @admin.action(description=_("Rejouer"), permissions=["replay"])
     def replay_selected(self, request, queryset):
