@@ -16,12 +16,14 @@ class ActionRun(models.Model):
 
     action = models.CharField(_("action"), max_length=80, db_index=True)
     label = models.CharField(_("libellé"), max_length=200)
-    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
-    object_id = models.CharField(max_length=64)
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, verbose_name=_("type de dossier"))
+    object_id = models.CharField(_("identifiant du dossier"), max_length=64)
     target = GenericForeignKey("content_type", "object_id")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("utilisateur")
+    )
     # One key per rendered button: a double click or a retried POST finds the same run.
-    idempotency_key = models.CharField(max_length=64, unique=True)
+    idempotency_key = models.CharField(_("clé d'idempotence"), max_length=64, unique=True)
     status = models.CharField(_("statut"), max_length=20, choices=Status.choices, default=Status.RUNNING)
     message = models.CharField(_("message"), max_length=500, blank=True)
     error = models.TextField(_("erreur"), blank=True)

@@ -5,7 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class ApiCall(models.Model):
     """One outbound HTTP attempt to a vendor. Never holds a body or a secret: URL and error are redacted."""
 
-    connection = models.ForeignKey("core.Connection", on_delete=models.CASCADE, related_name="api_calls")
+    connection = models.ForeignKey(
+        "core.Connection", on_delete=models.CASCADE, related_name="api_calls", verbose_name=_("connexion")
+    )
     method = models.CharField(_("méthode"), max_length=8)
     url = models.CharField(_("URL (masquée)"), max_length=1000)
     status_code = models.PositiveSmallIntegerField(_("statut HTTP"), null=True, blank=True)

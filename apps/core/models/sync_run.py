@@ -19,7 +19,9 @@ class SyncRun(models.Model):
 
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
 
-    connection = models.ForeignKey("core.Connection", on_delete=models.CASCADE, related_name="sync_runs")
+    connection = models.ForeignKey(
+        "core.Connection", on_delete=models.CASCADE, related_name="sync_runs", verbose_name=_("connexion")
+    )
     resource = models.CharField(_("ressource"), max_length=64)
     kind = models.CharField(_("type"), max_length=12, choices=Kind.choices, default=Kind.INCREMENTAL)
     status = models.CharField(_("statut"), max_length=12, choices=Status.choices, default=Status.QUEUED)
@@ -32,7 +34,8 @@ class SyncRun(models.Model):
     failed = models.PositiveIntegerField(_("en échec"), default=0)
     error = models.TextField(_("erreur"), blank=True)
     started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("lancée par"),
     )
     created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
     started_at = models.DateTimeField(_("démarrée le"), null=True, blank=True)

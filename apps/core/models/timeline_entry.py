@@ -13,8 +13,8 @@ class TimelineEntry(models.Model):
         WARNING = "warning", _("Attention")
         ERROR = "error", _("Erreur")
 
-    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
-    object_id = models.CharField(max_length=64)
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, verbose_name=_("type de dossier"))
+    object_id = models.CharField(_("identifiant du dossier"), max_length=64)
     target = GenericForeignKey("content_type", "object_id")
     provider = models.CharField(_("système"), max_length=32, blank=True)
     level = models.CharField(_("niveau"), max_length=8, choices=Level.choices, default=Level.INFO)

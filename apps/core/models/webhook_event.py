@@ -15,7 +15,9 @@ class WebhookEvent(models.Model):
         DUPLICATE = "duplicate", _("Doublon")
         REJECTED = "rejected", _("Rejeté")
 
-    connection = models.ForeignKey("core.Connection", on_delete=models.CASCADE, related_name="webhook_events")
+    connection = models.ForeignKey(
+        "core.Connection", on_delete=models.CASCADE, related_name="webhook_events", verbose_name=_("connexion")
+    )
     provider = models.CharField(_("système"), max_length=32)
     event_type = models.CharField(_("type d'événement"), max_length=120, blank=True)
     # The vendor's event id, or a key derived from the payload where the vendor sends none.
