@@ -1,11 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 from django.db.models.signals import post_migrate
 
 
 class CoreConfig(AppConfig):
     name = "apps.core"
     label = "core"
-    verbose_name = "Console"
+    verbose_name = _("Console")
 
     def ready(self):
         from apps.core import live_feed, live_receivers

@@ -8,6 +8,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 CENT = Decimal("0.01")
 
@@ -137,7 +138,8 @@ class Quote(SalesDocument):
 
     class Meta:
         verbose_name = _("devis")
-        verbose_name_plural = _("devis")
+        # Same word in French, not in English: the context gives the plural its own catalog entry.
+        verbose_name_plural = pgettext_lazy("pluriel", "devis")
         ordering = ["-issue_date", "-id"]
 
     def get_absolute_url(self):
