@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from urllib.parse import quote as url_quote
@@ -89,9 +90,12 @@ def now() -> int:
 
 def amount(value) -> Decimal:
     try:
-        return Decimal(str(value if value not in (None, "") else 0))
+        parsed = Decimal(str(value if value not in (None, "") else 0))
     except InvalidOperation:
-        raise invalid(amount="The amount must be a number.") from None
+        parsed = None
+    if parsed is None or not parsed.is_finite():  # "NaN" and "Infinity" parse, then break every comparison
+        raise invalid(amount="The amount must be a number.")
+    return parsed
 
 
 def to_float(value: Decimal) -> float:
@@ -888,6 +892,19 @@ def portal_approve(request, record_id):
     return redirect(reverse("invoiceninja_sandbox:portal") + "?message=" + url_quote(message))
 
 
+# What a person types: "2160.00", "2160,5" (decimal comma), "2 160,50" (spaces, also no-break, grouping digits).
+TYPED_AMOUNT = re.compile(r"\d+(?:[.,]\d{1,2})?")
+DIGIT_GROUPING = str.maketrans("", "", " \u00a0\u202f")
+
+
+def typed_amount(raw: str) -> Decimal | None:
+    """The amount typed in the portal's field, or None when it is not one."""
+    text = raw.strip().translate(DIGIT_GROUPING)
+    if not TYPED_AMOUNT.fullmatch(text):
+        return None
+    return Decimal(text.replace(",", "."))
+
+
 @sandbox_view
 def portal_pay(request, record_id):
     if request.method != "POST":
@@ -897,11 +914,9 @@ def portal_pay(request, record_id):
         if invoice is None:
             return HttpResponse("Facture introuvable.", status=404)
         balance = amount(invoice.data.get("balance"))
-        try:
-            value = amount(request.POST.get("amount") or balance)
-        except SandboxError:
-            value = Decimal(0)
-        if value <= 0 or value > balance or str(invoice.data.get("status_id")) not in ("2", "3"):
+        raw = request.POST.get("amount", "")
+        value = typed_amount(raw) if raw.strip() else balance
+        if value is None or value <= 0 or value > balance or str(invoice.data.get("status_id")) not in ("2", "3"):
             message = "Montant invalide ou facture non payable."
         else:
             client = SandboxRecord.objects.get(account=invoice.account, kind="client",

@@ -231,3 +231,61 @@ def test_portal_approves_a_sent_quote_and_records_a_payment(api, account, client
     paid = api("get", f"invoices/{invoice_id}").json()["data"]
     assert (paid["status_id"], paid["balance"]) == ("4", 0.0)
     assert api("get", "payments").json()["data"][0]["paymentables"][0]["invoice_id"] == invoice_id
+
+
+def sent_invoice(api, cost) -> str:
+    client_id = make_client(api)["id"]
+    invoice = api("post", "invoices", {"client_id": client_id, "line_items": [{"cost": cost, "quantity": 1}]})
+    invoice_id = invoice.json()["data"]["id"]
+    api("post", "invoices/bulk", {"action": "mark_sent", "ids": [invoice_id]})
+    return invoice_id
+
+
+def portal_message(response) -> str:
+    return re.search(r'role="status"><strong>(.*?)</strong>', response.content.decode()).group(1)
+
+
+def test_the_prefilled_balance_pays_the_invoice_in_a_french_portal(api, client):
+    invoice_id = sent_invoice(api, 2160)
+    page = client.get("/sandbox/invoiceninja/", headers={"Accept-Language": "fr"}).content.decode()
+    row = page[page.index(f'id="invoice-{invoice_id}"'):]
+    prefilled = re.search(r'<input name="amount" value="([^"]*)"', row).group(1)
+    assert "Solde" in page and ">2160,0<" in row  # shown the French way, prefilled the machine way
+
+    response = client.post(f"/sandbox/invoiceninja/portal/invoices/{invoice_id}/pay/", {"amount": prefilled},
+                           follow=True)
+    assert portal_message(response) == "Paiement enregistré."
+    paid = api("get", f"invoices/{invoice_id}").json()["data"]
+    assert (paid["status_id"], paid["balance"], paid["paid_to_date"]) == ("4", 0.0, 2160.0)
+
+
+@pytest.mark.parametrize(("typed", "paid"), [("40,50", 40.5), ("40,5", 40.5), ("1 000,00", 1000.0),
+                                             ("1\u202f000,25", 1000.25), (" 40.50 ", 40.5)])
+def test_a_french_user_may_type_the_amount_with_a_decimal_comma(api, client, typed, paid):
+    invoice_id = sent_invoice(api, 2160)
+    response = client.post(f"/sandbox/invoiceninja/portal/invoices/{invoice_id}/pay/", {"amount": typed},
+                           follow=True)
+    assert portal_message(response) == "Paiement enregistré."
+    invoice = api("get", f"invoices/{invoice_id}").json()["data"]
+    assert (invoice["status_id"], invoice["paid_to_date"], invoice["balance"]) == ("3", paid, 2160 - paid)
+
+
+@pytest.mark.parametrize("typed", ["quarante", "NaN", "Infinity", "40,505", "1,000.50", "-5", "0", "2160,01"])
+def test_an_amount_that_is_not_one_or_exceeds_the_balance_is_refused_with_a_message(api, client, typed):
+    invoice_id = sent_invoice(api, 2160)
+    response = client.post(f"/sandbox/invoiceninja/portal/invoices/{invoice_id}/pay/", {"amount": typed},
+                           follow=True)
+    assert response.status_code == 200
+    assert portal_message(response) == "Montant invalide ou facture non payable."
+    assert api("get", "payments").json()["data"] == []
+    assert api("get", f"invoices/{invoice_id}").json()["data"]["balance"] == 2160.0
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "douze"])
+def test_the_api_answers_422_to_a_payment_amount_that_is_not_a_number(api, value):
+    invoice_id = sent_invoice(api, 50)
+    client_id = api("get", f"invoices/{invoice_id}").json()["data"]["client_id"]
+    response = api("post", "payments", {"client_id": client_id, "amount": value,
+                                        "invoices": [{"invoice_id": invoice_id, "amount": 50}]})
+    assert response.status_code == 422
+    assert response.json()["errors"] == {"amount": ["The amount must be a number."]}
