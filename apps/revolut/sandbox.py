@@ -27,6 +27,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.views.decorators.csp import csp_override
 
 from apps.core.sandbox import sandbox_view
 from apps.revolut import sandbox_state as bank
@@ -173,7 +174,22 @@ def app_confirm(request):
         code = SandboxAuthCode.objects.create(code=bank.new_token(), app=app, redirect_uri=redirect_uri,
                                               created_at=timezone.now())
         return HttpResponseRedirect(f"{redirect_uri}?{urlencode({'code': code.code, **extra})}")
-    return render(request, "revolut/sandbox/app_confirm.html", {"app": app, "params": params})
+    return consent_page(request, app, params)
+
+
+def consent_page(request, app: SandboxApp, params):
+    """The consent form. Its answer redirects to the app's redirect URI, on the console's origin: this
+    page's policy must let a form end there (the emulator is served under the console's CSP, whose
+    `form-action 'self'` would block it; Revolut's real page allows its apps' redirect URIs)."""
+    redirect_to = urlsplit(app.redirect_uri)
+    policy = dict(settings.SECURE_CSP)
+    policy["form-action"] = [*policy.get("form-action", ()), f"{redirect_to.scheme}://{redirect_to.netloc}"]
+
+    @csp_override(policy)
+    def page(request):
+        return render(request, "revolut/sandbox/app_confirm.html", {"app": app, "params": params})
+
+    return page(request)
 
 
 def verify_client_assertion(request) -> tuple[SandboxApp | None, JsonResponse | None]:

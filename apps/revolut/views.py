@@ -168,8 +168,6 @@ def _connect_step(request, connection):
             connection.config = {**connection.config, "client_id": client_id}
             connection.save(update_fields=["config", "updated_at"])
             messages.success(request, _("ClientID enregistré."))
-        elif step == "consent":
-            return _start_consent(request, connection)
         elif step == "register_webhook":
             webhook_registration.register(connection)
             messages.success(request, _("Webhook enregistré chez Revolut ; secret de signature conservé (chiffré)."))
@@ -192,7 +190,15 @@ def _connect_step(request, connection):
     return back
 
 
-def _start_consent(request, connection):
+@require_GET
+@staff_permission_required("core.manage_connections")
+def start_consent(request, pk):
+    """Send the admin to Revolut's consent page, remembering the state in the session for the callback.
+
+    Reached by a link, not a form: a form whose answer redirects to another origin is blocked by the
+    console's CSP (`form-action 'self'`), while a top-level navigation by link is not.
+    """
+    connection = get_object_or_404(Connection, pk=pk, provider="revolut")
     if not connection.secret("private_key_pem") or not connection.config.get("client_id"):
         messages.error(request, _("Générez la clé et saisissez le ClientID avant de connecter Revolut."))
         return redirect("revolut:connect", connection.pk)

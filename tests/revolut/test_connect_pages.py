@@ -1,10 +1,13 @@
 """The connect flow pages: key and certificate, consent start, and a callback that checks its state."""
 
+import re
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from cryptography import x509
 from django.test import Client
+from django.test.html import parse_html
 from django.utils import timezone
 
 from apps.core.models import Connection
@@ -48,14 +51,44 @@ def test_an_unreadable_uploaded_key_gets_a_french_message(admin_client, fresh_co
     assert "Clé privée illisible" in response.content.decode()
 
 
-def test_consent_goes_to_revolut_with_client_id_redirect_uri_and_state(admin_client, fresh_connection):
-    oauth.install_key(fresh_connection, oauth.generate_private_key_pem())
-    fresh_connection.config = {**fresh_connection.config, "client_id": "cid"}
-    fresh_connection.save()
-    response = admin_client.post(f"/revolut/connect/{fresh_connection.pk}/", {"step": "consent"})
-    location = response["Location"]
-    assert location.startswith("https://sandbox-business.revolut.com/app-confirm?client_id=cid&")
-    assert "response_type=code" in location and f"state={admin_client.session[SESSION_KEY]['state']}" in location
+def ready_for_consent(connection):
+    oauth.install_key(connection, oauth.generate_private_key_pem())
+    connection.config = {**connection.config, "client_id": "cid"}
+    connection.save()
+
+
+def test_connect_revolut_is_a_link_to_the_consent_start_not_a_form(admin_client, fresh_connection):
+    # A form posting to the console and redirected to Revolut's origin is blocked by `form-action 'self'`.
+    ready_for_consent(fresh_connection)
+    start = f"/revolut/connect/{fresh_connection.pk}/consent/"
+    page = admin_client.get(f"/revolut/connect/{fresh_connection.pk}/").content.decode()
+    assert parse_html(f'<a class="button default" href="{start}">Connecter Revolut</a>') in parse_html(page)
+    assert not re.search(r"<form\b(?:(?!</form>).)*Connecter Revolut", page, re.S)
+
+
+def test_the_consent_start_redirects_to_revolut_with_client_id_redirect_uri_and_state(
+    admin_client, fresh_connection
+):
+    ready_for_consent(fresh_connection)
+    response = admin_client.get(f"/revolut/connect/{fresh_connection.pk}/consent/")
+    assert response.status_code == 302
+    location = urlsplit(response["Location"])
+    assert (location.scheme, location.netloc, location.path) == ("https", "sandbox-business.revolut.com",
+                                                                 "/app-confirm")
+    query = parse_qs(location.query)
+    pending = admin_client.session[SESSION_KEY]
+    assert query["client_id"] == ["cid"] and query["response_type"] == ["code"]
+    assert query["redirect_uri"] == [oauth.redirect_uri()]
+    assert query["state"] == [pending["state"]] and len(pending["state"]) >= 32
+    assert pending["connection"] == fresh_connection.pk
+
+
+def test_the_consent_cannot_start_before_the_key_and_client_id(admin_client, fresh_connection):
+    response = admin_client.get(f"/revolut/connect/{fresh_connection.pk}/consent/", follow=True)
+    assert response.redirect_chain == [(f"/revolut/connect/{fresh_connection.pk}/", 302)]
+    assert "Générez la clé et saisissez le ClientID" in response.content.decode()
+    assert SESSION_KEY not in admin_client.session
+    assert "/consent/" not in response.content.decode()  # no link to a start that would refuse
 
 
 def test_the_pages_need_the_manage_connections_permission(fresh_connection):
@@ -63,6 +96,8 @@ def test_the_pages_need_the_manage_connections_permission(fresh_connection):
     client.force_login(user_with("comptable", "view_console", "pay_suppliers"))
     assert client.get(f"/revolut/connect/{fresh_connection.pk}/").status_code == 403
     assert client.get(f"/revolut/connect/{fresh_connection.pk}/certificate.cer").status_code == 403
+    assert client.get(f"/revolut/connect/{fresh_connection.pk}/consent/").status_code == 403
+    assert SESSION_KEY not in client.session
 
 
 def start_consent(client, connection, started_at=None):

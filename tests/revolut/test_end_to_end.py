@@ -52,7 +52,7 @@ def test_pay_a_bill_with_a_second_approver_until_the_webhook_marks_it_paid(conso
     # An admin connects Revolut: consent page, "Autoriser", back to the callback.
     admin = Client()
     admin.force_login(user_with("admin", "manage_connections", "view_console"))
-    consent = admin.post(f"/revolut/connect/{connection.pk}/", {"step": "consent"})
+    consent = admin.get(f"/revolut/connect/{connection.pk}/consent/")
     assert consent.status_code == 302 and consent["Location"].startswith(f"{console}/sandbox/revolut/app-confirm?")
     page = requests.get(consent["Location"], timeout=10)
     assert "Autoriser" in page.text

@@ -33,6 +33,25 @@ def test_consent_page_redirects_back_with_a_code_and_the_state(emulated):
     assert parse_qs(location.query)["code"][0].startswith("oa_sand_")
 
 
+def form_action(response) -> list[str]:
+    directives = dict(d.strip().split(" ", 1) for d in response["Content-Security-Policy"].split(";"))
+    return directives["form-action"].split()
+
+
+def test_the_consent_form_may_end_on_the_registered_redirect_uri_of_another_origin(emulated, settings):
+    # The console's own `form-action 'self'` would have the browser block the redirect back to it.
+    app = SandboxApp.objects.get()
+    app.redirect_uri = "https://console.example.test:8443/revolut/oauth/callback/"
+    app.save()
+    query = {"client_id": app.client_id, "redirect_uri": app.redirect_uri, "response_type": "code", "state": "s1"}
+    page = Client().get("/sandbox/revolut/app-confirm", query)
+    assert page.status_code == 200
+    assert form_action(page) == ["'self'", "https://console.example.test:8443"]
+    assert settings.SECURE_CSP["form-action"] == ["'self'"]  # the console's policy is unchanged
+    refused = Client().get("/sandbox/revolut/app-confirm", {**query, "redirect_uri": "https://evil.example/cb"})
+    assert refused.status_code == 400 and form_action(refused) == ["'self'"]
+
+
 def test_consent_page_refuses_a_redirect_uri_that_was_not_registered(emulated):
     app = SandboxApp.objects.get()
     page = Client().get("/sandbox/revolut/app-confirm", {"client_id": app.client_id, "response_type": "code",
