@@ -28,8 +28,7 @@ REMOTE_ONLY_CLIENT = "Librairie des Quais"
 
 
 def sandbox_url() -> str:
-    default = f"{getattr(settings, 'SANDBOX_BASE_URL', 'http://127.0.0.1:8001')}/sandbox/invoiceninja"
-    return getattr(settings, "INVOICENINJA_SANDBOX_URL", default)
+    return f"{settings.SANDBOX_BASE_URL}/sandbox/invoiceninja"
 
 
 def demo_connection() -> Connection:
@@ -42,6 +41,9 @@ def demo_connection() -> Connection:
             provider="invoiceninja", slug=CONNECTION_SLUG, name=CONNECTION_NAME, base_url=sandbox_url(),
             secrets={"api_token": account.api_token}, webhook_secrets=[secrets.token_urlsafe(32)],
         )
+    elif connection.base_url != sandbox_url():  # the sandbox process now answers elsewhere (another port)
+        connection.base_url = sandbox_url()
+        connection.save(update_fields=["base_url", "updated_at"])
     return connection
 
 

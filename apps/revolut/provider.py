@@ -50,12 +50,15 @@ class RevolutProvider(Provider):
         from apps.hub.models import Company
         from apps.revolut import oauth, sandbox_state
 
-        base_url = getattr(settings, "REVOLUT_SANDBOX_URL", "http://127.0.0.1:8001/sandbox/revolut")
+        base_url = f"{settings.SANDBOX_BASE_URL}/sandbox/revolut"
         connection, created = Connection.objects.get_or_create(
             slug=DEMO_SLUG,
             defaults={"provider": self.key, "name": "Revolut Business (sandbox)", "base_url": base_url,
                       "token_status": Connection.TokenStatus.MISSING},
         )
+        if connection.base_url != base_url:  # the sandbox process now answers elsewhere (another port)
+            connection.base_url = base_url
+            connection.save(update_fields=["base_url", "updated_at"])
         if not connection.secret("private_key_pem"):
             oauth.install_key(connection, oauth.generate_private_key_pem())
         app = sandbox_state.register_app(connection.config["certificate_pem"], oauth.redirect_uri(),

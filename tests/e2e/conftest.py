@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import warnings
 from pathlib import Path
 from urllib.parse import quote
 
@@ -195,27 +194,4 @@ def demo(console):
     result = console.manage("demo")
     if result.returncode != 0:
         pytest.fail(f"manage.py demo failed ({result.returncode}):\n{result.stdout}\n{result.stderr}", pytrace=False)
-    point_sandbox_connections_at_sandbox_process(console)
     return Connection.objects.all()
-
-
-def point_sandbox_connections_at_sandbox_process(console) -> None:
-    """Connections to an emulator must reach the sandbox process this session started (SANDBOX_BASE_URL).
-
-    A demo that builds a sandbox URL from anything else (a fixed port, PUBLIC_BASE_URL) is a bug: it would
-    talk to another console's sandbox (`make run` on 8001) or to the console's own process. The journey
-    goes on against the right process, and the warning names the connection so the bug gets fixed.
-    """
-    from apps.core.models import Connection
-
-    for connection in Connection.objects.filter(base_url__contains="/sandbox/"):
-        if connection.base_url.startswith(console.sandbox_url + "/"):
-            continue
-        path = "/sandbox/" + connection.base_url.split("/sandbox/", 1)[1]
-        warnings.warn(
-            f"manage.py demo gave {connection.provider} connection {connection.slug!r} the base URL "
-            f"{connection.base_url!r}, not SANDBOX_BASE_URL ({console.sandbox_url}); using {path} there",
-            stacklevel=1,
-        )
-        connection.base_url = console.sandbox_url + path
-        connection.save(update_fields=["base_url"])

@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from apps.core.models import Connection, SyncRun, WebhookEvent
 from apps.hub.models import Company, Invoice, Quote
-from apps.invoiceninja.demo import CONNECTION_SLUG, REMOTE_ONLY_CLIENT, seed_demo
+from apps.invoiceninja.demo import CONNECTION_SLUG, REMOTE_ONLY_CLIENT, demo_connection, seed_demo
 from apps.invoiceninja.models import InvoiceLink, QuoteLink
 from apps.invoiceninja.sandbox_state import SandboxRecord
 
@@ -50,7 +50,7 @@ def test_demo_seed_connects_to_the_sandbox_and_fills_both_sides_once(live_server
                                                                      sandbox_deliveries_inline, no_pacing):
     settings.SANDBOX = True
     settings.PUBLIC_BASE_URL = live_server.url
-    settings.INVOICENINJA_SANDBOX_URL = f"{live_server.url}/sandbox/invoiceninja"
+    settings.SANDBOX_BASE_URL = live_server.url  # the launchers' setting: where the sandbox process answers
     company = Company.objects.create(name="Cabinet Dupont Architectes", email="agence@dupont.example")
     invoice = Invoice.objects.create(company=company, number="FAC-DEMO-001")
     invoice.lines.create(description="Maintenance", quantity=12, unit_price=85)
@@ -63,9 +63,19 @@ def test_demo_seed_connects_to_the_sandbox_and_fills_both_sides_once(live_server
         seed_demo(io.StringIO())
 
     connection = Connection.objects.get(slug=CONNECTION_SLUG)
-    assert connection.base_url == settings.INVOICENINJA_SANDBOX_URL
+    assert connection.base_url == f"{live_server.url}/sandbox/invoiceninja"
     assert InvoiceLink.objects.filter(invoice=invoice).exists() and QuoteLink.objects.filter(quote=quote).exists()
     assert SandboxRecord.objects.filter(kind="invoice", data__number="FAC-DEMO-001").count() == 1
     assert SandboxRecord.objects.filter(kind="webhook").count() == 15
     assert Company.objects.filter(name=REMOTE_ONLY_CLIENT).count() == 1
     assert Quote.objects.filter(company__name=REMOTE_ONLY_CLIENT).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_demo_connection_follows_the_sandbox_process_of_this_run(settings):
+    settings.SANDBOX_BASE_URL = "http://127.0.0.1:8123"
+    first = demo_connection()
+    settings.SANDBOX_BASE_URL = "http://127.0.0.1:9456"  # `make run` again, the sandbox on another port
+    again = demo_connection()
+    assert again.pk == first.pk
+    assert Connection.objects.get(slug=CONNECTION_SLUG).base_url == "http://127.0.0.1:9456/sandbox/invoiceninja"

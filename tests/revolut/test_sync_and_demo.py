@@ -66,7 +66,7 @@ def test_reconciliation_finds_a_payment_whose_answer_and_webhook_were_both_lost(
 
 
 def test_demo_seed_is_idempotent_and_ready_for_the_consent(settings, db):
-    settings.REVOLUT_SANDBOX_URL = "http://127.0.0.1:8001/sandbox/revolut"
+    settings.SANDBOX_BASE_URL = "http://127.0.0.1:8123"  # where the launcher started the sandbox process
     from apps.hub.models import Company
 
     Company.objects.create(name="Imprimerie du Centre", is_supplier=True, is_client=False, iban=SUPPLIER_IBAN,
@@ -74,10 +74,18 @@ def test_demo_seed_is_idempotent_and_ready_for_the_consent(settings, db):
     for _ in range(2):
         RevolutProvider().seed_demo(io.StringIO())
     connection = Connection.objects.get(provider="revolut")
-    assert connection.base_url == "http://127.0.0.1:8001/sandbox/revolut"
+    assert connection.base_url == "http://127.0.0.1:8123/sandbox/revolut"
     assert connection.config["client_id"] == SandboxApp.objects.get().client_id
     assert connection.secret("private_key_pem") and connection.config["certificate_pem"]
     assert sorted(SandboxAccount.objects.values_list("currency", flat=True)) == ["EUR", "GBP", "USD"]
+
+
+def test_demo_seed_points_its_connection_at_the_sandbox_process_of_this_run(settings, db):
+    settings.SANDBOX_BASE_URL = "http://127.0.0.1:8123"
+    RevolutProvider().seed_demo(io.StringIO())
+    settings.SANDBOX_BASE_URL = "http://127.0.0.1:9456"  # `make run` again, the sandbox on another port
+    RevolutProvider().seed_demo(io.StringIO())
+    assert Connection.objects.get(provider="revolut").base_url == "http://127.0.0.1:9456/sandbox/revolut"
 
 
 def test_the_hub_page_lists_bills_to_pay_and_recent_activity(revolut, bill):
