@@ -36,7 +36,7 @@ def connect_revolut(browsing: Browsing) -> None:
     admin = browsing.new_page()
     log_in(admin, staff_user("admin-revolut", "view_console", "manage_connections"))
     admin.goto("/revolut/connect/")
-    admin.get_by_role("button", name="Connecter Revolut").click()
+    admin.get_by_role("link", name="Connecter Revolut").click()
     consent = admin.get_by_role("heading", name=re.compile(r"^Autoriser"))
     expect(consent, "the bank's consent page did not open (see the browser console errors)").to_be_visible()
     admin.get_by_role("button", name="Autoriser").click()
