@@ -11,7 +11,9 @@ class ExternalRecord(models.Model):
     The raw payload is kept; `content_hash` lets the sync engine skip rows that did not change.
     """
 
-    connection = models.ForeignKey("core.Connection", on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(
+        "core.Connection", on_delete=models.CASCADE, related_name="+", verbose_name=_("connexion")
+    )
     external_id = models.CharField(_("identifiant externe"), max_length=128)
     payload = models.JSONField(_("données brutes"), default=dict)
     content_hash = models.CharField(max_length=64, editable=False)
