@@ -5,6 +5,8 @@ Shared by `manage.py connection test`, the admin action "Tester la connexion" an
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from apps.core import providers
 from apps.core.http import ApiError
 from apps.core.models import Connection
@@ -31,7 +33,8 @@ def check_connection(connection: Connection) -> CheckResult:
     try:
         summary = provider.test_connection(connection)
     except NotImplementedError:
-        return CheckResult(False, f"Le système {provider.label} ne propose pas de test de connexion.")
+        return CheckResult(False, _("Le système %(system)s ne propose pas de test de connexion.")
+                           % {"system": provider.label})
     except Exception as exc:  # any failure of the vendor call is the answer the user asked for
         message = str(exc) if isinstance(exc, ApiError) else f"{type(exc).__name__} : {exc}"
         message = message[:500] or type(exc).__name__
@@ -40,7 +43,7 @@ def check_connection(connection: Connection) -> CheckResult:
             connection.record_failure(message)
         return CheckResult(False, message)
     connection.record_success()
-    return CheckResult(True, str(summary or "Connexion établie."))
+    return CheckResult(True, str(summary or _("Connexion établie.")))
 
 
 def _failure_marker(connection: Connection, *, refresh: bool = False):

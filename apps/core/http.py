@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import requests
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.core.models import ApiCall, Connection
 
@@ -174,7 +175,7 @@ class ApiClient:
             except requests.RequestException as exc:
                 sent = _may_have_been_sent(exc)
                 error = NetworkError(
-                    f"Service injoignable ({type(exc).__name__})", maybe_sent=sent and method not in IDEMPOTENT_METHODS
+                    _("Service injoignable (%(error)s)") % {"error": type(exc).__name__}, maybe_sent=sent and method not in IDEMPOTENT_METHODS
                 )
                 self._record(method, url, None, started, attempt, "", str(error))
                 safe_to_retry = method in IDEMPOTENT_METHODS or not sent
@@ -250,7 +251,8 @@ class ApiClient:
         until = self.connection.circuit_open_until
         if until and until > timezone.now():
             raise CircuitOpen(
-                f"{self.connection.name} est indisponible ; nouvel essai après {timezone.localtime(until):%H:%M:%S}."
+                _("%(name)s est indisponible ; nouvel essai après %(time)s.")
+                % {"name": self.connection.name, "time": f"{timezone.localtime(until):%H:%M:%S}"}
             )
 
     def _success(self):

@@ -17,5 +17,5 @@ class ActionRunAdmin(ReadOnlyAdmin, admin.ModelAdmin):
 
     @admin.display(description=_("dossier"))
     def target_display(self, run):
-        return f"{run.content_type.name} n° {run.object_id}"
+        return _("%(kind)s n° %(id)s") % {"kind": run.content_type.name, "id": run.object_id}
 
