@@ -8,6 +8,13 @@ config/settings.py (under pytest) because pytest-django reads settings before an
 import pytest
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Browser journeys last: their console, worker and scheduler processes live until the session ends and
+    share the database and Redis, so no other test may run while they are up (a worker would take its jobs)."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
 @pytest.fixture(autouse=True)
 def _no_backoff_sleep(monkeypatch):
     """Outbound retries back off for real in production; tests must not wait."""

@@ -41,21 +41,28 @@ def console_models():
 
 
 def grant_model_permissions(*, app_config=None, using="default", **kwargs) -> None:
-    """post_migrate receiver: give each capability group the model permissions listed above.
+    """post_migrate receiver: make sure each capability group exists and holds its permissions.
 
-    post_migrate is sent once per app, after that app's permissions exist: act on the last one only.
+    Migration 0002 creates the groups; a flush (tests, `manage.py flush`) empties the table and sends
+    post_migrate again, so the groups are recreated here too. post_migrate is sent once per app, after
+    that app's permissions exist: act on the last one only.
     """
     from django.contrib.auth.models import Group, Permission
     from django.contrib.contenttypes.models import ContentType
+
+    from apps.core.models import Capability
 
     apps_with_models = [config for config in global_apps.get_app_configs() if config.models_module is not None]
     if app_config is not None and app_config is not apps_with_models[-1]:
         return
 
+    capability_type = ContentType.objects.db_manager(using).get_for_model(Capability, for_concrete_model=False)
+    for codename, name in CAPABILITY_GROUPS.items():
+        group, _ = Group.objects.using(using).get_or_create(name=name)
+        group.permissions.add(*Permission.objects.using(using).filter(content_type=capability_type, codename=codename))
+
     for codename, grants in MODEL_PERMISSIONS.items():
-        group = Group.objects.using(using).filter(name=CAPABILITY_GROUPS[codename]).first()
-        if group is None:
-            continue
+        group = Group.objects.using(using).get(name=CAPABILITY_GROUPS[codename])
         wanted = []
         for label, actions in grants.items():
             models = console_models() if label == "*" else [_model_or_none(label)]

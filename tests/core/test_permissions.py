@@ -1,5 +1,6 @@
 import pytest
 from django.contrib.auth.models import Group, Permission, User
+from django.core.management import call_command
 
 from apps.core.capabilities import CAPABILITY_GROUPS
 
@@ -62,3 +63,13 @@ def test_staff_member_with_the_viewer_group_may_read_but_not_write_records():
     assert user.has_module_perms("hub")
     assert not user.has_perm("hub.add_quote")
     assert not user.has_perm("core.pay_suppliers")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_groups_come_back_after_a_flush():
+    """A flush (tests, `manage.py flush`) empties auth_group; post_migrate puts the capability groups back."""
+    call_command("flush", interactive=False, verbosity=0)
+
+    group = Group.objects.get(name="Paiement fournisseurs")
+    assert group.permissions.filter(content_type__app_label="core", codename="pay_suppliers").exists()
+    assert group.permissions.filter(codename="change_supplierbill").exists()
