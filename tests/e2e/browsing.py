@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import APIResponse, Browser, BrowserContext, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 ARTIFACTS_DIR = BASE_DIR / "test-artifacts" / "e2e"
@@ -129,6 +130,14 @@ def occurrences(page: Page, text: str) -> int:
     return page.evaluate("t => document.body.innerText.split(t).length - 1", text)
 
 
+def wait_until(page: Page, expression: str, arg=None, *, failure: str, timeout: float = BACKGROUND_TIMEOUT_S) -> None:
+    """Wait for a JavaScript condition on the page; if it never holds, fail with `failure`, not a bare timeout."""
+    try:
+        page.wait_for_function(expression, arg=arg, timeout=timeout * 1000)
+    except PlaywrightTimeoutError:
+        raise AssertionError(f"{failure} (waited {timeout:g}s on {page.url})") from None
+
+
 # Contextual actions ----------------------------------------------------------------------------------
 
 CONFIRM_BUTTON = re.compile(r"^Confirmer")
@@ -159,8 +168,8 @@ def click_and_confirm(page: Page, label: str, *, confirm: bool) -> None:
     page.on("dialog", accept)
     try:
         button = action_control(page, label)
-        expect(button).to_have_count(1)
-        expect(button).to_be_enabled()
+        expect(button, f'no "{label}" button on {page.url}').to_have_count(1)
+        expect(button, f'"{label}" is disabled on {page.url}').to_be_enabled()
         button.click()
         if not confirm:
             return
@@ -182,13 +191,14 @@ def run_action(page: Page, label: str, *, confirm: bool, same_page: bool = True)
     mark_page(page)
     succeeded, failed = occurrences(page, "Réussie"), occurrences(page, "Échec")
     click_and_confirm(page, label, confirm=confirm)
-    page.wait_for_function(
+    wait_until(
+        page,
         """([s, f]) => {
             const text = document.body.innerText;
             return text.split('Réussie').length - 1 > s || text.split('Échec').length - 1 > f;
         }""",
-        arg=[succeeded, failed],
-        timeout=BACKGROUND_TIMEOUT_S * 1000,
+        [succeeded, failed],
+        failure=f'"{label}" was clicked but no run outcome ("Réussie" or "Échec") appeared in place',
     )
     assert occurrences(page, "Réussie") > succeeded, (
         f'"{label}" did not succeed; the page says:\n{page.locator("#content").inner_text()[:2000]}'
@@ -197,31 +207,39 @@ def run_action(page: Page, label: str, *, confirm: bool, same_page: bool = True)
         assert_not_navigated(page)
 
 
-# Record status ---------------------------------------------------------------------------------------
+# Record fields ---------------------------------------------------------------------------------------
 
-READ_STATUS = """() => {
-    const select = document.querySelector('select#id_status');
+READ_FIELD = """name => {
+    const select = document.querySelector(`select#id_${name}`);
     if (select) return select.selectedIndex >= 0 ? select.options[select.selectedIndex].text.trim() : '';
-    const readonly = document.querySelector('.field-status .readonly');
+    const readonly = document.querySelector(`.field-${name} .readonly`);
     return readonly ? readonly.innerText.trim() : null;
 }"""
 
 
+def record_field(page: Page, name: str = "status") -> str | None:
+    """What the admin change form shows for a field (read-only text, or a select's chosen option)."""
+    return page.evaluate(READ_FIELD, name)
+
+
 def record_status(page: Page) -> str | None:
-    return page.evaluate(READ_STATUS)
+    return record_field(page, "status")
 
 
-def wait_for_record_status(page: Page, label: str | re.Pattern, timeout: float = BACKGROUND_TIMEOUT_S) -> None:
-    """Wait for the admin change form's status to read `label`, reloading every few seconds."""
+def wait_for_record_fields(page: Page, expected: dict[str, str | re.Pattern],
+                           timeout: float = BACKGROUND_TIMEOUT_S) -> None:
+    """Wait for the change form's fields to read `expected`, reloading every few seconds (these pages are not live)."""
     deadline = time.monotonic() + timeout
     last_reload = time.monotonic()
     while True:
-        status = record_status(page)
-        assert status is not None, f"{page.url} shows no status field (.field-status or select#id_status)"
-        if status == label if isinstance(label, str) else label.fullmatch(status):
+        shown = {name: record_field(page, name) for name in expected}
+        missing = [name for name, value in shown.items() if value is None]
+        assert not missing, f"{page.url} shows no {', '.join(missing)} field (.field-<name> or select#id_<name>)"
+        if all(value == want if isinstance(want, str) else want.fullmatch(value)
+               for want, value in zip(expected.values(), shown.values())):
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f'{page.url}: status is "{status}", expected "{label}" within {timeout}s')
+            raise AssertionError(f"{page.url} shows {shown}, expected {expected} within {timeout}s")
         if time.monotonic() - last_reload > 3:
             page.reload()
             last_reload = time.monotonic()
@@ -229,10 +247,25 @@ def wait_for_record_status(page: Page, label: str | re.Pattern, timeout: float =
             page.wait_for_timeout(500)
 
 
-# Forms posted by hand ---------------------------------------------------------------------------------------
+def wait_for_record_status(page: Page, label: str | re.Pattern, timeout: float = BACKGROUND_TIMEOUT_S) -> None:
+    wait_for_record_fields(page, {"status": label}, timeout)
+
+
+# Requests forged by hand -----------------------------------------------------------------------------
 
 
 def csrf_token(page: Page) -> str:
     cookies = {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}
     assert "csrftoken" in cookies, "no csrftoken cookie: the page rendered no form and no CSRF meta tag"
     return cookies["csrftoken"]
+
+
+def post_as(page: Page, url: str, form: dict[str, str] | None = None) -> APIResponse:
+    """POST as the page's user would through htmx: their session, their own CSRF token, from the page they are on."""
+    origin = re.match(r"^https?://[^/]+", page.url).group(0)
+    return page.request.post(
+        url if url.startswith("http") else origin + url,
+        form=form or {},
+        headers={"X-CSRFToken": csrf_token(page), "HX-Request": "true", "Origin": origin, "Referer": page.url},
+        max_redirects=0,
+    )

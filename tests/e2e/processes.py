@@ -4,7 +4,8 @@ Four process groups, each logging to test-artifacts/e2e/logs/<name>.log:
 - web: the ASGI server (uvicorn) serving the console on a free port;
 - sandbox: a second uvicorn serving the vendor emulators. Under ASGI every sync view of a process runs on
   one thread, so a sandbox view calling back into the console (a webhook) from the same process would wait
-  on itself forever; in their own process the emulators behave like the vendors do;
+  on itself forever; in their own process the emulators behave like the vendors do. Its settings
+  (sandbox_settings.py) leave completing Revolut payments to the journeys;
 - worker: the RQ worker on the console's queues, with RQ's scheduler for delayed retries;
 - scheduler: the console's periodic jobs (`manage.py scheduler`), when that command exists.
 """
@@ -143,13 +144,15 @@ def start_console(*, database_url: str, redis_url: str, log_dir: Path, with_sche
     }
     if with_scheduler:
         commands["scheduler"] = [sys.executable, "manage.py", "scheduler"]
+    environments = {name: env for name in commands}
+    environments["sandbox"] = dict(env, DJANGO_SETTINGS_MODULE="tests.e2e.sandbox_settings")
 
     try:
         for name, command in commands.items():
             log_path = log_dir / f"{name}.log"
             with open(log_path, "w") as log:
                 popen = subprocess.Popen(
-                    command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                    command, cwd=BASE_DIR, env=environments[name], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
                 )
             console.processes.append(ServiceProcess(name, popen, log_path))
         wait_until_ready(console, redis_url)

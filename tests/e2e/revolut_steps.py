@@ -17,6 +17,7 @@ from tests.e2e.browsing import (
     run_action,
     step,
     wait_for_live_sockets,
+    wait_until,
 )
 from tests.e2e.records import staff_user
 
@@ -112,10 +113,11 @@ def watch_balance_move_live(browsing: Browsing, console, bill) -> dict[str, Deci
     step(treasurer, "live balances before completion")
     complete_in_revolut_sandbox(browsing.new_page(), console.sandbox_url, bill.reference)
 
-    treasurer.wait_for_function(
+    wait_until(
+        treasurer,
         f"before => JSON.stringify(({SHOWN_BALANCES})()) !== JSON.stringify(before)",
-        arg={card: str(balance) for card, balance in before.items()},
-        timeout=BACKGROUND_TIMEOUT_S * 1000,
+        {card: str(balance) for card, balance in before.items()},
+        failure=f"the open balances page still shows {before} after the bank completed the payment",
     )
     assert_not_navigated(treasurer)
     step(treasurer, "live balances after completion")

@@ -1,0 +1,10 @@
+"""Settings of the process serving the vendor emulators during the journeys (not of the console's processes).
+
+The Revolut emulator completes a pending payment by itself after REVOLUT_SANDBOX_COMPLETION_SECONDS (15 s
+by default). A journey that completes it by hand ("Compléter") would race that timer on a loaded machine;
+here only the person at the bank moves payments along.
+"""
+
+from config.settings import *  # noqa: F403
+
+REVOLUT_SANDBOX_COMPLETION_SECONDS = None
