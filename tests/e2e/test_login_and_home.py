@@ -35,14 +35,14 @@ def test_staff_signs_in_in_french_and_sees_each_connection_health(page, console)
 
     page.goto("/admin/")
     expect(page).to_have_url(re.compile(r"/admin/login/"))
-    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.locator("html"), "the login page is not in French").to_have_attribute("lang", "fr")
     expect(page.get_by_label(re.compile(r"^Nom d.utilisateur"))).to_be_visible()
     expect(page.get_by_role("button", name="Connexion")).to_be_visible()
     step(page, "login page in French")
 
     log_in(page, user)
     expect(page).to_have_url(re.compile(r"/admin/$"))
-    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.locator("html"), "the home is not in French").to_have_attribute("lang", "fr")
     expect(page.get_by_text(re.compile(r"Bienvenue"))).to_be_visible()
     step(page, "home")
 

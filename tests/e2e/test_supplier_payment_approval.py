@@ -47,10 +47,10 @@ def test_payment_above_threshold_needs_a_second_approver(browsing, console, demo
     click_and_confirm(page_a, "Payer via Revolut", confirm=True)
     run_a = page_a.locator("[id^='action-run-']")
     expect(run_a).to_contain_text("En attente d'approbation")
-    expect(run_a).to_contain_text("Un autre utilisateur habilité doit approuver cette demande.")
-    assert_not_navigated(page_a)
     expect(page_a.get_by_role("button", name=APPROVE), "the requester is offered to approve their own payment"
            ).to_have_count(0)
+    expect(run_a).to_contain_text("Un autre utilisateur habilité doit approuver cette demande.")
+    assert_not_navigated(page_a)
     step(page_a, "payment awaiting approval")
 
     # A cannot release it alone, not even by sending the approval by hand.

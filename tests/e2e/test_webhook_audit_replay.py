@@ -48,7 +48,9 @@ def test_replaying_a_processed_webhook_has_no_second_effect(browsing, console, d
     # "Rejouer" on the detail page: queued again, processed again...
     log.get_by_role("button", name="Rejouer", exact=True).click()
     expect(log).to_have_url(re.compile(rf"/admin/core/webhookevent/{event.pk}/change/"))
-    expect(log.locator(".messagelist")).to_contain_text("1 webhook remis en file.")
+    expect(log.locator(".messagelist"), '"Rejouer" did not say the webhook was queued again').to_contain_text(
+        "1 webhook remis en file."
+    )
     step(log, "webhook replayed")
     wait_for_record_fields(log, {"status": "Traité", "attempts": str(attempts_before + 1)})
     step(log, "webhook processed again")
