@@ -109,6 +109,7 @@ def console(django_db_setup, django_db_blocker):
     redis_connection.close()
 
     keep_serialized_contents_visible_to_playwright_context(connection)
+    empty_the_database_for_serialized_rollback(django_db_blocker)
 
     running = start_console(
         database_url=database_url(connection.settings_dict),
@@ -132,6 +133,19 @@ def keep_serialized_contents_visible_to_playwright_context(connection) -> None:
     contents = getattr(connection, "_test_serialized_contents", None)
     if contents is not None:
         type(connection)._test_serialized_contents = contents
+
+
+def empty_the_database_for_serialized_rollback(django_db_blocker) -> None:
+    """Start the journeys on an empty database, so the first one restores the migrations' rows with their ids.
+
+    Transactional tests that ran before flushed the database and let post_migrate recreate content types and
+    permissions under new ids; restoring the snapshot on top would collide, and the servers would cache ids
+    that change at every journey. Flushed without post_migrate, the snapshot alone fills it, the same each time.
+    """
+    from django.core.management import call_command
+
+    with django_db_blocker.unblock():
+        call_command("flush", interactive=False, inhibit_post_migrate=True, verbosity=0)
 
 
 @pytest.fixture(scope="package")
