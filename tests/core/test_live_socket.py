@@ -2,24 +2,20 @@
 
 The sockets go through config.asgi.application (origin check, session auth, routing), with the session
 cookie of a user logged in through the test client. Transactional: the consumer reads the session and
-the user from its own database connection. (channels.testing imports daphne, which the console does not
-use, so the handshake is driven with asgiref's ApplicationCommunicator directly.)
+the user from its own database connection.
 """
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from asgiref.testing import ApplicationCommunicator
 
 from apps.core.models import ActionRun, Connection, SyncRun, TimelineEntry
 from apps.core.signals import action_run_changed, sync_run_progressed
 from apps.hub.models import Company
-from config.asgi import application
 from tests.core.action_doubles import make_user
+from tests.live_socket import ORIGIN, LiveSocket, socket_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ORIGIN = b"http://127.0.0.1:8000"
 
 
 def session_cookie(client, user):
@@ -27,31 +23,8 @@ def session_cookie(client, user):
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
-class Socket(ApplicationCommunicator):
-    def __init__(self, path, headers):
-        super().__init__(application, {
-            "type": "websocket", "path": path, "raw_path": path.encode(), "query_string": b"", "headers": headers,
-            "subprotocols": [], "client": ["127.0.0.1", 50000], "server": ["127.0.0.1", 8000],
-        })
-
-    async def connect(self, timeout=5):
-        await self.send_input({"type": "websocket.connect"})
-        answer = await self.receive_output(timeout)
-        return answer["type"] == "websocket.accept", answer.get("code")
-
-    async def receive_from(self, timeout=5):
-        message = await self.receive_output(timeout)
-        assert message["type"] == "websocket.send", message
-        return message["text"]
-
-    async def disconnect(self):
-        await self.send_input({"type": "websocket.disconnect", "code": 1000})
-        await self.wait(1)
-
-
 def open_socket(path, cookie=b"", origin=ORIGIN):
-    headers = [(b"host", b"127.0.0.1:8000"), (b"origin", origin)] + ([(b"cookie", cookie)] if cookie else [])
-    return Socket(path, headers)
+    return LiveSocket(path, socket_headers(cookie, origin))
 
 
 def accepted(path, cookie=b"", origin=ORIGIN) -> bool:

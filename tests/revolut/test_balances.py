@@ -5,14 +5,13 @@ from decimal import Decimal
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from asgiref.testing import ApplicationCommunicator
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
 from apps.revolut import balances
 from apps.revolut.models import BalanceSnapshot, RevolutAccount
-from config.asgi import application
+from tests.live_socket import LiveSocket, socket_headers
 from tests.revolut.conftest import API, EUR_ACCOUNT_ID, make_connection, user_with
 
 SOCKET_PATH = "/ws/live/revolut.balances/"
@@ -75,38 +74,15 @@ def test_the_page_needs_the_view_balances_permission(revolut):
     assert Client().get("/revolut/balances/").status_code == 302  # anonymous: to the login page
 
 
-class Socket(ApplicationCommunicator):
-    """A WebSocket through config.asgi.application (channels.testing needs daphne, which we do not ship)."""
-
-    def __init__(self, headers):
-        super().__init__(application, {
-            "type": "websocket", "path": SOCKET_PATH, "raw_path": SOCKET_PATH.encode(), "query_string": b"",
-            "headers": headers, "subprotocols": [], "client": ["127.0.0.1", 50000], "server": ["127.0.0.1", 8000],
-        })
-
-    async def connect(self):
-        await self.send_input({"type": "websocket.connect"})
-        return (await self.receive_output(5))["type"] == "websocket.accept"
-
-    async def receive_from(self, timeout=5):
-        message = await self.receive_output(timeout)
-        assert message["type"] == "websocket.send", message
-        return message["text"]
-
-    async def disconnect(self):
-        await self.send_input({"type": "websocket.disconnect", "code": 1000})
-        await self.wait(1)
-
-
 async def open_socket(user=None):
-    headers = [(b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000")]
+    cookie = b""
     if user is not None:
         client = Client()
         await sync_to_async(client.force_login)(user)
-        cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
-    communicator = Socket(headers)
-    return communicator, await communicator.connect()
+        cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
+    communicator = LiveSocket(SOCKET_PATH, socket_headers(cookie))
+    accepted, _code = await communicator.connect()
+    return communicator, accepted
 
 
 @pytest.mark.django_db(transaction=True)
