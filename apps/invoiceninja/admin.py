@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.admin.mixins import ReadOnlyAdmin
 from apps.invoiceninja.models import (
     ClientLink, ClientMirror, InvoiceLink, InvoiceMirror, PaymentMirror, QuoteLink, QuoteMirror,
 )
@@ -37,7 +38,7 @@ class InvoiceLinkAdmin(LinkAdmin):
     readonly_fields = ("invoice", *LinkAdmin.readonly_fields, "emailed_at")
 
 
-class MirrorAdmin(admin.ModelAdmin):
+class MirrorAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ("external_id", "number", "remote_updated_at", "is_deleted", "synced_at", "connection")
     list_filter = ("is_deleted", "connection")
     search_fields = ("external_id",)
@@ -47,12 +48,6 @@ class MirrorAdmin(admin.ModelAdmin):
     @admin.display(description=_("numéro"))
     def number(self, obj):
         return obj.payload.get("number", "")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 for mirror in (ClientMirror, QuoteMirror, InvoiceMirror, PaymentMirror):
