@@ -26,8 +26,14 @@ class CompanyAdmin(ContextualActionsAdmin, admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("name", ("is_client", "is_supplier"), "email", "phone", "vat_number")}),
-        (_("Adresse"), {"fields": ("address1", ("postal_code", "city"), "country_code", "currency")}),
-        (_("Coordonnées bancaires (fournisseur)"), {"fields": ("iban", "bic"), "classes": ("collapse",)}),
+        (_("Adresse"), {"fields": ("address1", ("postal_code", "city"), "region", "country_code", "currency")}),
+        (_("Coordonnées bancaires (fournisseur)"), {
+            "fields": (("iban", "bic"), "account_no", ("sort_code", "routing_number")),
+            "classes": ("collapse",),
+            "description": _("L'IBAN (et le BIC) suffit. Sans IBAN : numéro de compte et sort code pour un compte "
+                             "britannique en GBP, numéro de compte et routing number pour un compte américain en "
+                             "USD (l'adresse complète est alors exigée)."),
+        }),
         (_("Suivi"), {"fields": ("created_at", "updated_at")}),
     )
 

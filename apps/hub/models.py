@@ -27,11 +27,22 @@ class Company(models.Model):
     address1 = models.CharField(_("adresse"), max_length=200, blank=True)
     postal_code = models.CharField(_("code postal"), max_length=20, blank=True)
     city = models.CharField(_("ville"), max_length=100, blank=True)
+    region = models.CharField(_("région ou État"), max_length=100, blank=True)
     country_code = models.CharField(_("pays (ISO)"), max_length=2, default="FR")
     currency = models.CharField(_("devise"), max_length=3, default="EUR")
     # Supplier bank details, used to create a payment counterparty.
     iban = models.CharField(_("IBAN"), max_length=34, blank=True)
     bic = models.CharField(_("BIC"), max_length=11, blank=True)
+    # Local details, for a supplier paid without an IBAN (United Kingdom, United States).
+    account_no = models.CharField(
+        _("numéro de compte (hors IBAN)"), max_length=20, blank=True,
+        help_text=_("8 chiffres au Royaume-Uni (avec le sort code), 6 à 17 chiffres aux États-Unis "
+                    "(avec le routing number)."),
+    )
+    sort_code = models.CharField(_("sort code (Royaume-Uni)"), max_length=8, blank=True,
+                                 help_text=_("6 chiffres, par exemple 54-01-05."))
+    routing_number = models.CharField(_("routing number ABA (États-Unis)"), max_length=11, blank=True,
+                                      help_text=_("9 chiffres."))
     created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
     updated_at = models.DateTimeField(_("modifiée le"), auto_now=True)
 
