@@ -12,17 +12,13 @@ from apps.core import actions
 from apps.core.actions import ActionFailed, ActionOutcome
 from apps.core.models import Connection
 from apps.hub.models import SupplierBill
-from apps.revolut import payments
+from apps.revolut import counterparties, payments
 from apps.revolut.client import RevolutClient
 from apps.revolut.models import RevolutPayment
 
 
 def _money(amount, currency) -> str:
     return f"{number_format(amount, decimal_pos=2, force_grouping=True)} {currency}"
-
-
-def _masked_iban(iban: str) -> str:
-    return f"{iban[:4]} •••• {iban[-4:]}" if len(iban) > 8 else iban
 
 
 @actions.register
@@ -53,9 +49,9 @@ class PayBillViaRevolut(actions.Action):
         if payments.debit_account(connection, bill.currency) is None:
             return _("Aucun compte Revolut actif en %(currency)s (synchronisez les comptes).") % {
                 "currency": bill.currency}
-        if payments.counterparty_for(connection, bill.supplier) is None:
+        if counterparties.counterparty_for(connection, bill.supplier) is None:
             try:
-                payments.validated_bank_details(bill.supplier)
+                counterparties.details_of(bill.supplier)
             except ValidationError as exc:
                 return " ".join(exc.messages)
         return None
@@ -66,12 +62,17 @@ class PayBillViaRevolut(actions.Action):
     def confirmation_details(self, bill) -> list[tuple[str, str]]:
         connection = self.connection()
         account = payments.debit_account(connection, bill.currency) if connection else None
-        counterparty = payments.counterparty_for(connection, bill.supplier) if connection else None
+        counterparty = counterparties.counterparty_for(connection, bill.supplier) if connection else None
         if counterparty is not None:
-            recipient = counterparty.name + (f" — {_masked_iban(counterparty.iban)}" if counterparty.iban else "")
+            recipient = counterparty.name + (f" — {counterparty.masked_bank_details}"
+                                             if counterparty.masked_bank_details else "")
         else:
+            try:
+                bank_details = counterparties.details_of(bill.supplier).masked()
+            except ValidationError as exc:
+                bank_details = " ".join(exc.messages)
             recipient = _("%(name)s — %(iban)s (bénéficiaire créé à l'envoi)") % {
-                "name": bill.supplier.name, "iban": _masked_iban(bill.supplier.iban.replace(" ", ""))}
+                "name": bill.supplier.name, "iban": bank_details}
         details = [
             (_("Montant"), _money(bill.amount, bill.currency)),
             (_("Devise"), bill.currency),

@@ -1,4 +1,9 @@
-"""IBAN and BIC checks run before any bank detail is sent to Revolut (ISO 13616 mod-97, ISO 9362 shape)."""
+"""Bank detail checks run before anything is sent to Revolut.
+
+IBAN (ISO 13616 mod-97) and BIC (ISO 9362 shape); local details where there is no IBAN: UK account
+number and sort code (8 and 6 digits, Revolut's field rules), US account number (6 to 17 digits) and
+ABA routing number (9 digits with its weighted checksum).
+"""
 
 import re
 
@@ -47,3 +52,39 @@ def validate_bic(value: str) -> str:
     if not BIC_PATTERN.match(bic):
         raise ValidationError(_("BIC invalide : 8 ou 11 caractères attendus (ex. BNPAFRPP)."))
     return bic
+
+
+def digits_only(value: str) -> str:
+    """Spaces and hyphens are how people write these numbers (54-01-05); anything else stays and fails."""
+    return re.sub(r"[\s-]+", "", value or "")
+
+
+def validate_sort_code(value: str) -> str:
+    sort_code = digits_only(value)
+    if not re.fullmatch(r"\d{6}", sort_code):
+        raise ValidationError(_("Sort code invalide : 6 chiffres attendus (ex. 54-01-05)."))
+    return sort_code
+
+
+def validate_uk_account_no(value: str) -> str:
+    account_no = digits_only(value)
+    if not re.fullmatch(r"\d{8}", account_no):
+        raise ValidationError(_("Numéro de compte invalide : 8 chiffres attendus pour un compte britannique."))
+    return account_no
+
+
+def validate_us_account_no(value: str) -> str:
+    account_no = digits_only(value)
+    if not re.fullmatch(r"\d{6,17}", account_no):
+        raise ValidationError(_("Numéro de compte invalide : 6 à 17 chiffres attendus pour un compte américain."))
+    return account_no
+
+
+def validate_routing_number(value: str) -> str:
+    routing = digits_only(value)
+    if not re.fullmatch(r"\d{9}", routing):
+        raise ValidationError(_("Routing number invalide : 9 chiffres attendus."))
+    weights = (3, 7, 1) * 3
+    if sum(int(digit) * weight for digit, weight in zip(routing, weights, strict=True)) % 10:
+        raise ValidationError(_("Routing number invalide : la clé de contrôle ABA ne correspond pas."))
+    return routing

@@ -65,14 +65,19 @@ class RevolutClient(ApiClient):
 
     # Counterparties ----------------------------------------------------------------------------------
     def list_counterparties(self, *, created_before=None, limit: int = 100, iban: str | None = None,
-                            bic: str | None = None, name: str | None = None) -> list[dict]:
+                            bic: str | None = None, account_no: str | None = None, sort_code: str | None = None,
+                            name: str | None = None) -> list[dict]:
         params = {"limit": limit}
         if created_before:
             params["created_before"] = _iso(created_before)
         if iban:
             params["iban"] = iban
-            if bic:
+            if bic:  # only allowed together with iban
                 params["bic"] = bic
+        if account_no:
+            params["account_no"] = account_no
+            if sort_code:  # only allowed together with account_no
+                params["sort_code"] = sort_code
         if name:
             params["name"] = name
         return self.get("counterparties", params=params).json()
@@ -130,6 +135,13 @@ class RevolutClient(ApiClient):
 
     def delete_webhook(self, webhook_id: str) -> None:
         self.delete(self.v2(f"webhooks/{webhook_id}"))
+
+    def list_failed_webhook_events(self, webhook_id: str, *, limit: int = 100, created_before=None) -> list[dict]:
+        """Deliveries Revolut gave up on (after 3 retries), newest first, kept 21 days."""
+        params = {"limit": limit}
+        if created_before:
+            params["created_before"] = _iso(created_before)
+        return self.get(self.v2(f"webhooks/{webhook_id}/failed-events"), params=params).json()
 
     def rotate_webhook_secret(self, webhook_id: str, expiration_period: str = "P0D") -> dict:
         return self.post(

@@ -11,7 +11,7 @@ from django.utils import timezone
 from apps.core.http import ApiError
 from apps.core.models import Connection
 from apps.core.sync import start_sync
-from apps.revolut import balances, payments, webhook_registration
+from apps.revolut import balances, failed_events, payments, webhook_registration
 from apps.revolut.client import RevolutClient
 from apps.revolut.models import RevolutTransaction
 
@@ -58,14 +58,19 @@ def fetch_transaction(connection_id: int, transaction_id: str) -> None:
 def reconcile_transactions() -> dict:
     """Every few minutes: webhooks are hints, this is the truth.
 
-    Queues an incremental transaction sync (re-reads the last days), re-reads non-final transactions by
-    id, and looks up payments whose /pay answer was lost.
+    Stores the webhooks Revolut gave up on (failed-events) so their handlers run, queues an incremental
+    transaction sync (re-reads the last days), re-reads non-final transactions by id, and looks up
+    payments whose /pay answer was lost.
     """
-    summary = {"syncs": 0, "rechecked": 0, "looked_up": 0}
+    summary = {"recovered": 0, "syncs": 0, "rechecked": 0, "looked_up": 0}
     for connection in connected():
+        client = RevolutClient(connection)
+        try:
+            summary["recovered"] += failed_events.recover(connection, client)
+        except ApiError as exc:
+            logger.warning("Webhooks Revolut en échec non relus (%s) : %s", connection.slug, exc)
         _, created = start_sync(connection, "transactions")
         summary["syncs"] += created
-        client = RevolutClient(connection)
         stale = RevolutTransaction.objects.filter(
             connection=connection, state__in=["created", "pending"],
             seen_at__lt=timezone.now() - RECHECK_AFTER,

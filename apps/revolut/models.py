@@ -67,6 +67,9 @@ class RevolutCounterparty(ExternalRecord):
     # The counterparty's bank account to pay (receiver.account_id), when it has one.
     payment_account_id = models.CharField(_("compte bénéficiaire"), max_length=64, blank=True)
     iban = models.CharField(_("IBAN"), max_length=34, blank=True)
+    account_no = models.CharField(_("numéro de compte"), max_length=20, blank=True)
+    sort_code = models.CharField(_("sort code"), max_length=6, blank=True)
+    routing_number = models.CharField(_("routing number"), max_length=9, blank=True)
     currency = models.CharField(_("devise"), max_length=3, blank=True)
 
     class Meta(ExternalRecord.Meta):
@@ -76,6 +79,14 @@ class RevolutCounterparty(ExternalRecord):
 
     def __str__(self):
         return self.name
+
+    @property
+    def masked_bank_details(self) -> str:
+        if self.iban:
+            return f"{self.iban[:4]} •••• {self.iban[-4:]}"
+        if self.account_no:
+            return f"{self.sort_code or self.routing_number} •••• {self.account_no[-4:]}".strip()
+        return ""
 
 
 class RevolutTransaction(ExternalRecord):
@@ -165,4 +176,5 @@ from apps.revolut.sandbox_models import (  # noqa: E402,F401  (emulator state, s
     SandboxGrant,
     SandboxTransaction,
     SandboxWebhook,
+    SandboxWebhookDelivery,
 )

@@ -14,7 +14,6 @@ import logging
 import uuid
 from datetime import timedelta
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -32,9 +31,9 @@ from apps.core.http import (
 )
 from apps.core.models import Connection, TimelineEntry
 from apps.hub.models import Payment, SupplierBill
-from apps.revolut.bank_details import validate_bic, validate_iban
 from apps.revolut.client import RevolutClient, error_code
-from apps.revolut.models import FAILED_STATES, FINAL_STATES, RevolutAccount, RevolutCounterparty, RevolutPayment
+from apps.revolut.counterparties import ensure_counterparty
+from apps.revolut.models import FAILED_STATES, FINAL_STATES, RevolutAccount, RevolutPayment
 
 logger = logging.getLogger(__name__)
 
@@ -56,65 +55,6 @@ def debit_account(connection: Connection, currency: str) -> RevolutAccount | Non
         if chosen:
             return chosen
     return accounts.order_by("-balance", "pk").first()
-
-
-def counterparty_for(connection: Connection, company) -> RevolutCounterparty | None:
-    return (
-        RevolutCounterparty.objects.filter(connection=connection, company=company, is_deleted=False)
-        .exclude(state="deleted").order_by("pk").first()
-    )
-
-
-def validated_bank_details(company) -> tuple[str, str]:
-    """(IBAN, BIC) of a supplier, checked before anything is sent; ValidationError in French otherwise."""
-    if not company.iban:
-        raise ValidationError(_("Le fournisseur %(name)s n'a pas d'IBAN.") % {"name": company.name})
-    iban = validate_iban(company.iban)
-    bic = validate_bic(company.bic) if company.bic else ""
-    return iban, bic
-
-
-def ensure_counterparty(connection: Connection, company, client: RevolutClient) -> RevolutCounterparty:
-    """The supplier's Revolut counterparty: linked, found by IBAN, or created from the company."""
-    from apps.revolut.sync import CounterpartiesResource, store
-
-    existing = counterparty_for(connection, company)
-    if existing:
-        return existing
-    try:
-        iban, bic = validated_bank_details(company)
-    except ValidationError as exc:
-        raise ActionFailed(" ".join(exc.messages)) from None
-    # Revolut accepts duplicate bank details (only Revtags answer 3012), so look before creating.
-    found = client.list_counterparties(iban=iban, bic=bic or None)
-    if found:
-        payload = found[0]
-    else:
-        body = {
-            "company_name": company.name,
-            "bank_country": iban[:2],
-            "currency": company.currency or "EUR",
-            "iban": iban,
-        }
-        if bic:
-            body["bic"] = bic
-        if company.city and company.postal_code:
-            body["address"] = {"street_line1": company.address1, "city": company.city,
-                               "postcode": company.postal_code, "country": company.country_code or iban[:2]}
-        try:
-            payload = client.create_counterparty(body)
-        except ClientError as exc:
-            existing_id = (exc.payload or {}).get("params", {}).get("counterparty_id") if isinstance(
-                exc.payload, dict) else None
-            if error_code(exc) == 3012 and existing_id:
-                payload = client.get_counterparty(existing_id)
-            else:
-                raise ActionFailed(_("Revolut a refusé le bénéficiaire : %(error)s") % {"error": exc}) from None
-    with transaction.atomic():
-        record = store(connection, CounterpartiesResource, [payload])[0]
-        RevolutCounterparty.objects.filter(pk=record.pk).update(company=company)
-        record.company = company
-    return record
 
 
 # Preparing and sending --------------------------------------------------------------------------------------

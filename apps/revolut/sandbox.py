@@ -4,8 +4,9 @@ Same paths as the vendor (/api/1.0/..., webhooks v2 at /api/2.0/...), same error
 (`{"code", "message"}`, OAuth-style on the token endpoint), same quirks: 2-minute consent codes,
 RS256 client assertions checked against the uploaded certificate, 40-minute tokens whose refresh
 revokes the previous access token, 60 requests per minute (429 code 3162), duplicate request_id
-(400 code 3020), 3012 on an existing Revtag counterparty. Plus two pages for people: the consent
-screen and a list of pending transactions to complete or decline by hand.
+(400 code 3020), 3012 on an existing Revtag counterparty, local UK/US bank details checked like IBANs
+(400 code 3000), webhook deliveries retried 3 times then listed by failed-events. Plus two pages for
+people: the consent screen and a list of pending transactions to complete or decline by hand.
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ from django.views.decorators.csp import csp_override
 
 from apps.core.sandbox import sandbox_view
 from apps.revolut import sandbox_state as bank
-from apps.revolut.bank_details import validate_bic, validate_iban
+from apps.revolut.bank_details import (
+    validate_bic,
+    validate_iban,
+    validate_routing_number,
+    validate_sort_code,
+    validate_uk_account_no,
+    validate_us_account_no,
+)
 from apps.revolut.sandbox_models import (
     SandboxAccessToken,
     SandboxAccount,
@@ -41,6 +49,7 @@ from apps.revolut.sandbox_models import (
     SandboxGrant,
     SandboxTransaction,
     SandboxWebhook,
+    SandboxWebhookDelivery,
 )
 
 app_name = "revolut_sandbox"
@@ -111,6 +120,7 @@ def api(*methods):
                 response["Retry-After"] = str(wait)
                 return response
             bank.advance_due_transactions()
+            bank.deliver_due_soon()
             return view(request, *args, **kwargs)
 
         return wrapper
@@ -280,7 +290,14 @@ def counterparties(request):
         items = items.filter(created_at__lt=created_before)
     if request.GET.get("name"):
         items = items.filter(name__icontains=request.GET["name"])
+    if "sort_code" in request.GET and "account_no" not in request.GET:
+        return error(400, 2101, "sort_code param can be used only combined with account_no param")
     selected = list(items.order_by("-created_at")[: 1000])
+    if request.GET.get("account_no"):
+        account_no, sort_code = request.GET["account_no"], request.GET.get("sort_code", "").replace("-", "")
+        selected = [c for c in selected if any(
+            a.get("account_no") == account_no and (not sort_code or a.get("sort_code") == sort_code)
+            for a in c.accounts)]
     if request.GET.get("iban"):
         iban = request.GET["iban"].replace(" ", "").upper()
         bic = request.GET.get("bic", "").upper()
@@ -332,20 +349,62 @@ def create_counterparty(request):
         return error(400, 3000, "bank_country and currency are required")
     if not body.get("iban") and not body.get("account_no"):
         return error(400, 3000, "iban or account_no is required")
-    try:
-        iban = validate_iban(body["iban"]) if body.get("iban") else ""
-        bic = validate_bic(body["bic"]) if body.get("bic") else ""
-    except ValidationError:
-        return error(400, 3000, "Invalid bank details: IBAN or BIC")
     display = name or f"{individual.get('first_name', '')} {individual.get('last_name', '')}".strip()
-    account_data = bank.bank_account(iban, bic, body["currency"], display) if iban else {
-        "id": str(bank.uuid.uuid4()), "name": display, "bank_country": body["bank_country"],
-        "currency": body["currency"], "type": "external", "account_no": body["account_no"]}
+    try:
+        account_data = bank_account_from(body, display)
+    except ValidationError as exc:
+        return error(400, 3000, exc.messages[0])
     created = SandboxCounterparty.objects.create(
         name=display, profile_type="business" if name else "personal", country=body["bank_country"],
         created_at=now, accounts=[account_data],
     )
     return JsonResponse(bank.counterparty_payload(created))
+
+
+# bank_country: (currency, bank code field, account number check, bank code check, address required).
+# From business.yaml: sort_code "required for GBP accounts", routing_number "for USD accounts"; the
+# GET /counterparties/fields examples give their formats and say a US account needs an address.
+LOCAL_CORRIDORS = {
+    "GB": ("GBP", "sort_code", validate_uk_account_no, validate_sort_code, False),
+    "US": ("USD", "routing_number", validate_us_account_no, validate_routing_number, True),
+}
+
+
+def bank_account_from(body: dict, display: str) -> dict:
+    """The CounterpartyAccount a bank-details body creates; ValidationError (English, like Revolut) if invalid."""
+    address = body.get("address")
+    if address is not None and (not isinstance(address, dict) or not address.get("country")
+                                or not address.get("postcode")):
+        raise ValidationError("address.country and address.postcode are required")
+    if body.get("iban"):
+        try:
+            iban = validate_iban(body["iban"])
+            bic = validate_bic(body["bic"]) if body.get("bic") else ""
+        except ValidationError:
+            raise ValidationError(f"{body['iban']} is not a valid IBAN or BIC") from None
+        account = bank.bank_account(iban, bic, body["currency"], display)
+    else:
+        account = {"id": str(bank.uuid.uuid4()), "name": display, "bank_country": body["bank_country"],
+                   "currency": body["currency"], "type": "external", "account_no": str(body["account_no"])}
+        corridor = LOCAL_CORRIDORS.get(str(body["bank_country"]))
+        if corridor is not None:
+            currency, code_field, check_account_no, check_code, address_required = corridor
+            if body["currency"] != currency:
+                raise ValidationError(f"Currency {body['currency']} is not supported for {body['bank_country']} "
+                                      "local bank details")
+            try:
+                account["account_no"] = check_account_no(account["account_no"])
+            except ValidationError:
+                raise ValidationError(f"{account['account_no']} is not a valid account number") from None
+            try:
+                account[code_field] = check_code(str(body.get(code_field) or ""))
+            except ValidationError:
+                raise ValidationError(f"{code_field} is missing or invalid") from None
+            if address_required and not address:
+                raise ValidationError("address is required for this country")
+    if address:
+        account["address"] = address
+    return account
 
 
 # Payments and transactions ----------------------------------------------------------------------------------------
@@ -550,6 +609,31 @@ def rotate_signing_secret(request, webhook_id):
     return JsonResponse(webhook_payload(hook, with_secret=True))
 
 
+@api("GET")
+def failed_events(request, webhook_id):
+    """Deliveries given up on after their retries, newest first, for 21 days (business.yaml getFailedWebhookEvents)."""
+    hook = SandboxWebhook.objects.filter(pk=_uuid_or_none(webhook_id)).first()
+    if hook is None:
+        return error(404, 3040, "Webhook not found")
+    try:
+        limit = int(request.GET.get("limit", 100))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 1000:
+        return error(400, 2101, "limit must be between 1 and 1000")
+    try:
+        created_before = parse_moment(request.GET.get("created_before"))
+    except ValueError:
+        return error(400, 2101, "Parameter created_before must be a valid timestamp")
+    oldest = timezone.now() - bank.FAILED_EVENTS_KEPT
+    if created_before and created_before < oldest:
+        return error(400, 2101, f"created_before must be after {bank.iso(oldest)}, but is: {bank.iso(created_before)}")
+    items = hook.deliveries.filter(state=SandboxWebhookDelivery.State.FAILED, created_at__gte=oldest)
+    if created_before:
+        items = items.filter(created_at__lt=created_before)
+    return JsonResponse([bank.failed_event_payload(d) for d in items.order_by("-created_at")[:limit]], safe=False)
+
+
 # Pages for people ----------------------------------------------------------------------------------------------------
 @sandbox_view
 def index(request):
@@ -620,4 +704,5 @@ urlpatterns = [
     path("api/2.0/webhooks", webhooks, name="webhooks"),
     path("api/2.0/webhooks/<str:webhook_id>", webhook, name="webhook"),
     path("api/2.0/webhooks/<str:webhook_id>/rotate-signing-secret", rotate_signing_secret, name="rotate"),
+    path("api/2.0/webhooks/<str:webhook_id>/failed-events", failed_events, name="failed_events"),
 ]

@@ -109,3 +109,28 @@ class SandboxWebhook(models.Model):
     # [{"secret": "wsk_...", "expires_at": iso or null}], newest first; at most 3 active.
     signing_secrets = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class SandboxWebhookDelivery(models.Model):
+    """One event for one webhook: tried once, retried 3 more times, then listed by failed-events (21 days)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    webhook = models.ForeignKey(SandboxWebhook, on_delete=models.CASCADE, related_name="deliveries")
+    webhook_url = models.URLField(max_length=500)
+    # The event envelope exactly as signed and sent ({"event", "timestamp", "data"}).
+    body = models.TextField()
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # When the next attempt is due; also pushed ahead while an attempt is in flight, so one sender claims it.
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_sent_date = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]

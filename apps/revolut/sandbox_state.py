@@ -4,7 +4,9 @@ Kept apart from sandbox.py (HTTP) so the demo seed and tests can set the bank up
 payments start `pending` and complete by themselves after REVOLUT_SANDBOX_COMPLETION_SECONDS (None:
 only the simulation endpoint or the sandbox page moves them); balances change on completion.
 Webhooks are signed like Revolut's and posted from a background thread once the change is committed
-(REVOLUT_SANDBOX_BACKGROUND_DELIVERY=False posts them synchronously, for tests).
+(REVOLUT_SANDBOX_BACKGROUND_DELIVERY=False posts them synchronously, for tests). A delivery answered
+with a non-2xx or not at all is retried 3 more times, REVOLUT_SANDBOX_RETRY_SECONDS apart (600, as
+Revolut), then listed by GET /api/2.0/webhooks/{id}/failed-events.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from apps.revolut.sandbox_models import (
     SandboxCounterparty,
     SandboxTransaction,
     SandboxWebhook,
+    SandboxWebhookDelivery,
 )
 
 logger = logging.getLogger(__name__)
@@ -40,6 +43,11 @@ logger = logging.getLogger(__name__)
 FINAL_STATES = ("completed", "declined", "failed", "reverted")
 ACTION_STATES = {"complete": "completed", "revert": "reverted", "decline": "declined", "fail": "failed"}
 TEST_REVTAG_USERS = {f"john{n}pvki": f"Test User {n}" for n in range(1, 10)}
+# Webhooks v2: 3 more tries after the first (NOTES §4.3), then listed by failed-events for 21 days.
+MAX_RETRIES = 3
+FAILED_EVENTS_KEPT = timedelta(days=21)
+# While one sender posts a delivery, nobody else may (a retry timer and an API request could meet).
+IN_FLIGHT_LEASE = timedelta(seconds=60)
 
 
 def new_token(prefix: str = "oa_sand_") -> str:
@@ -254,36 +262,122 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def announce(event_type: str, data: dict) -> None:
-    """Queue one delivery per subscribed webhook, sent after the current transaction commits."""
-    body = json.dumps({"event": event_type, "timestamp": iso(timezone.now()), "data": data},
-                      separators=(",", ":")).encode()
-    deliveries = [(hook.url, active_secrets(hook)) for hook in SandboxWebhook.objects.all()
-                  if event_type in (hook.events or [])]
-    if not deliveries:
-        return
-    if getattr(settings, "REVOLUT_SANDBOX_BACKGROUND_DELIVERY", True):
-        def start():
-            thread = threading.Thread(target=_deliver_all, args=(deliveries, body), daemon=True)
-            thread.start()
+    """Record one delivery per subscribed webhook; the first attempt goes out once the change commits."""
+    body = json.dumps({"event": event_type, "timestamp": iso(timezone.now()), "data": data}, separators=(",", ":"))
+    now = timezone.now()
+    ids = [
+        SandboxWebhookDelivery.objects.create(webhook=hook, webhook_url=hook.url, body=body, created_at=now,
+                                              next_attempt_at=now).pk
+        for hook in SandboxWebhook.objects.all() if event_type in (hook.events or [])
+    ]
+    if ids:
+        transaction.on_commit(lambda: _in_background_or_now(deliver, ids))
 
-        transaction.on_commit(start)
+
+def retry_delay() -> float:
+    """Revolut retries a failed delivery 10 minutes later (NOTES §4.3); tests shorten it."""
+    return float(getattr(settings, "REVOLUT_SANDBOX_RETRY_SECONDS", 600))
+
+
+def deliver(ids) -> None:
+    """Attempt these deliveries now. Without a retry delay, retry at once until delivered or given up;
+    otherwise a timer (and every API request, should the process restart) sends the due retries."""
+    still_pending = False
+    for delivery_id in ids:
+        state = attempt(delivery_id)
+        while state == SandboxWebhookDelivery.State.PENDING and retry_delay() <= 0:
+            state = attempt(delivery_id)
+        still_pending |= state == SandboxWebhookDelivery.State.PENDING
+    if still_pending and getattr(settings, "REVOLUT_SANDBOX_BACKGROUND_DELIVERY", True):
+        _run_later(retry_delay(), deliver_due)
+
+
+def deliver_due() -> int:
+    due = list(SandboxWebhookDelivery.objects.filter(
+        state=SandboxWebhookDelivery.State.PENDING, next_attempt_at__lte=timezone.now()).values_list("pk", flat=True))
+    if due:
+        deliver(due)
+    return len(due)
+
+
+def deliver_due_soon() -> None:
+    """Called on every API request: retries whose time has come go out (in the background unless tests say not)."""
+    if SandboxWebhookDelivery.objects.filter(state=SandboxWebhookDelivery.State.PENDING,
+                                             next_attempt_at__lte=timezone.now()).exists():
+        _in_background_or_now(deliver_due)
+
+
+def attempt(delivery_id) -> str | None:
+    """One POST of one delivery, if it is due and nobody else is sending it; its state afterwards."""
+    now = timezone.now()
+    claimed = SandboxWebhookDelivery.objects.filter(
+        pk=delivery_id, state=SandboxWebhookDelivery.State.PENDING, next_attempt_at__lte=now,
+    ).update(next_attempt_at=now + IN_FLIGHT_LEASE)
+    if not claimed:
+        return None
+    delivery = SandboxWebhookDelivery.objects.select_related("webhook").get(pk=delivery_id)
+    delivered = _post(delivery.webhook_url, active_secrets(delivery.webhook), delivery.body.encode())
+    delivery.attempts += 1
+    delivery.last_sent_date = timezone.now()
+    if delivered:
+        delivery.state, delivery.next_attempt_at = SandboxWebhookDelivery.State.DELIVERED, None
+    elif delivery.attempts > MAX_RETRIES:
+        delivery.state, delivery.next_attempt_at = SandboxWebhookDelivery.State.FAILED, None
+        logger.warning("Sandbox Revolut : webhook %s abandonné après %s essais (listé par failed-events)",
+                       delivery.webhook_url, delivery.attempts)
     else:
-        transaction.on_commit(lambda: _deliver_all(deliveries, body))
+        delivery.next_attempt_at = delivery.last_sent_date + timedelta(seconds=retry_delay())
+    delivery.save(update_fields=["state", "attempts", "last_sent_date", "next_attempt_at", "updated_at"])
+    return delivery.state
 
 
-def _deliver_all(deliveries, body: bytes) -> None:
-    for url, hook_secrets in deliveries:
-        timestamp = str(int(time.time() * 1000))
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "Revolut-Sandbox-Emulator",
-            "Revolut-Request-Timestamp": timestamp,
-            "Revolut-Signature": ",".join(sign(secret, timestamp, body) for secret in hook_secrets),
-        }
+def _post(url: str, hook_secrets: list[str], body: bytes) -> bool:
+    """Signed like Revolut, at send time (a retry carries a fresh timestamp). Only a 2xx counts as delivered."""
+    timestamp = str(int(time.time() * 1000))
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Revolut-Sandbox-Emulator",
+        "Revolut-Request-Timestamp": timestamp,
+        "Revolut-Signature": ",".join(sign(secret, timestamp, body) for secret in hook_secrets),
+    }
+    try:
+        response = requests.post(url, data=body, headers=headers, timeout=10, allow_redirects=False)
+    except requests.RequestException as exc:
+        logger.warning("Sandbox Revolut : webhook %s non délivré : %s", url, exc)
+        return False
+    if not 200 <= response.status_code < 300:
+        logger.warning("Sandbox Revolut : webhook %s refusé (%s)", url, response.status_code)
+        return False
+    return True
+
+
+def failed_event_payload(delivery: SandboxWebhookDelivery) -> dict:
+    """An item of GET /webhooks/{id}/failed-events (business.yaml `WebhookEvent`)."""
+    return {"id": str(delivery.id), "created_at": iso(delivery.created_at), "updated_at": iso(delivery.updated_at),
+            "webhook_id": str(delivery.webhook_id), "webhook_url": delivery.webhook_url,
+            "payload": json.loads(delivery.body), "last_sent_date": iso(delivery.last_sent_date)}
+
+
+def _in_background_or_now(function, *args) -> None:
+    if not getattr(settings, "REVOLUT_SANDBOX_BACKGROUND_DELIVERY", True):
+        function(*args)
+        return
+    threading.Thread(target=_closing_connections(function), args=args, daemon=True).start()
+
+
+def _run_later(delay: float, function) -> None:
+    timer = threading.Timer(delay + 0.5, _closing_connections(function))
+    timer.daemon = True
+    timer.start()
+
+
+def _closing_connections(function):
+    def run(*args):
         try:
-            response = requests.post(url, data=body, headers=headers, timeout=10, allow_redirects=False)
-            if response.status_code >= 300:
-                logger.warning("Sandbox Revolut : webhook %s refusé (%s)", url, response.status_code)
-        except requests.RequestException as exc:
-            # Revolut would retry 3 more times, 10 minutes apart; the emulator only logs (the console reconciles).
-            logger.warning("Sandbox Revolut : webhook %s non délivré : %s", url, exc)
+            function(*args)
+        except Exception:  # noqa: BLE001 - a background thread has nobody to report to but the log
+            logger.exception("Sandbox Revolut : envoi de webhook en échec")
+        finally:
+            close_old_connections()
+
+    return run

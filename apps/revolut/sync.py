@@ -1,7 +1,7 @@
 """Revolut resources for the kernel's sync engine: accounts, counterparties, transactions.
 
 Each resource maps one page of the API into its mirror and reflects changed rows into the hub:
-balances get a history snapshot, counterparties get linked to supplier companies by IBAN,
+balances get a history snapshot, counterparties get linked to supplier companies by IBAN or local details,
 transactions move our supplier payments (and their bills) through their states.
 """
 
@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.models import SyncRun
 from apps.core.sync import Page, SyncResource, upsert
 from apps.revolut import balances, payments
-from apps.revolut.bank_details import normalize_iban
+from apps.revolut.bank_details import digits_only, normalize_iban
 from apps.revolut.models import RevolutAccount, RevolutCounterparty, RevolutTransaction
 
 COUNTERPARTY_PAGE = 100
@@ -89,18 +89,30 @@ class CounterpartiesResource(RevolutResource):
         record.state = payload.get("state") or "created"
         record.payment_account_id = account.get("id", "")
         record.iban = normalize_iban(account.get("iban", ""))
+        record.account_no = digits_only(account.get("account_no", ""))[:20]
+        record.sort_code = digits_only(account.get("sort_code", ""))[:6]
+        record.routing_number = digits_only(account.get("routing_number", ""))[:9]
         record.currency = account.get("currency", "")
-        if record.company_id is None and record.iban:
-            record.company = supplier_with_iban(record.iban)
-        record.save(update_fields=["name", "state", "payment_account_id", "iban", "currency", "company"])
+        if record.company_id is None:
+            record.company = supplier_with_bank_details(record)
+        record.save(update_fields=["name", "state", "payment_account_id", "iban", "account_no", "sort_code",
+                                   "routing_number", "currency", "company"])
 
 
-def supplier_with_iban(iban: str):
+def supplier_with_bank_details(counterparty: RevolutCounterparty):
+    """The supplier whose IBAN, or local account number with its sort code / routing number, is this one's."""
     from apps.hub.models import Company
 
-    for company in Company.objects.filter(is_supplier=True).exclude(iban=""):
-        if normalize_iban(company.iban) == iban:
-            return company
+    if counterparty.iban:
+        for company in Company.objects.filter(is_supplier=True).exclude(iban=""):
+            if normalize_iban(company.iban) == counterparty.iban:
+                return company
+    elif counterparty.account_no:
+        for company in Company.objects.filter(is_supplier=True).exclude(account_no=""):
+            if (digits_only(company.account_no) == counterparty.account_no
+                    and digits_only(company.sort_code) == counterparty.sort_code
+                    and digits_only(company.routing_number) == counterparty.routing_number):
+                return company
     return None
 
 

@@ -16,6 +16,7 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 import responses
 from django.contrib.auth.models import Permission, User
 from django.test import Client
@@ -117,8 +118,17 @@ def big_bill(supplier, settings):
 
 
 # The emulator, in-process --------------------------------------------------------------------------------------
+# Paths of this process that are "down" while listed here: 503, or no answer at all ("no answer").
+OUTAGES: dict[str, int | str] = {}
+
+
 def _forward_to_django(request):
     parts = urlsplit(request.url)
+    outage = OUTAGES.get(parts.path)
+    if outage == "no answer":
+        raise requests.ConnectTimeout(f"{request.url} did not answer")
+    if outage:
+        return outage, {"Retry-After": "60"}, b"Service Unavailable"
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     body = request.body or b""
     if isinstance(body, str):
@@ -139,7 +149,9 @@ def bank(settings, api):
     settings.REVOLUT_SANDBOX_COMPLETION_SECONDS = None
     for method in ("GET", "POST", "PATCH", "DELETE"):
         api.add_callback(method, re.compile(r"^http://testserver/.*"), callback=_forward_to_django)
-    return api
+    OUTAGES.clear()
+    yield api
+    OUTAGES.clear()
 
 
 @pytest.fixture

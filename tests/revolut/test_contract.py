@@ -14,7 +14,8 @@ import jwt
 import pytest
 from django.conf import settings
 
-from apps.revolut import oauth
+from apps.hub.models import Company
+from apps.revolut import counterparties, oauth
 from apps.revolut.client import RevolutClient
 from tests.revolut.conftest import API, API_V2, COUNTERPARTY_ID, EUR_ACCOUNT_ID
 
@@ -62,6 +63,16 @@ def every_call(client: RevolutClient):
                                 "iban": "FR7630006000011234567890189", "bic": "AGRIFRPP",
                                 "address": {"street_line1": "8 bd de la République", "city": "Orléans",
                                             "postcode": "45000", "country": "FR"}})
+    # Local details, built by the code that sends them (UK: account + sort code; US: account + routing + address).
+    uk = counterparties.details_of(Company(name="Thames Print Ltd", account_no="12345678", sort_code="54-01-05",
+                                           country_code="GB", city="London", postal_code="SW1A 2AB"))
+    us = counterparties.details_of(Company(name="Hudson Paper Inc", account_no="000123456789",
+                                           routing_number="021000021", address1="1 Main St", city="New York",
+                                           region="NY", postal_code="10001", country_code="US"))
+    client.list_counterparties(**uk.lookup())
+    client.list_counterparties(**us.lookup())
+    client.create_counterparty(uk.request_body("Thames Print Ltd"))
+    client.create_counterparty(us.request_body("Hudson Paper Inc"))
     client.pay(request_id="7c1e4c8e-3b7b-4c65-9d1f-2f0a8c7d1b2e", account_id=EUR_ACCOUNT_ID,
                counterparty_id=COUNTERPARTY_ID, receiver_account_id="05e3a8f4-6bd7-4b2b-9f2c-0dd8a0f8a2a2",
                amount=Decimal("480.00"), currency="EUR", reference="IMP-2026-0412")
@@ -73,6 +84,8 @@ def every_call(client: RevolutClient):
     client.list_webhooks()
     client.get_webhook(WEBHOOK_ID)
     client.rotate_webhook_secret(WEBHOOK_ID, "P1D")
+    client.list_failed_webhook_events(WEBHOOK_ID)
+    client.list_failed_webhook_events(WEBHOOK_ID, limit=100, created_before="2026-03-01T10:00:00.123456Z")
     client.delete_webhook(WEBHOOK_ID)
     client.simulate_transaction(TX_ID, "complete")
     client.sandbox_topup(account_id=EUR_ACCOUNT_ID, amount=Decimal("100"), currency="EUR", reference="Test")
@@ -87,7 +100,8 @@ def recorded_requests(revolut, api):
         if request.method == "DELETE":
             return 204, {}, ""
         created = request.method == "POST" and request.url == f"{API_V2}/webhooks"
-        return (201 if created else 200), {}, json.dumps({})
+        listed = request.method == "GET" and "/counterparties" in request.url
+        return (201 if created else 200), {}, json.dumps([] if listed else {})
 
     import re
 
@@ -100,7 +114,7 @@ def recorded_requests(revolut, api):
 def test_every_client_request_validates_against_business_yaml(spec, recorded_requests):
     from openapi_core.contrib.requests import RequestsOpenAPIRequest
 
-    assert len(recorded_requests) == 17
+    assert len(recorded_requests) == 23
     problems = []
     for request in recorded_requests:
         try:
