@@ -115,6 +115,6 @@ class PaymentAdmin(admin.ModelAdmin):
     list_display = ("date", "direction", "amount", "currency", "invoice", "supplier_bill", "source", "external_id")
     list_filter = ("direction", "source", "currency", "date")
     search_fields = ("external_id", "invoice__number", "invoice__company__name", "supplier_bill__reference")
-    list_select_related = ("invoice", "supplier_bill")
+    list_select_related = ("invoice", "supplier_bill__supplier")  # a bill is shown with its supplier
     autocomplete_fields = ("invoice", "supplier_bill")
     date_hierarchy = "date"

@@ -41,6 +41,7 @@ class RevolutTransactionAdmin(ReadOnlyAdmin, admin.ModelAdmin):
 @admin.register(RevolutPayment)
 class RevolutPaymentAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ["created_at", "bill", "amount", "currency", "state", "transaction_id", "requested_by"]
+    list_select_related = ["bill__supplier", "requested_by"]  # a payment is shown through its bill and supplier
     list_filter = ["state", "currency"]
     search_fields = ["request_id", "transaction_id", "bill__reference", "bill__supplier__name"]
     readonly_fields = [field.name for field in RevolutPayment._meta.fields]

@@ -85,3 +85,27 @@ def test_a_supplier_bill_cannot_be_marked_paid_by_hand(admin_client):
     bill.refresh_from_db()
     assert bill.status == SupplierBill.Status.TO_PAY
     assert "Voir sur le site" not in admin_client.get(reverse("admin:hub_supplierbill_change", args=[bill.pk])).content.decode()
+
+
+def test_the_payment_list_does_not_query_per_row(admin_client):
+    from django.db import connection as db_connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.hub.models import Payment, SupplierBill
+
+    def add_outgoing_payment(n):
+        supplier = Company.objects.create(name=f"Fournisseur {n}", is_client=False, is_supplier=True)
+        bill = SupplierBill.objects.create(supplier=supplier, reference=f"F-{n}", amount=Decimal("10.00"))
+        Payment.objects.create(direction=Payment.Direction.OUTGOING, supplier_bill=bill, amount=Decimal("10.00"),
+                               source="revolut", external_id=f"tx-{n}")
+
+    def queries():
+        with CaptureQueriesContext(db_connection) as captured:
+            assert admin_client.get(reverse("admin:hub_payment_changelist")).status_code == 200
+        return len(captured)
+
+    add_outgoing_payment(0)
+    with_one = queries()
+    for n in range(1, 5):
+        add_outgoing_payment(n)
+    assert queries() == with_one
