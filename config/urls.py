@@ -18,7 +18,8 @@ urlpatterns = [
     path("sandbox/invoiceninja/", include("apps.invoiceninja.sandbox")),
     path("sandbox/revolut/", include("apps.revolut.sandbox")),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("django-rq/", include("django_rq.urls")),
+    # django-rq's pages, for operators only (apps/core/queue_dashboard.py).
+    path("django-rq/", include("apps.core.queue_dashboard")),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,14 +1,14 @@
 """The console's capabilities: one permission and one group per thing a person may do.
 
 Code checks the permission (`user.has_perm("core.pay_suppliers")`); people get it through the group.
-Migration 0002 creates the permissions and the groups. After every `migrate`, `grant_model_permissions`
+Migrations 0002 and 0004 create the permissions and the groups. After every `migrate`, `grant_model_permissions`
 adds to those groups the Django model permissions the admin needs to show their pages (additive: a
 permission withdrawn by hand comes back at the next migrate; withdraw the group instead).
 """
 
 from django.apps import apps as global_apps
 
-# codename -> group name. Kept identical to the frozen copy in migration 0002.
+# codename -> group name. Kept identical to the frozen copies in migrations 0002 and 0004.
 CAPABILITY_GROUPS = {
     "view_console": "Console — consultation",
     "manage_connections": "Connexions — gestion",
@@ -18,6 +18,7 @@ CAPABILITY_GROUPS = {
     "pay_suppliers": "Paiement fournisseurs",
     "approve_payments": "Paiements — approbation",
     "view_balances": "Trésorerie — soldes",
+    "operate_queues": "Exploitation",
 }
 
 # codename -> {"app_label.model_name": actions}. "*" stands for every model of the console's own apps.

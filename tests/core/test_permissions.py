@@ -15,6 +15,7 @@ CAPABILITY_CODENAMES = [
     "pay_suppliers",
     "approve_payments",
     "view_balances",
+    "operate_queues",
 ]
 
 

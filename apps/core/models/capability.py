@@ -22,4 +22,5 @@ class Capability(models.Model):
             ("pay_suppliers", _("Payer les fournisseurs")),
             ("approve_payments", _("Approuver les paiements")),
             ("view_balances", _("Consulter les soldes")),
+            ("operate_queues", _("Exploiter les files de tâches")),
         ]
