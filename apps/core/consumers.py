@@ -1,7 +1,8 @@
 """The one WebSocket consumer: a staff page listens to a live group and receives rendered fragments.
 
 Who may join is decided before the handshake is accepted: anonymous, inactive and non-staff users,
-users without the group's declared permission and undeclared groups are closed before accept (the
+users without the group's declared permission (or failing its rule: a record's socket follows the
+record's page) and undeclared groups are closed before accept (the
 client sees a refused handshake). The origin is checked by AllowedHostsOriginValidator in config/asgi.py.
 """
 
@@ -38,4 +39,6 @@ def may_listen(user, group: str) -> bool:
         return False
     if not (user.is_authenticated and user.is_active and user.is_staff):
         return False
+    if callable(permission):
+        return permission(user, group)
     return not permission or user.has_perm(permission)

@@ -7,6 +7,7 @@ declared here with `register_group`; the consumer (apps/core/consumers.py) enfor
 
 import logging
 import re
+from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -17,16 +18,20 @@ logger = logging.getLogger(__name__)
 
 GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,90}$")
 
-# group prefix -> permission codename required to listen ("" = any active staff user)
-_group_permissions: dict[str, str] = {}
+# A rule for listening to a group: a permission codename ("" = any active staff user), or a function
+# (user, group name) -> bool for groups whose audience depends on the group (a record's socket).
+ListenRule = str | Callable[[object, str], bool]
+
+# group prefix -> rule
+_group_permissions: dict[str, ListenRule] = {}
 
 
-def register_group(prefix: str, permission: str = "") -> None:
+def register_group(prefix: str, permission: ListenRule = "") -> None:
     _group_permissions[prefix] = permission
 
 
-def permission_for(group: str) -> str | None:
-    """The permission a user needs to join `group`, or None if no such group is declared."""
+def permission_for(group: str) -> ListenRule | None:
+    """The rule a user must pass to join `group`, or None if no such group is declared."""
     if not GROUP_NAME.match(group):
         return None
     for prefix in sorted(_group_permissions, key=len, reverse=True):

@@ -1,8 +1,8 @@
 """Push fresh fragments to the live groups when kernel rows change.
 
     sync.<run id>                    progress of one SyncRun (listeners need core.view_console)
-    actions.<content type>.<pk>      a record's action runs and timeline (any active staff user;
-                                     the views check access to the record itself)
+    actions.<content type>.<pk>      a record's action runs and timeline (whoever may open the record's
+                                     page: apps.core.console.access.may_view_record)
 """
 
 from django.db import transaction
@@ -10,6 +10,7 @@ from django.db.models.signals import post_save
 
 from apps.core import live
 from apps.core.console import presenters
+from apps.core.console.access import may_view_records_of_type
 from apps.core.models import ActionRun, SyncRun, TimelineEntry
 from apps.core.signals import action_run_changed, sync_run_progressed
 
@@ -42,9 +43,15 @@ def push_timeline(sender, instance: TimelineEntry, created, **kwargs):
     ))
 
 
+def may_listen_to_record(user, group: str) -> bool:
+    """`actions.<content type id>.<pk>`: the record's page rule, for the record's type."""
+    parts = group.split(".")
+    return len(parts) == 3 and parts[1].isdigit() and may_view_records_of_type(user, parts[1])
+
+
 def connect() -> None:
     live.register_group("sync", "core.view_console")
-    live.register_group("actions", "")
+    live.register_group("actions", may_listen_to_record)
     sync_run_progressed.connect(push_sync_progress, sender=SyncRun, dispatch_uid="core.live.sync_progress")
     action_run_changed.connect(push_action_run, sender=ActionRun, dispatch_uid="core.live.action_run")
     post_save.connect(push_timeline, sender=TimelineEntry, dispatch_uid="core.live.timeline")

@@ -1,9 +1,10 @@
 """Contextual actions that exist in tests only, on hub Company records, and users with given capabilities."""
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Group, User
 
 from apps.core import actions
+from apps.core.capabilities import CAPABILITY_GROUPS
 from apps.core.models import Connection
 from apps.hub.models import Company
 
@@ -66,9 +67,10 @@ def registered_actions(db):
 
 
 def make_user(username, *capabilities, is_staff=True, is_active=True):
+    """A user holding capabilities as people do: through their groups (capability + the models it needs)."""
     user = User.objects.create_user(username, is_staff=is_staff, is_active=is_active)
     for capability in capabilities:
-        user.user_permissions.add(Permission.objects.get(content_type__app_label="core", codename=capability))
+        user.groups.add(Group.objects.get(name=CAPABILITY_GROUPS[capability]))
     return User.objects.get(pk=user.pk)  # fresh permission cache
 
 

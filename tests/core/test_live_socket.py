@@ -94,9 +94,9 @@ def test_staff_with_the_permission_receive_the_sync_progress(client, sync_run):
     assert "Paginé" in text and "things" in text and ">7<" in text
 
 
-def test_any_active_staff_hears_a_record_action_run_change(client):
+def test_whoever_may_open_the_record_hears_its_action_run_change(client):
     company = Company.objects.create(name="Atelier Dupont")
-    lea = make_user("lea")
+    lea = make_user("lea", "view_console")
     run = ActionRun.objects.create(
         action="kerneluitest.greet", label="Envoyer un bonjour", content_type_id=_company_type(), object_id=company.pk,
         user=lea, idempotency_key="k" * 32, status=ActionRun.Status.SUCCEEDED, message="Bonjour envoyé",

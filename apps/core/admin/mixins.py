@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from apps.core import actions
 from apps.core.console import presenters
+from apps.core.console.access import may_view_record
 from apps.core.models import ActionRun
 
 ACTION_PREFIX = "contextual:"
@@ -41,6 +42,10 @@ class ContextualActionsAdmin:
     view_on_site = False  # the record page is this change form; "Voir sur le site" would loop back to it
     change_form_template = "admin/core/contextual_change_form.html"
     contextual_confirmation_template = "admin/core/contextual_action_confirmation.html"
+
+    def has_view_permission(self, request, obj=None):
+        # The record's page follows the rule its action fragments and live socket follow.
+        return may_view_record(request.user, self.model)
 
     def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
         found = super().get_actions(request, action_location=action_location)

@@ -7,10 +7,35 @@ when the request is not HTMX), never a traceback; the X-Console-Error header let
 
 from functools import wraps
 
+from django.contrib.contenttypes.models import ContentType
+
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 ERROR_HEADER = "X-Console-Error"
+
+
+def may_view_record(user, model) -> bool:
+    """Whether `user` may see records of `model`: its page, action fragments, runs and live socket.
+
+    The one rule, used by the admin change form (ContextualActionsAdmin.has_view_permission), the action
+    views and the `actions.<content type>.<pk>` socket: an active staff user holding the model's view or
+    change permission (Django's own rule for the admin change form).
+    """
+    if model is None or user is None or not (user.is_authenticated and user.is_active and user.is_staff):
+        return False
+    opts = model._meta.concrete_model._meta
+    return user.has_perm(f"{opts.app_label}.view_{opts.model_name}") or user.has_perm(
+        f"{opts.app_label}.change_{opts.model_name}"
+    )
+
+
+def may_view_records_of_type(user, content_type_id) -> bool:
+    try:
+        model = ContentType.objects.get_for_id(int(content_type_id)).model_class()
+    except (ContentType.DoesNotExist, TypeError, ValueError):
+        return False
+    return may_view_record(user, model)
 
 
 def refuse(request, message, status=403):

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.core import actions
 from apps.core.console import presenters
-from apps.core.console.access import refuse, staff_required
+from apps.core.console.access import may_view_record, refuse, staff_required
 from apps.core.models import ActionRun
 
 MAX_KEY_LENGTH = ActionRun._meta.get_field("idempotency_key").max_length
@@ -57,16 +57,13 @@ def _safe_next(request, fallback):
     return fallback
 
 
-def _may_see_record(user, run: ActionRun) -> bool:
-    if run.user_id == user.pk:
-        return True
-    model = run.content_type.model_class()
-    if model is None:
-        return False
-    opts = model._meta
-    return user.has_perm(f"{opts.app_label}.view_{opts.model_name}") or user.has_perm(
-        f"{opts.app_label}.change_{opts.model_name}"
-    )
+def _record_refused(request, model):
+    return refuse(request, _("Vous n'avez pas accès à ce dossier.")) if not may_view_record(request.user, model) else None
+
+
+def _may_see_run(user, run: ActionRun) -> bool:
+    """A run shows its record's state (amount, payment ids): same rule as the record's page."""
+    return may_view_record(user, run.content_type.model_class())
 
 
 @require_GET
@@ -77,6 +74,8 @@ def action_bar(request, content_type_id, object_id):
         obj = _target(content_type_id, object_id)
     except NotFound:
         return _not_found(request)
+    if refused := _record_refused(request, type(obj)):
+        return refused
     return render(request, "core/actions/buttons.html", presenters.action_bar_context(obj, request))
 
 
@@ -87,6 +86,8 @@ def confirm(request, key, content_type_id, object_id):
         action, obj = _action_and_target(key, content_type_id, object_id)
     except NotFound:
         return _not_found(request)
+    if refused := _record_refused(request, type(obj)):
+        return refused
     reason = action.unavailable_reason(obj, request.user)
     if reason:
         return refuse(request, reason)
@@ -116,6 +117,8 @@ def start(request, key, content_type_id, object_id):
         action, obj = _action_and_target(key, content_type_id, object_id)
     except NotFound:
         return _not_found(request)
+    if refused := _record_refused(request, type(obj)):
+        return refused
     idempotency_key = request.POST.get("key", "").strip()
     if not idempotency_key or len(idempotency_key) > MAX_KEY_LENGTH:
         return refuse(request, _("Demande incomplète : rechargez la page puis réessayez."), status=400)
@@ -145,7 +148,7 @@ def start(request, key, content_type_id, object_id):
 @staff_required()
 def run_status(request, run_id):
     run = ActionRun.objects.select_related("content_type").filter(pk=run_id).first()
-    if run is None or not (_may_see_record(request.user, run) or presenters.can_approve(run, request.user)):
+    if run is None or not _may_see_run(request.user, run):
         return refuse(request, _("Exécution introuvable."), status=404)
     context = presenters.run_status_context(run, request.user)
     # A poll that sees the run finished also refreshes the buttons (availability changed, new keys).
@@ -160,9 +163,9 @@ def run_status(request, run_id):
 @require_POST
 @staff_required()
 def approve(request, run_id):
-    # No record-visibility check here: actions.approve() itself requires the approval permission.
-    run = ActionRun.objects.filter(pk=run_id).first()
-    if run is None:
+    # Approving also needs the approval permission: actions.approve() checks it.
+    run = ActionRun.objects.select_related("content_type").filter(pk=run_id).first()
+    if run is None or not _may_see_run(request.user, run):
         return refuse(request, _("Exécution introuvable."), status=404)
     if run.status != ActionRun.Status.PENDING_APPROVAL:
         return refuse(request, _("Cette exécution n'attend pas d'approbation."), status=409)
