@@ -31,3 +31,19 @@ def redis_connection(settings):
     connection.flushdb()
     yield connection
     connection.flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _force_login_passes_the_second_factor(monkeypatch):
+    """`force_login` skips the password; it skips the second factor too (tests/second_factor.py)."""
+    from django.test import Client
+
+    from tests.second_factor import pass_second_factor
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        pass_second_factor(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)

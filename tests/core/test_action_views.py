@@ -18,6 +18,7 @@ from apps.hub.models import Company
 from config import urls as config_urls
 from tests.core.action_doubles import PaySupplier, SendGreeting, make_user
 from tests.core.action_doubles import client_company, registered_actions  # noqa: F401
+from tests.second_factor import code_for
 
 pytestmark = pytest.mark.usefixtures("registered_actions")
 
@@ -228,7 +229,7 @@ def test_approval_from_the_run_page(client, django_capture_on_commit_callbacks, 
     client.force_login(approver)
     assert f'hx-post="{approve_url}"' in client.get(status_url, **HTMX).content.decode()
     with django_capture_on_commit_callbacks(execute=True):
-        approved = client.post(approve_url, **HTMX)
+        approved = client.post(approve_url, {"otp_token": code_for(approver)}, **HTMX)
     work_default_queue()
 
     assert approved.status_code == 200

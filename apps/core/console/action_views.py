@@ -10,7 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.core import actions
+from apps.core import actions, second_factor
 from apps.core.console import presenters
 from apps.core.console.access import may_view_record, refuse, staff_required
 from apps.core.models import ActionRun
@@ -169,6 +169,12 @@ def approve(request, run_id):
         return refuse(request, _("Exécution introuvable."), status=404)
     if run.status != ActionRun.Status.PENDING_APPROVAL:
         return refuse(request, _("Cette exécution n'attend pas d'approbation."), status=409)
+    if presenters.can_approve(run, request.user) and not second_factor.fresh_code_matches(
+        request.user, request.POST.get("otp_token", "")
+    ):
+        # Runs wait for approval only above the payment threshold: releasing one asks for a fresh code.
+        return refuse(request, _("Code de vérification incorrect ou déjà utilisé : saisissez le nouveau code de "
+                                 "votre application d'authentification pour approuver."))
     try:
         run = actions.approve(run, request.user)
     except KeyError:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.core.console import action_views, sync_views
+from apps.core.console import action_views, second_factor_views, sync_views
 
 urlpatterns = [
     path("actions/runs/<int:run_id>/", action_views.run_status, name="action_run"),
@@ -12,6 +12,8 @@ urlpatterns = [
     path("actions/<str:key>/<int:content_type_id>/<str:object_id>/confirm/", action_views.confirm,
          name="action_confirm"),
     path("actions/<str:key>/<int:content_type_id>/<str:object_id>/start/", action_views.start, name="action_start"),
+    path("second-factor/", second_factor_views.verify, name="second_factor"),
+    path("second-factor/enrol/", second_factor_views.enrol, name="second_factor_enrol"),
     path("sync/start/", sync_views.start, name="sync_start"),
     path("sync/<int:run_id>/", sync_views.progress, name="sync_progress"),
     path("sync/<int:run_id>/progress/", sync_views.progress_fragment, name="sync_progress_fragment"),

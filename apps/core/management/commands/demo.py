@@ -4,6 +4,7 @@ Idempotent: everything is looked up by its natural key first, so a second run ad
 unless SANDBOX is on (production settings refuse SANDBOX, so this never runs against real systems).
 """
 
+from base64 import b32decode
 from datetime import timedelta
 from decimal import Decimal
 
@@ -12,8 +13,9 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from apps.core import providers
+from apps.core import providers, second_factor
 from apps.core.capabilities import CAPABILITY_GROUPS
 from apps.hub.models import Company, Contact, Invoice, Quote, SupplierBill
 
@@ -90,6 +92,11 @@ DEMO_USERS = {
     "comptable": ("demo-comptable", ["view_console", "send_documents", "send_emails", "pay_suppliers"]),
     "tresorerie": ("demo-tresorerie", ["view_console", "view_balances", "approve_payments"]),
 }
+
+
+# The demo users who move money need a second factor: a TOTP device with this fixed secret (base32, as
+# authenticator applications and `oathtool -b` take it). Printed with the credentials; demo only.
+DEMO_TOTP_SECRET = "HYPERVISUALCONSOLEDEMOTOTPSECRET"
 
 
 class Command(BaseCommand):
@@ -175,6 +182,11 @@ class Command(BaseCommand):
                 user.save(update_fields=["password"])
                 created += 1
             user.groups.add(*Group.objects.filter(name__in=[CAPABILITY_GROUPS[c] for c in capabilities]))
+            user = User.objects.get(pk=user.pk)  # fresh permission cache
+            if second_factor.needs_second_factor(user) and second_factor.totp_device(user) is None:
+                TOTPDevice.objects.create(
+                    user=user, name="Démo", confirmed=True, key=b32decode(DEMO_TOTP_SECRET).hex()
+                )
         return created
 
     def print_credentials(self):
@@ -183,3 +195,10 @@ class Command(BaseCommand):
         for username, (password, capabilities) in DEMO_USERS.items():
             groups = ", ".join(CAPABILITY_GROUPS[c] for c in capabilities)
             self.stdout.write(f"  {username} / {password}  ({groups})")
+        with_totp = [name for name in DEMO_USERS if second_factor.totp_device(User.objects.get(username=name))]
+        if with_totp:
+            self.stdout.write(
+                f"Second facteur (TOTP) de {', '.join(with_totp)} : secret {DEMO_TOTP_SECRET}\n"
+                f"  code du moment : .venv/bin/python manage.py demo_totp <utilisateur>"
+                f"  (ou : oathtool --totp -b {DEMO_TOTP_SECRET})"
+            )
