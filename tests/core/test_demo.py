@@ -1,10 +1,13 @@
 import io
+import re
+from base64 import b32decode
 
 import pytest
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.test import RequestFactory
+from django_otp.oath import totp
 
 from apps.core import providers
 from apps.core.providers import Provider
@@ -84,3 +87,31 @@ def test_demo_refuses_without_sandbox(seeded_provider, settings):
     with pytest.raises(CommandError, match="SANDBOX"):
         run_demo()
     assert Company.objects.count() == 0
+
+
+def test_demo_money_movers_log_in_with_the_printed_totp_secret(seeded_provider, client):
+    output = run_demo()
+    secret = re.search(r"Second facteur \(TOTP\) de ([a-z, ]+) : secret ([A-Z2-7]+)", output)
+    assert secret, output
+    assert set(secret.group(1).split(", ")) == {"demo", "comptable", "tresorerie"}
+    assert "manage.py demo_totp <utilisateur>" in output and f"oathtool --totp -b {secret.group(2)}" in output
+
+    client.post("/admin/login/", {"username": "comptable", "password": "demo-comptable"})
+    assert client.get("/admin/")["Location"].startswith("/console/second-factor/")
+    printed = io.StringIO()
+    call_command("demo_totp", "comptable", stdout=printed)
+    code = printed.getvalue().strip()
+    assert code == f"{totp(b32decode(secret.group(2))):06d}"
+    client.post("/console/second-factor/", {"code": code, "next": "/admin/"})
+    assert client.get("/admin/").status_code == 200
+
+    again = io.StringIO()
+    call_command("demo_totp", "comptable", stdout=again, stderr=io.StringIO())
+    assert again.getvalue().strip() != code  # that one was used: the next one is printed
+
+
+def test_demo_totp_refuses_without_sandbox(seeded_provider, settings):
+    run_demo()
+    settings.SANDBOX = False
+    with pytest.raises(CommandError, match="SANDBOX"):
+        call_command("demo_totp", "demo")

@@ -33,6 +33,31 @@ document.addEventListener('htmx:wsOpen', () => { window.__e2eSocketsOpen += 1; }
 class User:
     username: str
     password: str
+    # Hex key of the user's TOTP device (django-otp), for those who need a second factor (records.staff_user).
+    totp_key: str = ""
+    last_totp_step: int = -1
+
+
+TOTP_STEP_SECONDS = 30
+
+
+def totp_code(user: User) -> str:
+    """A code the user's authenticator shows, never one already used (the console accepts each 30 s step once).
+
+    The current step if unused, else the next one (the console accepts one step of clock drift); if even that
+    was used, wait for time to move on.
+    """
+    from django_otp.oath import totp
+
+    assert user.totp_key, f"{user.username} has no TOTP device (records.staff_user gives one to money movers)"
+    while True:
+        now_step = int(time.time()) // TOTP_STEP_SECONDS
+        step = max(now_step, user.last_totp_step + 1)
+        if step <= now_step + 1:
+            break
+        time.sleep(1)
+    user.last_totp_step = step
+    return f"{totp(bytes.fromhex(user.totp_key), TOTP_STEP_SECONDS, 0, 6, step - now_step):06d}"
 
 
 @dataclass
@@ -97,12 +122,21 @@ def step(page: Page, name: str) -> Path:
 # Signing in ------------------------------------------------------------------------------------------
 
 
+SECOND_FACTOR_PATH = re.compile(r"/console/second-factor/")
+
+
 def log_in(page: Page, user: User) -> None:
+    """Password, then, for those who move money, the code of their authenticator (the second-factor page)."""
     page.goto("/admin/login/")
     page.get_by_label(re.compile(r"^Nom d.utilisateur")).fill(user.username)
     page.get_by_label("Mot de passe").fill(user.password)
     page.get_by_role("button", name="Connexion").click()
     expect(page).not_to_have_url(re.compile(r"/admin/login/"))
+    if user.totp_key:
+        expect(page, f"{user.username} moves money: a second factor is asked").to_have_url(SECOND_FACTOR_PATH)
+        page.get_by_label(re.compile(r"^Code à 6 chiffres")).fill(totp_code(user))
+        page.get_by_role("button", name="Vérifier").click()
+    expect(page).not_to_have_url(SECOND_FACTOR_PATH)
 
 
 # Staying on the page ---------------------------------------------------------------------------------

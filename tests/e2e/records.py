@@ -21,7 +21,10 @@ def staff_user(username: str, *capabilities: str, superuser: bool = False) -> Us
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
     from apps.core.capabilities import group_name
+    from apps.core.second_factor import needs_second_factor
 
     password = secrets.token_urlsafe(12)
     user = get_user_model().objects.create_user(
@@ -30,7 +33,11 @@ def staff_user(username: str, *capabilities: str, superuser: bool = False) -> Us
     )
     for capability in capabilities:
         user.groups.add(Group.objects.get(name=group_name(capability)))
-    return User(username, password)
+    user = get_user_model().objects.get(pk=user.pk)  # fresh permission cache
+    totp_key = ""
+    if needs_second_factor(user):  # who moves money has an authenticator, as the console requires
+        totp_key = TOTPDevice.objects.create(user=user, name="Authentificateur (e2e)", confirmed=True).key
+    return User(username, password, totp_key=totp_key)
 
 
 def client_company(name: str = "Atelier Lumière SARL"):

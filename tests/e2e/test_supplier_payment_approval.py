@@ -16,6 +16,7 @@ from tests.e2e.browsing import (
     mark_page,
     post_as,
     step,
+    totp_code,
     wait_for_live_sockets,
     wait_for_record_status,
 )
@@ -77,6 +78,8 @@ def test_payment_above_threshold_needs_a_second_approver(browsing, console, demo
     mark_page(page_b)
     run_b = page_b.locator(f"#action-run-{run.pk}")
     expect(run_b).to_contain_text("En attente d'approbation")
+    # Releasing a payment above the threshold asks the approver for a fresh code of their authenticator.
+    run_b.get_by_label(re.compile(r"^Nouveau code")).fill(totp_code(approver))
     run_b.get_by_role("button", name=APPROVE).click()
     expect(run_b).to_contain_text("Approuvé par bruno")
     step(page_b, "payment approved")
