@@ -74,3 +74,5 @@ def test_groups_come_back_after_a_flush():
     group = Group.objects.get(name="Paiement fournisseurs")
     assert group.permissions.filter(content_type__app_label="core", codename="pay_suppliers").exists()
     assert group.permissions.filter(codename="change_supplierbill").exists()
+    operations = Group.objects.get(name="Exploitation")
+    assert list(operations.permissions.values_list("codename", flat=True)) == ["operate_queues"]
