@@ -4,14 +4,14 @@ These tests log in through the login page (client.post), not force_login, which 
 """
 
 import re
+from base64 import b32decode
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 from django.urls import reverse
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.oath import totp
-from base64 import b32decode
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.core.models import ActionRun
 from apps.hub.models import Company

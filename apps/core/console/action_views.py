@@ -58,7 +58,10 @@ def _safe_next(request, fallback):
 
 
 def _record_refused(request, model):
-    return refuse(request, _("Vous n'avez pas accès à ce dossier.")) if not may_view_record(request.user, model) else None
+    """The refusal to answer when the user may not open the record's page (None when they may)."""
+    if may_view_record(request.user, model):
+        return None
+    return refuse(request, _("Vous n'avez pas accès à ce dossier."))
 
 
 def _may_see_run(user, run: ActionRun) -> bool:
