@@ -22,7 +22,9 @@ class MirrorAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     def label(self, obj):
         for key in self.label_keys:
             if obj.payload.get(key):
-                return obj.payload[key] if key != "item_code" else f"{obj.payload[key]} — {obj.payload.get('warehouse', '')}"
+                if key == "item_code":  # a Bin: its item in its warehouse
+                    return f"{obj.payload[key]} — {obj.payload.get('warehouse', '')}"
+                return obj.payload[key]
         return ""
 
     @admin.display(description=_("statut"))

@@ -48,7 +48,8 @@ def erp_outstanding(connection, party_type: str, parties: list[str]) -> dict[str
 def console_outstanding(company: Company, party_type: str) -> dict[str, Decimal]:
     totals: dict[str, Decimal] = defaultdict(Decimal)
     if party_type == "Customer":
-        for invoice in Invoice.objects.filter(company=company, status__in=[Invoice.Status.SENT, Invoice.Status.PARTIAL]):
+        unpaid = [Invoice.Status.SENT, Invoice.Status.PARTIAL]
+        for invoice in Invoice.objects.filter(company=company, status__in=unpaid):
             totals[invoice.currency] += invoice.balance_due
     else:
         for bill in SupplierBill.objects.filter(supplier=company).exclude(status=SupplierBill.Status.PAID):

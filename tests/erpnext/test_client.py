@@ -55,7 +55,8 @@ def test_lists_always_send_a_page_size_and_an_order_ending_in_name(connection):
 @responses.activate
 def test_frappe_error_messages_are_decoded_twice_and_403_is_an_authentication_error(connection):
     responses.get(f"{ROOT}/api/resource/Bin", status=403, json=frappe_error(403, "PermissionError", "No Bin for you"))
-    responses.get(f"{ROOT}/api/resource/Item", status=417, json=frappe_error(417, "DataError", "Field not permitted in query: x"))
+    responses.get(f"{ROOT}/api/resource/Item", status=417,
+                  json=frappe_error(417, "DataError", "Field not permitted in query: x"))
     client = ERPNextClient(connection)
     with pytest.raises(AuthenticationError) as refused:
         client.list_documents("Bin", fields=["name"], order_by="name asc")
@@ -67,7 +68,8 @@ def test_frappe_error_messages_are_decoded_twice_and_403_is_an_authentication_er
 
 @responses.activate
 def test_a_missing_document_is_none(connection):
-    responses.get(f"{ROOT}/api/resource/Customer/CUST%2F9", status=404, json=frappe_error(404, "DoesNotExistError", "gone"))
+    responses.get(f"{ROOT}/api/resource/Customer/CUST%2F9", status=404,
+                  json=frappe_error(404, "DoesNotExistError", "gone"))
     assert ERPNextClient(connection).get_document("Customer", "CUST/9") is None
 
 
@@ -88,9 +90,9 @@ def test_the_transport_refuses_every_method_but_get_before_anything_is_sent(conn
     transport = ReadOnlyTransport(connection)
     with pytest.raises(WriteRefused):
         transport.request(method, "api/resource/Customer")
-    with pytest.raises(WriteRefused):
-        getattr(transport, method.lower(), transport.request)("api/resource/Customer") if method in (
-            "POST", "PUT", "PATCH", "DELETE") else transport.request(method, "api/resource/Customer")
+    if method in ("POST", "PUT", "PATCH", "DELETE"):  # the kernel base's shortcuts are refused too
+        with pytest.raises(WriteRefused):
+            getattr(transport, method.lower())("api/resource/Customer", json={"customer_name": "X"})
     assert len(responses.calls) == 0
     assert not ApiCall.objects.exists()
 

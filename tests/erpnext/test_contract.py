@@ -38,7 +38,9 @@ def v15_fields(doctype: str) -> set[str]:
 
 def filter_fields(raw, doctype) -> list[str]:
     value = json.loads(raw)
-    entries = [[k, *(v if isinstance(v, list) else ["=", v])] for k, v in value.items()] if isinstance(value, dict) else value
+    if isinstance(value, dict):
+        value = [[k, *(v if isinstance(v, list) else ["=", v])] for k, v in value.items()]
+    entries = value
     fields = []
     for entry in entries:
         if len(entry) == 4:

@@ -89,7 +89,8 @@ def test_company_page_shows_erp_outstanding_next_to_the_console_and_highlights_t
     sales_invoice(sandbox.site, "SINV-3", "CUST-2", 999.0, docstatus=2)  # cancelled: never counts
     sync_everything(sandbox.connection)
     invoice = Invoice.objects.create(company=company, status=Invoice.Status.SENT, number="FAC-1")
-    invoice.lines.create(position=0, description="Pain", quantity=1, unit_price=Decimal("375.42"), tax_rate=Decimal("0"))
+    invoice.lines.create(position=0, description="Pain", quantity=1, unit_price=Decimal("375.42"),
+                         tax_rate=Decimal("0"))
     invoice.recalculate_totals()
 
     page = logged_in(staff).get(reverse("admin:hub_company_change", args=[company.pk])).content.decode()

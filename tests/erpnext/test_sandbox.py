@@ -4,6 +4,8 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import date
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -117,13 +119,11 @@ def test_saving_bumps_modified_but_the_daily_overdue_job_does_not(site):
         "docstatus": 1, "status": "Unpaid", "grand_total": 100.0, "outstanding_amount": 100.0,
         "due_date": "2026-01-10"})
     before = document.modified
-    from datetime import date
-
     assert state.run_daily_overdue(site, today=date(2026, 2, 1)) == 1
     document.refresh_from_db()
     assert document.data["status"] == "Overdue"
     assert document.modified == before == document.data["modified"]
-    state.record_payment(site, "ACC-SINV-2026-00001", __import__("decimal").Decimal("100"))
+    state.record_payment(site, "ACC-SINV-2026-00001", Decimal("100"))
     document.refresh_from_db()
     assert document.data["status"] == "Paid" and document.modified > before
 
@@ -131,7 +131,8 @@ def test_saving_bumps_modified_but_the_daily_overdue_job_does_not(site):
 def test_cancel_and_amend_as_frappe_names_them(site):
     state.save_document(site, "Sales Invoice", "ACC-SINV-2026-00002", {"docstatus": 1, "grand_total": 50.0,
                                                                         "outstanding_amount": 50.0, "status": "Unpaid"})
-    amended = state.amend(site, "Sales Invoice", "ACC-SINV-2026-00002", {"grand_total": 45.0, "outstanding_amount": 45.0})
+    amended = state.amend(site, "Sales Invoice", "ACC-SINV-2026-00002",
+                          {"grand_total": 45.0, "outstanding_amount": 45.0})
     original = SandboxDocument.objects.get(site=site, name="ACC-SINV-2026-00002")
     assert (original.docstatus, original.data["status"]) == (2, "Cancelled")
     assert amended.name == "ACC-SINV-2026-00002-1" and amended.data["amended_from"] == "ACC-SINV-2026-00002"
@@ -140,7 +141,8 @@ def test_cancel_and_amend_as_frappe_names_them(site):
 def test_webhooks_are_signed_over_the_exact_body(site, monkeypatch, django_capture_on_commit_callbacks):
     sent = []
     monkeypatch.setattr(state, "DELIVER_IN_BACKGROUND", False)
-    monkeypatch.setattr(state, "_post_with_retries", lambda url, body, headers, pause=None: sent.append((url, body, headers)))
+    monkeypatch.setattr(state, "_post_with_retries",
+                        lambda url, body, headers, pause=None: sent.append((url, body, headers)))
     site.webhook_url, site.webhook_secret = "https://console.example.test/hooks/erpnext/x/", "test-secret"
     site.save()
     with django_capture_on_commit_callbacks(execute=True):
@@ -164,7 +166,8 @@ def test_demo_data_is_a_year_of_documents_in_the_catalogue_shape(site):
     assert counts["Sales Invoice"] >= 300 and counts["Bin"] >= 30 and counts["Warehouse"] == 2
     rows = get("resource/Bin", fields=["warehouse"], limit_page_length=0).json()["data"]
     assert {row["warehouse"] for row in rows} == set(demo_data.WAREHOUSES)
-    statuses = {r["status"] for r in get("resource/Sales Invoice", fields=["status"], limit_page_length=0).json()["data"]}
+    rows = get("resource/Sales Invoice", fields=["status"], limit_page_length=0).json()["data"]
+    statuses = {row["status"] for row in rows}
     assert {"Paid", "Overdue", "Cancelled", "Draft"} <= statuses
     assert demo_data.populate(site) == counts  # idempotent
     with pytest.raises(ValueError, match="n'a pas de champ"):

@@ -2,11 +2,11 @@
 an incremental run with nothing new asks once per doctype and writes no mirror row, changes show up after the
 next incremental run, and the nightly full pass catches what `modified` does not show (overdue, deletions)."""
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
-import json
 import pytest
 from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
@@ -108,7 +108,8 @@ def test_deletions_are_found_by_the_full_pass_and_cancellations_kept_with_their_
     state.amend(sandbox.site, "Sales Invoice", "SINV-B", {"grand_total": 90.0, "outstanding_amount": 90.0})
     run_sync(sandbox.connection, "sales_invoices")
     assert not SalesInvoiceMirror.objects.get(external_id="SINV-A").is_deleted  # nothing to list: still there
-    original, amended = SalesInvoiceMirror.objects.get(external_id="SINV-B"), SalesInvoiceMirror.objects.get(external_id="SINV-B-1")
+    original = SalesInvoiceMirror.objects.get(external_id="SINV-B")
+    amended = SalesInvoiceMirror.objects.get(external_id="SINV-B-1")
     assert (original.payload["docstatus"], original.payload["status"]) == (2, "Cancelled")
     assert amended.payload["amended_from"] == "SINV-B" and not original.is_deleted
     full = run_sync(sandbox.connection, "sales_invoices", SyncRun.Kind.FULL)

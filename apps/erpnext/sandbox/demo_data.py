@@ -64,7 +64,8 @@ def checked(doctype: str, data: dict) -> dict:
 
 
 def stamp(day: date, rng: random.Random) -> str:
-    moment = datetime.combine(day, time(8)) + timedelta(seconds=rng.randrange(10 * 3600), microseconds=rng.randrange(10**6))
+    moment = datetime.combine(day, time(8)) + timedelta(seconds=rng.randrange(10 * 3600),
+                                                        microseconds=rng.randrange(10**6))
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
@@ -85,7 +86,8 @@ def invoice_data(customer: dict, posting: date, total: Decimal, paid: Decimal, t
     data = {
         "customer": customer["name"], "customer_name": customer["customer_name"], "company": COMPANY,
         "posting_date": posting.isoformat(), "due_date": (posting + timedelta(days=30)).isoformat(),
-        "currency": customer["default_currency"], "conversion_rate": 1.0, "party_account_currency": customer["default_currency"],
+        "currency": customer["default_currency"], "conversion_rate": 1.0,
+        "party_account_currency": customer["default_currency"],
         "total": float(net), "net_total": float(net), "total_taxes_and_charges": float(total - net),
         "grand_total": float(total), "rounded_total": float(total), "base_grand_total": float(total),
         "outstanding_amount": float(total - paid), "paid_amount": float(paid), "docstatus": docstatus,
