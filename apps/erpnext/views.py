@@ -16,7 +16,7 @@ from apps.core import sync
 from apps.core.connection_check import check_connection
 from apps.core.console.access import refuse, staff_required
 from apps.core.models import Connection, SyncRun, WebhookEvent
-from apps.erpnext import figures, matching
+from apps.erpnext import figures, matching, webhooks
 from apps.erpnext.models import CustomerMirror, PartyLink
 from apps.erpnext.sync import RESOURCES
 
@@ -66,6 +66,7 @@ def hub(request):
         "syncs": SyncRun.objects.filter(connection__provider=PROVIDER).select_related("connection")[:14],
         "can_manage": request.user.has_perm("core.manage_connections"),
         "can_confirm": request.user.has_perm("hub.change_company"),
+        "webhook_template": webhooks.JSON_TEMPLATE,
     }
     return render(request, "erpnext/hub.html", context)
 

@@ -151,6 +151,8 @@ def test_hub_page_searches_customers_and_highlights_low_stock(sandbox, staff):
     assert stock.index(low[-1]) < len(low)  # low stock listed first
     page = client.get(reverse("erpnext:hub")).content.decode()
     assert page.count('class="erpnext-low-stock"') == len(low)
+    # Someone who manages connections sees how to set up the optional webhooks.
+    assert sandbox.connection.webhook_url() in page and "{{ doc.modified }}" in page
 
 
 def test_hub_page_needs_a_staff_user(sandbox, django_user_model):
