@@ -104,3 +104,19 @@ def test_a_trashed_document_is_marked_deleted_and_a_replay_is_a_duplicate(sandbo
 def test_an_unsynced_doctype_is_stored_and_ignored(sandbox):
     body = json.dumps({"doctype": "Project", "name": "PROJ-1", "modified": "x"}).encode()
     assert deliver(sandbox.connection, body).status == WebhookEvent.Status.IGNORED
+
+
+def test_an_erpnext_connection_without_webhook_secret_is_no_configuration_error_but_still_refuses(connection):
+    from django.core.checks import run_checks
+
+    from apps.core.webhooks.checks import ID_NO_WEBHOOK_SECRET
+
+    bare = Connection.objects.create(provider="erpnext", name="Sans webhooks", slug="erp-bare",
+                                     base_url="https://erp.example.test")
+    Connection.objects.create(provider="invoiceninja", name="IN", slug="in-bare", base_url="https://in.example.test")
+    errors = [e for e in run_checks(databases=["default"]) if e.id == ID_NO_WEBHOOK_SECRET]
+    assert len(errors) == 1 and "in-bare" in errors[0].msg and "erp-bare" not in errors[0].msg
+    body = b'{"doctype": "Customer", "name": "CUST-1"}'
+    response = Client().post(bare.webhook_path(), data=body, content_type="application/json",
+                             headers={SIGNATURE_HEADER: state.sign("anything-0123456789", body)})
+    assert response.status_code == 503  # fail closed all the same
