@@ -144,3 +144,18 @@ def test_whitelisted_read_methods_are_the_only_methods_allowed(connection):
     check_read_only("GET", f"{ROOT}/api/resource/Sales%20Invoice/ACC-SINV-2026-00001")
     with pytest.raises(WriteRefused):
         check_read_only("GET", f"{ROOT}/api/method/frappe.client.save")
+
+
+def test_count_and_permission_questions_are_reads_of_whitelisted_methods(sandbox):
+    from apps.erpnext.sandbox import state
+
+    for number in range(3):
+        state.save_document(sandbox.site, "Customer", f"CUST-{number}", {"customer_name": f"C{number}",
+                                                                         "disabled": int(number == 2)})
+    client = ERPNextClient(sandbox.connection)
+    assert client.count("Customer") == 3
+    assert client.count("Customer", [["disabled", "=", 0]]) == 2
+    assert client.has_permission("Customer", "CUST-0", "read") is True
+    assert client.has_permission("Customer", "CUST-0", "write") is False
+    assert {(r.method, urlsplit(r.url).path.rsplit("/", 1)[-1]) for r in sandbox.requests()} == {
+        ("GET", "frappe.client.get_count"), ("GET", "frappe.client.has_permission")}
