@@ -144,7 +144,7 @@ def populate(site: SandboxSite, *, today: date | None = None, invoices: int = 30
         if not is_stock:
             continue
         for warehouse in WAREHOUSES:
-            actual = rng.choice([0, 2, 5, safety // 2, safety, safety * 2, safety * 4 + 7])
+            actual = rng.choice([0, safety // 2, safety * 2, safety * 3, safety * 4 + 7, safety * 5 + 3])
             ordered = rng.choice([0, 0, 10, 25])
             put(site, "Bin", f"bin-{code}-{WAREHOUSES.index(warehouse) + 1}".lower(), {
                 "item_code": code, "warehouse": warehouse, "actual_qty": float(actual), "ordered_qty": float(ordered),
