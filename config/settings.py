@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "apps.hub",
     "apps.invoiceninja",
     "apps.revolut",
+    "apps.erpnext",
     "apps.automations",
 ]
 

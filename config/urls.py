@@ -14,9 +14,11 @@ urlpatterns = [
     path("hub/", include("apps.hub.urls")),
     path("invoiceninja/", include("apps.invoiceninja.urls")),
     path("revolut/", include("apps.revolut.urls")),
+    path("erpnext/", include("apps.erpnext.urls")),
     # Vendor emulators: every view is wrapped by apps.core.sandbox.sandbox_view (404 unless SANDBOX is on).
     path("sandbox/invoiceninja/", include("apps.invoiceninja.sandbox")),
     path("sandbox/revolut/", include("apps.revolut.sandbox")),
+    path("sandbox/erpnext/", include("apps.erpnext.sandbox.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # django-rq's pages, for operators only (apps/core/queue_dashboard.py).
     path("django-rq/", include("apps.core.queue_dashboard")),

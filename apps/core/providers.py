@@ -36,6 +36,9 @@ class Provider:
     sync_resources: ClassVar[tuple[type[SyncResource], ...]] = ()
     # Webhook event type -> handler(event: WebhookEvent) -> None. Types not listed are stored as `ignored`.
     webhook_handlers: ClassVar[dict[str, Callable[[WebhookEvent], None]]] = {}
+    # True when the system works fully without webhooks (they only hint): a connection without a webhook
+    # secret is then no configuration error (its deliveries are still refused, fail closed).
+    webhooks_optional: ClassVar[bool] = False
 
     def verifier(self, connection: Connection) -> Verifier:
         raise NotImplementedError

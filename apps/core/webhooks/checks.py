@@ -18,7 +18,7 @@ def check_webhook_secrets(app_configs=None, databases=None, **kwargs):
         return []
     from apps.core.models import Connection
 
-    receiving = [p.key for p in providers.all_providers() if p.webhook_handlers]
+    receiving = [p.key for p in providers.all_providers() if p.webhook_handlers and not p.webhooks_optional]
     try:
         connections = list(Connection.objects.filter(is_active=True, provider__in=receiving).order_by("slug"))
     except DatabaseError:
