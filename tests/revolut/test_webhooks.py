@@ -6,10 +6,8 @@ import json
 import time
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.test import Client
 
 from apps.core.models import TimelineEntry, WebhookEvent
@@ -18,9 +16,10 @@ from apps.hub.models import Payment, SupplierBill
 from apps.revolut import webhooks
 from apps.revolut.models import RevolutPayment, RevolutTransaction
 from tests.core.webhook_security import WebhookSecuritySuite
+from tests.contracts import CONTRACTS
 from tests.revolut.conftest import COUNTERPARTY_ID, EUR_ACCOUNT_ID, make_connection
 
-VECTORS = Path(settings.VENDOR_SPECS_DIR) / "revolut" / "webhook-signature-vectors.json"
+VECTORS = CONTRACTS / "revolut" / "webhook-signature-vectors.json"
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -51,8 +50,6 @@ class TestRevolutWebhookSecurity(WebhookSecuritySuite):
 
 
 def test_documented_vectors_verify_with_the_provider_verifier():
-    if not VECTORS.exists():
-        pytest.skip(f"Vecteurs absents : {VECTORS}")
     data = json.loads(VECTORS.read_text())
     verifier = webhooks.verifier(None)
     verifier.clock = lambda: int(data["timestamp_header"]) / 1000
