@@ -29,10 +29,11 @@ class TestInvoiceNinjaWebhookSecurity(WebhookSecuritySuite):
         return Connection.objects.create(provider="invoiceninja", name="IN", slug="in-sec",
                                          base_url="https://in.example.test", webhook_secrets=webhook_secrets)
 
-    def signed_delivery(self, secret, *, timestamp=None):
-        TestInvoiceNinjaWebhookSecurity.sequence += 1
-        body = dict(fixture("client.json"), updated_at=1767225600 + self.sequence)
-        return json.dumps(body).encode(), {SECRET_HEADER: secret}
+    def signed_delivery(self, secret, *, timestamp=None, body=None):
+        if body is None:
+            TestInvoiceNinjaWebhookSecurity.sequence += 1
+            body = json.dumps(dict(fixture("client.json"), updated_at=1767225600 + self.sequence)).encode()
+        return body, {SECRET_HEADER: secret}
 
     def tampered_delivery(self, secret):
         # The vendor signs nothing (NOTES §14.3): only the secret header authenticates, so "tampered" is a

@@ -43,8 +43,8 @@ class TestRevolutWebhookSecurity(WebhookSecuritySuite):
     def now(self):
         return time.time()
 
-    def signed_delivery(self, secret, *, timestamp=None):
-        body = state_changed()
+    def signed_delivery(self, secret, *, timestamp=None, body=None):
+        body = state_changed() if body is None else body
         ts = str(int((self.now() if timestamp is None else timestamp) * 1000))
         return body, {"Revolut-Request-Timestamp": ts, "Revolut-Signature": sign(secret, ts, body)}
 

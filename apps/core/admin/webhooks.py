@@ -13,6 +13,7 @@ from django.utils.translation import ngettext
 from apps.core import providers
 from apps.core.admin.mixins import ReadOnlyAdmin
 from apps.core.models import WebhookEvent
+from apps.core.storable import storable_text
 from apps.core.webhooks.pagination import EstimatedCountPaginator
 from apps.core.webhooks.processing import mark_ignored, replay
 
@@ -48,11 +49,14 @@ class EventTypeFilter(admin.SimpleListFilter):
 
 
 def pretty_json(raw: bytes | str) -> str:
+    """Indented JSON, or the text as received when it is not JSON (any stored body renders, even a rejected one
+    nested past the parser's recursion limit); lone surrogates (`\ud800` in the body) are shown escaped."""
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False, sort_keys=True)
-    except ValueError:
-        return text
+        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False, sort_keys=True)
+    except (ValueError, TypeError, RecursionError):
+        pass
+    return storable_text(text)
 
 
 @admin.register(WebhookEvent)

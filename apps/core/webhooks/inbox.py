@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from apps.core import signals
 from apps.core.models import Connection, WebhookEvent
 from apps.core.providers import EventDescription, Provider
+from apps.core.storable import storable_text
 from apps.core.webhooks.processing import enqueue_processing
 from apps.core.webhooks.redaction import redact_headers
 
@@ -32,8 +33,9 @@ def store_verified(connection: Connection, provider: Provider, description: Even
     fields = {
         "connection": connection,
         "provider": connection.provider,
-        "event_type": description.event_type[:120],
-        "provider_event_id": description.event_key[:255],
+        # The body is bytes (stored as is); the type and key come from it and may hold anything.
+        "event_type": storable_text(description.event_type)[:120],
+        "provider_event_id": storable_text(description.event_key)[:255],
         "body": body,
         "headers": redact_headers(headers),
         "remote_addr": remote_addr,
@@ -83,7 +85,7 @@ def store_rejected(connection: Connection, *, body: bytes, headers, error: str,
         body=body,
         headers=redact_headers(headers),
         remote_addr=remote_addr,
-        last_error=error[:500],
+        last_error=storable_text(error)[:500],
     )
     transaction.on_commit(lambda: signals.webhook_event_stored.send(sender=WebhookEvent, event=event))
     return event

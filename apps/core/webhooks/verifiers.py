@@ -14,6 +14,10 @@ import time
 from collections.abc import Mapping, Sequence
 
 
+# Unix time in milliseconds has 13 digits until the year 2286; anything longer is not a timestamp.
+MAX_TIMESTAMP_DIGITS = 16
+
+
 class VerificationError(Exception):
     status_code = 401
 
@@ -137,9 +141,9 @@ class TimestampedHexHmac(Verifier):
             raise InvalidSignature("Signature invalide.")
 
     def _check_fresh(self, timestamp: str):
-        try:
-            seconds = int(timestamp) / (1000 if self.timestamp_unit_ms else 1)
-        except ValueError:
-            raise InvalidSignature("Horodatage illisible.") from None
+        # Bounded before int(): thousands of digits would overflow the float division (OverflowError).
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= MAX_TIMESTAMP_DIGITS):
+            raise InvalidSignature("Horodatage illisible.")
+        seconds = int(timestamp) / (1000 if self.timestamp_unit_ms else 1)
         if abs(self.clock() - seconds) > self.tolerance_seconds:
             raise StaleTimestamp("Horodatage hors de la fenêtre de tolérance.")

@@ -7,6 +7,7 @@ stored -> acknowledged, processing enqueued after commit. A known endpoint never
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 
 from django.conf import settings
@@ -24,6 +25,16 @@ from apps.core.webhooks.verifiers import InvalidSignature, MissingSignature, NoS
 def refusal(status: int, message: str) -> JsonResponse:
     return JsonResponse({"status": "refused", "detail": message}, status=status,
                         json_dumps_params={"ensure_ascii": False})
+
+
+def client_address(request) -> str | None:
+    """The sender's IP address, or None: behind a trusted proxy, uvicorn's --proxy-headers copies
+    X-Forwarded-For into REMOTE_ADDR as is, so "unknown" or any text may arrive (and PostgreSQL's inet
+    column would refuse it, losing a valid delivery)."""
+    try:
+        return str(ipaddress.ip_address((request.META.get("REMOTE_ADDR") or "").strip()))
+    except ValueError:
+        return None
 
 
 def declared_length(request) -> int:
@@ -62,7 +73,7 @@ def receive(request, provider: str, endpoint_id, url_event: str | None = None):
     if len(body) > limit:
         return too_large
 
-    remote_addr = request.META.get("REMOTE_ADDR") or None
+    remote_addr = client_address(request)
     try:
         plugin.verifier(connection).verify(request.headers, body, connection.webhook_secrets)
     except NoSecretConfigured:
@@ -75,7 +86,8 @@ def receive(request, provider: str, endpoint_id, url_event: str | None = None):
 
     try:
         description = plugin.describe_event(body, request.headers, url_event)
-    except ValueError:
+    except (ValueError, TypeError, LookupError, AttributeError, RecursionError):
+        # Whatever the body holds (nested past the parser's recursion limit, wrong shapes), it is a 400.
         store_rejected(connection, body=body, headers=request.headers, error="JSON invalide",
                        remote_addr=remote_addr)
         return refusal(400, "JSON invalide.")
