@@ -16,6 +16,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
+import simplejson
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -69,6 +70,13 @@ class NetworkError(ApiError):
 
 class CircuitOpen(ApiError):
     pass
+
+
+def json_body(value) -> bytes:
+    """A request's JSON body. Decimals are written as the number literal they hold (simplejson's use_decimal),
+    never through a binary float: 98765432109876.54 leaves as 98765432109876.54, not ...55. NaN and
+    infinities are refused (ValueError) rather than sent as tokens no JSON parser accepts."""
+    return simplejson.dumps(value, use_decimal=True, allow_nan=False, ensure_ascii=False).encode()
 
 
 def redact_url(url: str) -> str:
@@ -159,6 +167,9 @@ class ApiClient:
                 timeout=None, allow_retry: bool = True) -> requests.Response:
         method = method.upper()
         url = self.url(path)
+        if json is not None:
+            data, json = json_body(json), None
+            headers = {"Content-Type": "application/json", **(headers or {})}
         self._check_circuit()
         attempt = 0
         renewed_credentials = False

@@ -187,6 +187,8 @@ class InvoiceNinjaClient(ApiClient):
         return self.call("GET", "ping") or {}
 
     def get_client(self, client_id: str) -> dict:
+        if not client_id:
+            raise ValueError("Identifiant de client Invoice Ninja vide.")
         return self._item("GET", f"clients/{client_id}")
 
     def create_client(self, body: dict) -> dict:

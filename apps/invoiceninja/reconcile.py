@@ -178,6 +178,9 @@ def _write_company(company: Company, payload: dict):
 
 def company_for_client(connection, client_id: str, *, fetch=None) -> Company:
     """The hub company of a remote client; `fetch(client_id)` is called when the console never saw it."""
+    if not client_id or not isinstance(client_id, str):
+        # Never GET /clients/ (the listing) or /clients/None: the object is incomplete, retrying will not help.
+        raise ValueError("Objet Invoice Ninja sans client (client_id vide) : rien à rattacher.")
     link = ClientLink.objects.filter(connection=connection, external_id=client_id).select_related("company").first()
     if link:
         return link.company

@@ -98,7 +98,7 @@ class RevolutClient(ApiClient):
             "request_id": request_id,
             "account_id": account_id,
             "receiver": receiver,
-            "amount": float(amount),
+            "amount": amount,
             "currency": currency,
             "reference": reference[:140],
         }
@@ -154,5 +154,5 @@ class RevolutClient(ApiClient):
 
     def sandbox_topup(self, *, account_id: str, amount: Decimal, currency: str, reference: str = "") -> dict:
         return self.post("sandbox/topup", json={
-            "account_id": account_id, "amount": float(amount), "currency": currency, "reference": reference,
+            "account_id": account_id, "amount": amount, "currency": currency, "reference": reference,
         }).json()
