@@ -252,3 +252,36 @@ def test_a_change_in_the_same_second_is_not_mistaken_for_the_version_already_ref
     deliver(connection, "sent_quote", fixture("quote.json"))
     deliver(connection, "approve_quote", dict(fixture("quote.json"), status_id="3"))
     assert Quote.objects.get().status == Quote.Status.ACCEPTED
+
+
+def deliver_raw(connection, event: str, body: bytes) -> WebhookEvent:
+    response = Client().post(f"{connection.webhook_path()}{event}/", data=body, content_type="application/json",
+                             headers={SECRET_HEADER: WEBHOOK_SECRET})
+    assert response.status_code == 200, response.content
+    return WebhookEvent.objects.get(pk=response.json()["id"])
+
+
+@pytest.mark.parametrize("amount", [b"1e400", b"NaN", b"-Infinity"])
+def test_a_payment_whose_amount_the_database_refuses_fails_at_once_and_is_not_retried(connection, amount):
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, "create_invoice", fixture("invoice.json"))
+    body = json.dumps(fixture("payment_webhook.json")).replace('"amount": 300.5', '"amount": AMOUNT', 1)
+    event = deliver_raw(connection, "create_payment", body.replace("AMOUNT", amount.decode()).encode())
+    assert process_event(event.pk) == WebhookEvent.Status.FAILED  # returns: RQ schedules no retry
+    event.refresh_from_db()
+    assert (event.status, event.attempts) == (WebhookEvent.Status.FAILED, 1)
+    assert event.last_error.startswith("Données refusées, sans nouvel essai")
+    assert not Payment.objects.exists()
+
+
+@responses.activate
+@pytest.mark.parametrize("client_id", ["", None])
+def test_a_quote_without_a_client_id_never_asks_for_an_empty_client(connection, client_id):
+    responses.add(responses.GET, f"{API}/clients/", json={"data": {}})
+    event = deliver_raw(connection, "create_quote", json.dumps(dict(fixture("quote.json"), client_id=client_id)).encode())
+    process_event(event.pk)
+    event.refresh_from_db()
+    assert [call.request.url for call in responses.calls] == []
+    assert (event.status, event.attempts) == (WebhookEvent.Status.FAILED, 1)
+    assert "sans client" in event.last_error
+    assert not Quote.objects.exists()
