@@ -194,6 +194,9 @@ SECURE_CSP = {
     "object-src": [CSP.NONE],
 }
 
+# Functions holding secrets are marked sensitive_variables; their locals stay hidden even on DEBUG pages.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "apps.core.error_reports.AlwaysSafeExceptionReporterFilter"
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG

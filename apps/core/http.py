@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import requests
 import simplejson
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -122,6 +123,7 @@ def session_for(connection: Connection) -> requests.Session:
         return session
 
 
+@sensitive_variables()
 def _secret_values(connection: Connection) -> list[str]:
     stored = [*connection.secrets.values(), *connection.webhook_secrets, *connection.oauth_token.values()]
     return [v for v in stored if isinstance(v, str) and len(v) >= MIN_SCRUBBED_SECRET_LENGTH]
@@ -163,6 +165,7 @@ class ApiClient:
     def url(self, path: str) -> str:
         return path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
 
+    @sensitive_variables("request_headers")
     def request(self, method: str, path: str, *, params=None, json=None, data=None, headers=None,
                 timeout=None, allow_retry: bool = True) -> requests.Response:
         method = method.upper()

@@ -18,6 +18,7 @@ from decimal import Decimal
 import django_rq
 from redis.exceptions import RedisError
 
+from django.views.decorators.debug import sensitive_variables
 from apps.core.http import ApiClient, ClientError
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class InvoiceNinjaClient(ApiClient):
     # Pacing sleep for the duplicate guard; distinct from ApiClient.sleep (retry backoff) on purpose.
     pause = staticmethod(time.sleep)
 
+    @sensitive_variables()
     def auth_headers(self) -> dict[str, str]:
         return {"X-API-TOKEN": self.connection.secret("api_token", "")}
 

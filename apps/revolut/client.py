@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.views.decorators.debug import sensitive_variables
 from apps.core.http import ApiClient, ApiError
 from apps.core.models import Connection
 from apps.revolut import oauth
@@ -44,6 +45,7 @@ class RevolutClient(ApiClient):
         oauth.ensure_fresh_token(self.connection)
         self.budget.acquire()
 
+    @sensitive_variables()
     def auth_headers(self) -> dict[str, str]:
         token = self.connection.oauth_token.get("access_token")
         return {"Authorization": f"Bearer {token}"} if token else {}

@@ -8,6 +8,7 @@ stored -> acknowledged, processing enqueued after commit. A known endpoint never
 from __future__ import annotations
 
 import ipaddress
+import logging
 import uuid
 
 from django.conf import settings
@@ -17,9 +18,12 @@ from django.views.decorators.common import no_append_slash
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.core import providers
+from apps.core.encryption import DecryptionError
 from apps.core.models import Connection
 from apps.core.webhooks.inbox import store_rejected, store_verified
 from apps.core.webhooks.verifiers import InvalidSignature, MissingSignature, NoSecretConfigured, VerificationError
+
+logger = logging.getLogger(__name__)
 
 
 def refusal(status: int, message: str) -> JsonResponse:
@@ -75,7 +79,12 @@ def receive(request, provider: str, endpoint_id, url_event: str | None = None):
 
     remote_addr = client_address(request)
     try:
-        plugin.verifier(connection).verify(request.headers, body, connection.webhook_secrets)
+        webhook_secrets = connection.webhook_secrets
+    except DecryptionError as exc:
+        logger.error("%s", exc)  # one line naming the connection and the remedy (also a system check)
+        return refusal(503, "Secret de webhook illisible sur cette console : délivrance refusée, à renvoyer.")
+    try:
+        plugin.verifier(connection).verify(request.headers, body, webhook_secrets)
     except NoSecretConfigured:
         return refusal(503, "Aucun secret de webhook configuré pour cette connexion.")
     except MissingSignature as exc:
