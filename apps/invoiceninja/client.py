@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import django_rq
+from django.views.decorators.debug import sensitive_variables
 from redis.exceptions import RedisError
 
-from django.views.decorators.debug import sensitive_variables
 from apps.core.http import ApiClient, ClientError
 
 logger = logging.getLogger(__name__)

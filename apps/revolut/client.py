@@ -10,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.views.decorators.debug import sensitive_variables
+
 from apps.core.http import ApiClient, ApiError
 from apps.core.models import Connection
 from apps.revolut import oauth

@@ -27,8 +27,8 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-
 from django.views.decorators.debug import sensitive_variables
+
 from apps.core.http import ApiClient, AuthenticationError, ClientError
 from apps.core.models import Connection
 from apps.revolut.rate_limit import RequestBudget
