@@ -72,7 +72,8 @@ def test_event_type_comes_from_the_url_and_the_key_from_entity_and_updated_at():
     body = json.dumps(fixture("quote.json")).encode()
     description = provider.describe_event(body, {}, "approve_quote")
     assert description.event_type == "approve_quote"
-    assert description.event_key == "approve_quote:Wpmbk5ezJn:1767225700"
+    assert description.event_key.startswith("approve_quote:Wpmbk5ezJn:1767225700:")
+    assert description.event_key == provider.describe_event(body, {}, "approve_quote").event_key
     assert provider.describe_event(body, {}, "21").event_type == "approve_quote"
     with pytest.raises(ValueError):
         provider.describe_event(b"[1, 2]", {}, "approve_quote")
@@ -285,3 +286,13 @@ def test_a_quote_without_a_client_id_never_asks_for_an_empty_client(connection, 
     assert (event.status, event.attempts) == (WebhookEvent.Status.FAILED, 1)
     assert "sans client" in event.last_error
     assert not Quote.objects.exists()
+
+
+def test_two_different_updates_of_one_client_in_the_same_second_are_both_applied(connection):
+    deliver(connection, "create_client", fixture("client.json"))
+    first = deliver(connection, "update_client", later(fixture("client.json"), 5, name="Librairie A"))
+    second = deliver(connection, "update_client", later(fixture("client.json"), 5, name="Librairie B"))
+    assert (first.status, second.status) == (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.PROCESSED)
+    assert Company.objects.get().name == "Librairie B"
+    again = deliver_raw(connection, "update_client", bytes(second.body))  # the same delivery twice: one effect
+    assert again.status == WebhookEvent.Status.DUPLICATE

@@ -82,12 +82,13 @@ class WebhookEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     actions = ("replay_selected", "mark_selected_ignored")
     fieldsets = (
         (None, {"fields": ("provider", "connection", "event_type", "provider_event_id", "status", "duplicate_of")}),
-        (_("Réception"), {"fields": ("received_at", "remote_addr", "pretty_headers", "pretty_body")}),
+        (_("Réception"), {"fields": ("received_at", "remote_addr", "duplicate_count", "last_duplicate_at",
+                                     "pretty_headers", "pretty_body")}),
         (_("Traitement"), {"fields": ("attempts", "processed_at", "last_error", "traceback_block")}),
     )
     readonly_fields = (
         "provider", "connection", "event_type", "provider_event_id", "status", "duplicate_of", "received_at",
-        "remote_addr", "pretty_headers", "pretty_body", "attempts", "processed_at", "last_error", "traceback_block",
+        "remote_addr", "duplicate_count", "last_duplicate_at", "pretty_headers", "pretty_body", "attempts", "processed_at", "last_error", "traceback_block",
     )
 
     def get_queryset(self, request):

@@ -8,6 +8,7 @@ from datetime import timedelta
 import django_rq
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -58,8 +59,12 @@ def store_verified(connection: Connection, provider: Provider, description: Even
         )
         if original is None or not fields["provider_event_id"]:
             raise
-        fields |= {"status": Status.DUPLICATE, "duplicate_of": original, "last_error": ""}
+        # A receipt, not a second copy: the body stays on the original only (a replay flood does not grow
+        # the table by its body each time), the original counts the redeliveries.
+        fields |= {"status": Status.DUPLICATE, "duplicate_of": original, "last_error": "", "body": b""}
         event = WebhookEvent.objects.create(**fields)
+        WebhookEvent.objects.filter(pk=original.pk).update(
+            duplicate_count=F("duplicate_count") + 1, last_duplicate_at=event.received_at)
 
     if event.status == Status.RECEIVED:
         # If Redis is down the row stays `received`: acknowledged, and picked up later by the sweeper.
