@@ -23,7 +23,7 @@ import traceback
 
 import requests
 from django.conf import settings
-from django.db import DataError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from rq import Retry
@@ -50,7 +50,16 @@ PERMANENT_ERRORS = (DataError, ValueError, TypeError, ArithmeticError, LookupErr
 TRANSIENT_ERRORS = (requests.RequestException, ApiError)
 
 
+# Integrity errors that a retry cannot fix either: a CHECK (SQLite's JSON_VALID too) or NOT NULL refusal —
+# unlike a unique or foreign-key conflict, which a concurrent write or a later event may resolve.
+PERMANENT_SQLSTATES = ("23514", "23502")
+PERMANENT_SQLITE_MESSAGES = ("CHECK constraint failed", "NOT NULL constraint failed")
+
+
 def is_permanent(exc: BaseException) -> bool:
+    if isinstance(exc, IntegrityError):
+        sqlstate = getattr(exc.__cause__, "sqlstate", None)
+        return sqlstate in PERMANENT_SQLSTATES or str(exc).startswith(PERMANENT_SQLITE_MESSAGES)
     return isinstance(exc, PERMANENT_ERRORS) and not isinstance(exc, TRANSIENT_ERRORS)
 
 
