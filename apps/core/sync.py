@@ -48,6 +48,7 @@ class UpsertResult:
     unchanged: int = 0
     deleted: int = 0
     failed: int = 0
+    errors: list[str] = field(default_factory=list)  # one readable line per failed item
     changed: list[ExternalRecord] = field(default_factory=list)
 
 
@@ -104,8 +105,8 @@ def upsert(resource: SyncResource, items: list[dict], seen_at: datetime) -> Upse
                                      resource.remote_updated_at(item))
         except (ValueError, TypeError, LookupError, ArithmeticError, OverflowError) as exc:
             result.failed += 1
-            logger.warning("Enregistrement ignoré par la synchronisation %s : %s: %s",
-                           resource.name, type(exc).__name__, exc)
+            result.errors.append(f"Enregistrement refusé ({resource.name}) : {exc}")
+            logger.warning("%s", result.errors[-1])
             continue
         incoming[external_id] = item
     existing = {

@@ -296,3 +296,23 @@ def test_two_different_updates_of_one_client_in_the_same_second_are_both_applied
     assert Company.objects.get().name == "Librairie B"
     again = deliver_raw(connection, "update_client", bytes(second.body))  # the same delivery twice: one effect
     assert again.status == WebhookEvent.Status.DUPLICATE
+
+
+def test_client_values_longer_than_the_hub_columns_are_cut_visibly_not_refused(connection):
+    long_client = dict(fixture("client.json"), name="Librairie " + "des Quais " * 30, postal_code="75001-CEDEX-" * 4,
+                       city="Paris " * 40)
+    event = deliver(connection, "create_client", long_client)
+    assert event.status == WebhookEvent.Status.PROCESSED, event.last_error
+    company = Company.objects.get()
+    assert len(company.name) == 200 and company.name.endswith("…")
+    assert len(company.postal_code) == 20 and company.postal_code.endswith("…")
+    assert len(company.city) == 100 and company.city.endswith("…")
+
+
+def test_a_client_whose_id_is_longer_than_any_column_fails_at_once_with_a_reason(connection):
+    event = deliver_raw(connection, "create_client", json.dumps(dict(fixture("client.json"), id="V" * 2000)).encode())
+    assert process_event(event.pk) == WebhookEvent.Status.FAILED
+    event.refresh_from_db()
+    assert (event.status, event.attempts) == (WebhookEvent.Status.FAILED, 1)
+    assert "identifiant de 2000 caractères" in event.last_error
+    assert not Company.objects.exists()
