@@ -77,3 +77,37 @@ def test_a_delivery_to_a_connection_whose_secret_is_unreadable_is_a_503_in_frenc
                              headers=headers)
     assert response.status_code == 503
     assert "illisible" in response.json()["detail"]
+
+
+def test_the_admin_lists_and_opens_a_connection_whose_secret_is_unreadable(unreadable_hook, admin_client):
+    from django.urls import reverse
+
+    listing = admin_client.get(reverse("admin:core_connection_changelist"))
+    assert listing.status_code == 200
+    assert "compta-principale" in listing.content.decode()
+    page = admin_client.get(reverse("admin:core_connection_change", args=[unreadable_hook.connection.pk]))
+    assert page.status_code == 200
+    assert "secret illisible" in page.content.decode()
+
+
+def test_typing_the_webhook_secret_again_repairs_the_connection_and_saving_without_keeps_the_token(
+        unreadable_hook):
+    from apps.core.forms import ConnectionForm
+    from apps.core.models import Connection
+
+    connection = Connection.objects.get(pk=unreadable_hook.connection.pk)
+    data = {"name": connection.name, "slug": connection.slug, "base_url": "", "is_active": "on", "config": "{}"}
+    form = ConnectionForm(instance=connection, data=data)
+    assert form.is_valid(), form.errors
+    form.save()
+    with pytest.raises(encryption.DecryptionError):  # nothing typed: the old token is still there, unread
+        Connection.objects.get(pk=connection.pk).webhook_secrets  # noqa: B018
+
+    form = ConnectionForm(instance=Connection.objects.get(pk=connection.pk),
+                          data=data | {"new_webhook_secret": "whsec-new-0123456789"})
+    assert form.is_valid(), form.errors
+    form.save()
+    assert Connection.objects.get(pk=connection.pk).webhook_secrets == ["whsec-new-0123456789"]
+    body, headers = unreadable_hook.scheme.signed_delivery("whsec-new-0123456789")
+    response = Client().post(connection.webhook_path(), data=body, content_type="application/json", headers=headers)
+    assert response.status_code == 200  # the inbox accepts deliveries again
