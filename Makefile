@@ -13,7 +13,7 @@ PYTHON ?= $(shell for candidate in python3.12 python3.13 python3.14 python3 \
 	    && $$path -c 'import sys; print(sys.executable)' && break; \
 	done)
 
-.PHONY: run test test-e2e install install-test translations clean
+.PHONY: run test test-e2e install install-test browser translations clean
 
 # RUN_ARGS: options of runconsole, e.g. RUN_ARGS="--port 8100 --sandbox-port 8101 --no-demo".
 run: install translations
@@ -27,14 +27,25 @@ define pytest
 	fi; exit $$status
 endef
 
-test: install-test translations
+test: install-test browser translations
 	$(call pytest,)
 
-test-e2e: install-test translations
+test-e2e: install-test browser translations
 	$(call pytest,-m e2e)
 
 install: $(VENV)/.installed-run
 install-test: $(VENV)/.installed-test
+
+# The browser journeys drive Debian's Chromium (never a downloaded browser): installed here when missing, so
+# `make test` on a fresh Debian machine needs nothing else (as root, or through sudo when it is there).
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  command -v apt-get >/dev/null || { echo "$(CHROMIUM) absent et apt-get introuvable : installez Chromium." >&2; exit 1; }; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	  echo "Installation de Chromium (navigateur des tests e2e)…"; \
+	  $$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y chromium; \
+	fi
 
 translations: install
 	@$(PY) -m config.compile_translations

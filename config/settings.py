@@ -200,7 +200,6 @@ HTTP_MAX_RETRIES = env.int("HTTP_MAX_RETRIES", default=3)
 HTTP_BACKOFF_CAP_SECONDS = env.float("HTTP_BACKOFF_CAP_SECONDS", default=30.0)
 
 PAYMENT_APPROVAL_THRESHOLD = Decimal(env.str("PAYMENT_APPROVAL_THRESHOLD", default="1000.00"))
-VENDOR_SPECS_DIR = env.str("VENDOR_SPECS_DIR", default=str(BASE_DIR.parent / "shared" / "vendor"))
 
 # Content Security Policy (Django's built-in): scripts only from self or with the per-request nonce.
 from django.utils.csp import CSP  # noqa: E402
@@ -216,6 +215,9 @@ SECURE_CSP = {
     "base-uri": [CSP.SELF],
     "object-src": [CSP.NONE],
 }
+
+# Functions holding secrets are marked sensitive_variables; their locals stay hidden even on DEBUG pages.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "apps.core.error_reports.AlwaysSafeExceptionReporterFilter"
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG

@@ -9,6 +9,7 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
 
 
 class DecryptionError(Exception):
@@ -31,10 +32,12 @@ def cipher() -> MultiFernet:
     return _multifernet(tuple(settings.FIELD_ENCRYPTION_KEYS))
 
 
+@sensitive_variables()
 def encrypt(plaintext: str) -> str:
     return cipher().encrypt(plaintext.encode()).decode()
 
 
+@sensitive_variables()
 def decrypt(token: str) -> str:
     try:
         return cipher().decrypt(token.encode()).decode()
@@ -44,6 +47,7 @@ def decrypt(token: str) -> str:
         ) from None
 
 
+@sensitive_variables()
 def rotate(token: str) -> str:
     """Re-encrypt a token with the first (current) key."""
     try:
@@ -54,6 +58,7 @@ def rotate(token: str) -> str:
         ) from None
 
 
+@sensitive_variables()
 def mask(secret: str | None) -> str:
     """What the UI may show of a secret: bullets and at most its last four characters."""
     if not secret:

@@ -22,19 +22,31 @@ def webhook_secret_fingerprint(secret: str) -> str:
     return salted_hmac("core.forms.webhook_secret", secret, algorithm="sha256").hexdigest()[:16]
 
 
+def stored(connection: Connection, attribute: str, empty):
+    """(decrypted value, "") of an encrypted field, or (empty, the French line saying why and what to do) when
+    no key of FIELD_ENCRYPTION_KEYS decrypts it: the page shows that line and lets the secret be typed again."""
+    if not connection.pk:
+        return empty, ""
+    try:
+        return getattr(connection, attribute), ""
+    except encryption.DecryptionError as exc:
+        return empty, str(exc)
+
+
 def secret_names(connection: Connection, provider: providers.Provider | None) -> list[str]:
     """The provider's declared secrets, then any other name the connection stores."""
     declared = list(provider.secret_names) if provider else []
-    stored = connection.secrets if connection.pk else {}
-    return declared + sorted(name for name in stored if name not in declared)
+    secrets, _unreadable = stored(connection, "secrets", {})
+    return declared + sorted(name for name in secrets if name not in declared)
 
 
 def secret_field_names(connection: Connection, provider: providers.Provider | None) -> list[str]:
     """The form fields of the secret inputs, in display order (for the admin's fieldsets)."""
     fields = []
+    secrets, _unreadable = stored(connection, "secrets", {})
     for name in secret_names(connection, provider):
         fields.append(SECRET_PREFIX + name)
-        if connection.pk and connection.secrets.get(name):
+        if secrets.get(name):
             fields.append(SECRET_PREFIX + name + CLEAR_SUFFIX)
     return fields
 
@@ -93,10 +105,10 @@ class ConnectionForm(forms.ModelForm):
         return secret_names(self.instance, self.system)
 
     def _add_secret_fields(self):
-        stored = self.instance.secrets if self.instance.pk else {}
+        secrets, unreadable = stored(self.instance, "secrets", {})
         for name in self.secret_names():
-            masked = encryption.mask(stored.get(name))
-            help_text = (
+            masked = encryption.mask(secrets.get(name))
+            help_text = unreadable or (
                 _("Valeur enregistrée : %(masked)s. Laisser vide pour la conserver.") % {"masked": masked}
                 if masked else _("Aucune valeur enregistrée.")
             )
@@ -113,11 +125,13 @@ class ConnectionForm(forms.ModelForm):
                 )
 
     def _set_webhook_secret_choices(self):
+        webhook_secrets, unreadable = stored(self.instance, "webhook_secrets", [])
         self.fields["remove_webhook_secrets"].choices = [
-            (webhook_secret_fingerprint(secret), encryption.mask(secret) or "••••")
-            for secret in (self.instance.webhook_secrets if self.instance.pk else [])
+            (webhook_secret_fingerprint(secret), encryption.mask(secret) or "••••") for secret in webhook_secrets
         ]
-        if not self.fields["remove_webhook_secrets"].choices:
+        if unreadable:
+            self.fields["remove_webhook_secrets"].help_text = unreadable
+        elif not self.fields["remove_webhook_secrets"].choices:
             self.fields["remove_webhook_secrets"].help_text = _("Aucun secret de webhook enregistré.")
 
     # Validation and saving ------------------------------------------------------------------------
@@ -135,8 +149,15 @@ class ConnectionForm(forms.ModelForm):
 
     def save(self, commit=True):
         connection = super().save(commit=False)
-        connection.secrets = self._updated_secrets(dict(connection.secrets))
-        connection.webhook_secrets = self._updated_webhook_secrets(list(connection.webhook_secrets))
+        # An unreadable stored value is replaced only by what was typed again; otherwise its token is kept.
+        secrets, unreadable = stored(connection, "secrets", {})
+        updated = self._updated_secrets(dict(secrets))
+        if not unreadable or updated:
+            connection.secrets = updated
+        webhook_secrets, unreadable = stored(connection, "webhook_secrets", [])
+        updated = self._updated_webhook_secrets(list(webhook_secrets))
+        if not unreadable or updated:
+            connection.webhook_secrets = updated
         if not self.instance.pk and self.system is not None and self.system.uses_oauth:
             connection.token_status = Connection.TokenStatus.MISSING
         if commit:

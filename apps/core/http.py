@@ -16,7 +16,9 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
+import simplejson
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -71,6 +73,13 @@ class CircuitOpen(ApiError):
     pass
 
 
+def json_body(value) -> bytes:
+    """A request's JSON body. Decimals are written as the number literal they hold (simplejson's use_decimal),
+    never through a binary float: 98765432109876.54 leaves as 98765432109876.54, not ...55. NaN and
+    infinities are refused (ValueError) rather than sent as tokens no JSON parser accepts."""
+    return simplejson.dumps(value, use_decimal=True, allow_nan=False, ensure_ascii=False).encode()
+
+
 def redact_url(url: str) -> str:
     parts = urlsplit(url)
     netloc = parts.hostname or ""
@@ -114,6 +123,7 @@ def session_for(connection: Connection) -> requests.Session:
         return session
 
 
+@sensitive_variables()
 def _secret_values(connection: Connection) -> list[str]:
     stored = [*connection.secrets.values(), *connection.webhook_secrets, *connection.oauth_token.values()]
     return [v for v in stored if isinstance(v, str) and len(v) >= MIN_SCRUBBED_SECRET_LENGTH]
@@ -155,10 +165,14 @@ class ApiClient:
     def url(self, path: str) -> str:
         return path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
 
+    @sensitive_variables("request_headers")
     def request(self, method: str, path: str, *, params=None, json=None, data=None, headers=None,
                 timeout=None, allow_retry: bool = True) -> requests.Response:
         method = method.upper()
         url = self.url(path)
+        if json is not None:
+            data, json = json_body(json), None
+            headers = {"Content-Type": "application/json", **(headers or {})}
         self._check_circuit()
         attempt = 0
         renewed_credentials = False

@@ -47,6 +47,8 @@ class UpsertResult:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)  # one readable line per failed item
     changed: list[ExternalRecord] = field(default_factory=list)
 
 
@@ -90,15 +92,30 @@ def upsert(resource: SyncResource, items: list[dict], seen_at: datetime) -> Upse
     model = resource.model
     connection = resource.connection
     result = UpsertResult()
-    incoming = {resource.external_id(item): item for item in items}
+    incoming, prepared = {}, {}
+    id_length = model._meta.get_field("external_id").max_length
+    for item in items:
+        # One odd record (an impossible date, an id longer than the column) fails alone, never the page: the
+        # bulk writes below would otherwise refuse the whole page, and the run with it.
+        try:
+            external_id = resource.external_id(item)
+            if len(external_id) > id_length:
+                raise ValueError(f"identifiant de {len(external_id)} caractères (au plus {id_length})")
+            prepared[external_id] = (ExternalRecord.hash_payload(item), resource.is_deleted(item),
+                                     resource.remote_updated_at(item))
+        except (ValueError, TypeError, LookupError, ArithmeticError, OverflowError) as exc:
+            result.failed += 1
+            result.errors.append(f"Enregistrement refusé ({resource.name}) : {exc}")
+            logger.warning("%s", result.errors[-1])
+            continue
+        incoming[external_id] = item
     existing = {
         record.external_id: record
         for record in model.objects.filter(connection=connection, external_id__in=list(incoming))
     }
     to_create, to_update = [], []
     for external_id, item in incoming.items():
-        content_hash = ExternalRecord.hash_payload(item)
-        deleted = resource.is_deleted(item)
+        content_hash, deleted, remote_updated_at = prepared[external_id]
         record = existing.get(external_id)
         if record is None:
             record = model(connection=connection, external_id=external_id)
@@ -116,7 +133,7 @@ def upsert(resource: SyncResource, items: list[dict], seen_at: datetime) -> Upse
                 result.updated += 1
         record.payload = item
         record.content_hash = content_hash
-        record.remote_updated_at = resource.remote_updated_at(item)
+        record.remote_updated_at = remote_updated_at
         record.is_deleted = deleted
         record.seen_at = seen_at
         record.synced_at = seen_at
@@ -229,7 +246,7 @@ def _apply_page(run: SyncRun, resource: SyncResource, page: Page, engine_state: 
     now = timezone.now()
     with transaction.atomic():
         result = upsert(resource, page.items, seen_at=now)
-        failed = 0
+        failed = result.failed
         for record in result.changed:
             try:
                 with transaction.atomic():

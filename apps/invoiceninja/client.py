@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import django_rq
+from django.views.decorators.debug import sensitive_variables
 from redis.exceptions import RedisError
 
 from apps.core.http import ApiClient, ClientError
@@ -87,6 +88,7 @@ class InvoiceNinjaClient(ApiClient):
     # Pacing sleep for the duplicate guard; distinct from ApiClient.sleep (retry backoff) on purpose.
     pause = staticmethod(time.sleep)
 
+    @sensitive_variables()
     def auth_headers(self) -> dict[str, str]:
         return {"X-API-TOKEN": self.connection.secret("api_token", "")}
 
@@ -187,6 +189,8 @@ class InvoiceNinjaClient(ApiClient):
         return self.call("GET", "ping") or {}
 
     def get_client(self, client_id: str) -> dict:
+        if not client_id:
+            raise ValueError("Identifiant de client Invoice Ninja vide.")
         return self._item("GET", f"clients/{client_id}")
 
     def create_client(self, body: dict) -> dict:

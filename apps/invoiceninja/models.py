@@ -18,7 +18,14 @@ from apps.invoiceninja.sandbox_state import SandboxAccount, SandboxRecord  # noq
 
 
 class VendorJSONEncoder(json.JSONEncoder):
-    """Stores the vendor's amounts as JSON numbers again (they were parsed as Decimal, see client.py)."""
+    """Stores the vendor's amounts as JSON numbers again (they were parsed as Decimal, see client.py).
+
+    NaN and infinities (`1e400` overflows a float) are refused with a ValueError — a permanent error for the
+    inbox — rather than written as tokens the database's JSON check refuses.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{**kwargs, "allow_nan": False})
 
     def default(self, o):
         if isinstance(o, Decimal):

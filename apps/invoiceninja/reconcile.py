@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.models import TimelineEntry
+from apps.core.storable import fit_to_columns
 from apps.hub.models import Company, Contact, Invoice, Payment, Quote, money
 from apps.invoiceninja.models import ClientLink, InvoiceLink, QuoteLink, QuoteMirror
 from apps.invoiceninja.client import dumps
@@ -139,7 +140,9 @@ def apply_client(connection, payload: dict, *, webhook_event=None, force=False) 
         if company is None:
             if payload.get("is_deleted"):
                 return None
-            company = Company.objects.create(name=payload.get("name") or payload.get("number") or payload["id"])
+            company = Company(name=payload.get("name") or payload.get("number") or payload["id"])
+            fit_to_columns(company, "name")
+            company.save()
             _write_company(company, payload)
             note(company, _("Client importé depuis Invoice Ninja."), webhook_event=webhook_event,
                  invoiceninja_id=payload["id"])
@@ -167,6 +170,7 @@ def _write_company(company: Company, payload: dict):
     contacts = [c for c in payload.get("contacts") or [] if c.get("email")]
     if contacts and not company.email:
         company.email = contacts[0]["email"]
+    fit_to_columns(company, "name", "vat_number", "address1", "postal_code", "city", "phone")
     company.save()
     known = {email.lower() for email in company.contacts.values_list("email", flat=True)}
     for contact in contacts:
@@ -178,6 +182,9 @@ def _write_company(company: Company, payload: dict):
 
 def company_for_client(connection, client_id: str, *, fetch=None) -> Company:
     """The hub company of a remote client; `fetch(client_id)` is called when the console never saw it."""
+    if not client_id or not isinstance(client_id, str):
+        # Never GET /clients/ (the listing) or /clients/None: the object is incomplete, retrying will not help.
+        raise ValueError("Objet Invoice Ninja sans client (client_id vide) : rien à rattacher.")
     link = ClientLink.objects.filter(connection=connection, external_id=client_id).select_related("company").first()
     if link:
         return link.company

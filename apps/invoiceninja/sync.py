@@ -130,7 +130,9 @@ def record_remote(connection, resource_class: type[InvoiceNinjaResource], item: 
     resource = resource_class(connection, run=None)
     resource.webhook_event = webhook_event
     payload = resource.clean(item)
-    upsert(resource, [payload], seen_at=timezone.now())
+    result = upsert(resource, [payload], seen_at=timezone.now())
+    if result.errors:
+        raise ValueError(result.errors[0])  # the object itself is unusable: a permanent error, not retried
     mirror = resource.model.objects.get(connection=connection, external_id=resource.external_id(payload))
     if apply:
         # Applied even when the mirror did not change: a previous application may have failed.

@@ -2,11 +2,13 @@
 
 The console registers one URL per event, `<connection webhook url><event name>/`, with a secret header
 in the registration's `headers` map; the inbox checks that header in constant time. The body does not
-name the event, so the event comes from the URL, and the dedupe key is (event, entity id, updated_at).
+name the event, so the event comes from the URL, and the dedupe key is (event, entity id, updated_at,
+digest of the body).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from apps.core.webhooks.verifiers import SharedSecretHeader
@@ -41,8 +43,10 @@ def verifier() -> SharedSecretHeader:
     return SharedSecretHeader(SECRET_HEADER)
 
 
-def event_key(event: str, entity: dict) -> str:
-    return f"{event}:{entity['id']}:{entity.get('updated_at', '')}"
+def event_key(event: str, entity: dict, body: bytes = b"") -> str:
+    """(event, entity id, updated_at, body digest): updated_at has a one-second resolution, so two different
+    updates of one entity in the same second differ only by their content; the same delivery twice is equal."""
+    return f"{event}:{entity['id']}:{entity.get('updated_at', '')}:{hashlib.sha256(body).hexdigest()[:16]}"
 
 
 def parse_entity(body: bytes) -> dict:
@@ -65,7 +69,7 @@ def describe_event(body: bytes, url_event: str | None):
         event = EVENT_NAMES.get(int(event), event)
     if not event:
         raise ValueError("Événement absent de l'URL")
-    return EventDescription(event_type=event, event_key=event_key(event, entity))
+    return EventDescription(event_type=event, event_key=event_key(event, entity, body))
 
 
 def target_url(connection, event: str) -> str:

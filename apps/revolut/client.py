@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.views.decorators.debug import sensitive_variables
+
 from apps.core.http import ApiClient, ApiError
 from apps.core.models import Connection
 from apps.revolut import oauth
@@ -44,6 +46,7 @@ class RevolutClient(ApiClient):
         oauth.ensure_fresh_token(self.connection)
         self.budget.acquire()
 
+    @sensitive_variables()
     def auth_headers(self) -> dict[str, str]:
         token = self.connection.oauth_token.get("access_token")
         return {"Authorization": f"Bearer {token}"} if token else {}
@@ -98,7 +101,7 @@ class RevolutClient(ApiClient):
             "request_id": request_id,
             "account_id": account_id,
             "receiver": receiver,
-            "amount": float(amount),
+            "amount": amount,
             "currency": currency,
             "reference": reference[:140],
         }
@@ -154,5 +157,5 @@ class RevolutClient(ApiClient):
 
     def sandbox_topup(self, *, account_id: str, amount: Decimal, currency: str, reference: str = "") -> dict:
         return self.post("sandbox/topup", json={
-            "account_id": account_id, "amount": float(amount), "currency": currency, "reference": reference,
+            "account_id": account_id, "amount": amount, "currency": currency, "reference": reference,
         }).json()

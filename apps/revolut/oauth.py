@@ -27,6 +27,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from apps.core.http import ApiClient, AuthenticationError, ClientError
 from apps.core.models import Connection
@@ -55,6 +56,7 @@ def generate_private_key_pem() -> str:
     ).decode()
 
 
+@sensitive_variables()
 def load_private_key(pem: str):
     try:
         key = serialization.load_pem_private_key(pem.encode(), password=None)
@@ -89,6 +91,7 @@ def certificate_fingerprint(certificate_pem: str) -> str:
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 
+@sensitive_variables()
 def install_key(connection: Connection, private_key_pem: str) -> None:
     """Store a (generated or uploaded) private key encrypted, and the certificate derived from it."""
     load_private_key(private_key_pem)
@@ -143,6 +146,7 @@ def consent_url(connection: Connection, state: str) -> str:
 
 
 # Token endpoint -------------------------------------------------------------------------------------------
+@sensitive_variables()
 def client_assertion(connection: Connection) -> str:
     """A fresh RS256 JWT per token request: iss = redirect host, sub = ClientID, aud, numeric exp."""
     private_key_pem = connection.secret("private_key_pem")
@@ -181,6 +185,7 @@ def exchange_code(connection: Connection, code: str) -> None:
     connection.refresh_from_db(fields=["config"])
 
 
+@sensitive_variables()
 def _store_tokens(connection: Connection, payload: dict, *, keep_refresh_token: str) -> None:
     access_token = payload.get("access_token")
     refresh_token = payload.get("refresh_token") or keep_refresh_token

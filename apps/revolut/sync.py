@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import SyncRun
+from apps.core.storable import fit_to_columns
 from apps.core.sync import Page, SyncResource, upsert
 from apps.revolut import balances, payments
 from apps.revolut.bank_details import digits_only, normalize_iban
@@ -93,6 +94,7 @@ class CounterpartiesResource(RevolutResource):
         record.sort_code = digits_only(account.get("sort_code", ""))[:6]
         record.routing_number = digits_only(account.get("routing_number", ""))[:9]
         record.currency = account.get("currency", "")
+        fit_to_columns(record, "name", "state", "iban", "currency")
         if record.company_id is None:
             record.company = supplier_with_bank_details(record)
         record.save(update_fields=["name", "state", "payment_account_id", "iban", "account_no", "sort_code",

@@ -15,7 +15,7 @@ PRODUCTION_SECRET_KEY = "q7#Vd2!kR9@xW4$mZ8^pL1&nB6*cT3(yH5)jF0_sG2+aE7=uK9-oI4~
 SAFE = {
     "debug": False,
     "secret_key": PRODUCTION_SECRET_KEY,
-    "field_encryption_keys": ["a-key"],
+    "field_encryption_keys": [Fernet.generate_key().decode()],
     "sandbox": False,
 }
 
@@ -37,6 +37,14 @@ def test_each_unsafe_value_is_refused_with_a_message_naming_its_variable(change,
     refusals = production_refusals(**{**SAFE, **change})
     assert len(refusals) == 1
     assert refusals[0].startswith(f"{variable}:")
+
+
+def test_a_key_that_is_not_a_fernet_key_is_refused_even_with_debug_on():
+    result = manage("check", DEBUG="1", FIELD_ENCRYPTION_KEYS="not-a-fernet-key")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("FIELD_ENCRYPTION_KEYS: ") and "not-a-fernet-key" not in line
 
 
 def test_debug_accepts_the_development_defaults():
@@ -70,6 +78,8 @@ def production_environment(**overrides):
         ({"SECRET_KEY": DEFAULT_SECRET_KEY}, "SECRET_KEY"),
         ({"SECRET_KEY": ""}, "SECRET_KEY"),
         ({"FIELD_ENCRYPTION_KEYS": ""}, "FIELD_ENCRYPTION_KEYS"),
+        ({"FIELD_ENCRYPTION_KEYS": "not-a-fernet-key"}, "FIELD_ENCRYPTION_KEYS"),
+        ({"FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode() + ",ZGV2"}, "FIELD_ENCRYPTION_KEYS"),
         ({"SANDBOX": "1"}, "SANDBOX"),
     ],
 )

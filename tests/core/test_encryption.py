@@ -68,9 +68,11 @@ def test_rotation_moves_every_row_to_the_new_key(stored, settings):
 
 def test_without_rotation_dropping_the_old_key_makes_rows_unreadable(stored, settings):
     settings.FIELD_ENCRYPTION_KEYS = [KEY_B]
+    connection = Connection.objects.get(pk=stored[0].pk)  # the row loads: lists and checks can name it
     with pytest.raises(encryption.DecryptionError) as exc:
-        Connection.objects.get(pk=stored[0].pk)
+        connection.secrets  # noqa: B018
     message = str(exc.value)
+    assert f"« {connection.slug} »" in message and "rotate_encryption_keys" in message
     assert "aucune clé de FIELD_ENCRYPTION_KEYS ne le déchiffre" in message
     assert "gAAAAA" not in message and TOKEN not in message
 

@@ -174,3 +174,18 @@ def test_an_archived_item_counts_as_deleted(paged_connection):
 
     assert run.deleted == 1 and run.unchanged == 1
     assert PagedMirror.objects.get(external_id="2").is_deleted
+
+
+def test_one_odd_record_fails_alone_never_the_run(paged_connection, monkeypatch):
+    from datetime import datetime
+
+    monkeypatch.setattr(PagedThings, "remote_updated_at",
+                        lambda self, item: datetime.fromisoformat(item["updated_at"]) if "updated_at" in item else None)
+    PagedThings.pages = [items(1, 2) + [{"id": 3, "name": "date impossible", "updated_at": "2026-13-45T99:00:00"},
+                                        {"id": "x" * 2000, "name": "identifiant démesuré"}], items(4)]
+
+    run = run_once(paged_connection)
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert run.failed == 2
+    assert sorted(PagedMirror.objects.values_list("external_id", flat=True)) == ["1", "2", "4"]

@@ -1,6 +1,7 @@
 """Two deliveries of one event racing on PostgreSQL: exactly one is processed, one effect."""
 
 import threading
+import time
 
 import django_rq
 import pytest
@@ -66,3 +67,32 @@ def test_two_jobs_for_one_event_running_at_once_have_one_effect(hook):
     outcomes = in_parallel(lambda: process_event(event.pk), lambda: process_event(event.pk))
     assert sorted(outcomes) == sorted([Status.PROCESSED, "skipped"])
     assert TimelineEntry.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(db_connection.vendor != "postgresql", reason="row locks: PostgreSQL only (SQLite has none)")
+def test_a_handler_that_hangs_does_not_hold_new_deliveries_to_its_connection(redis_connection):
+    """Processing locks the event's row only: a delivery to the same connection is stored while its handler runs
+    (locking the connection row too made every new insert wait on the foreign key for the whole handler)."""
+    started, release = threading.Event(), threading.Event()
+
+    def hanging(event):
+        started.set()
+        release.wait(timeout=20)
+
+    hook = registered_hook(Base64BodyScheme, handlers={"slow": hanging})
+    try:
+        first = hook.post(payload(event_type="slow"))
+        worker = threading.Thread(target=lambda: (process_event(first.json()["id"]), db_connection.close()))
+        worker.start()
+        assert started.wait(timeout=10)
+        began = time.monotonic()
+        response = hook.post(payload(event_type="other"))
+        elapsed = time.monotonic() - began
+        release.set()
+        worker.join(timeout=30)
+        assert response.status_code == 200
+        assert elapsed < 2, f"livraison bloquée {elapsed:.1f} s derrière le gestionnaire"
+    finally:
+        release.set()
+        providers.unregister(hook.scheme.provider_key)

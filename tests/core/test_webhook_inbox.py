@@ -190,3 +190,16 @@ def test_inactive_connection_keeps_verified_events_as_ignored(hook, django_captu
     assert event.status == Status.IGNORED
     assert "désactivée" in event.last_error
     assert queued_jobs() == 0
+
+
+def test_duplicate_receipts_do_not_store_the_body_again_and_stay_countable(hook):
+    body = payload(event_id="evt-replayed", padding="x" * 5000)
+    for _ in range(20):
+        assert hook.post(body).status_code == 200
+    original = WebhookEvent.objects.exclude(status=Status.DUPLICATE).get()
+    duplicates = WebhookEvent.objects.filter(status=Status.DUPLICATE)
+    assert bytes(original.body) == body
+    assert duplicates.count() == 19  # each receipt is still a line of the log...
+    assert sum(len(bytes(d.body)) for d in duplicates) == 0  # ...without the body kept 19 more times
+    assert original.duplicate_count == 19
+    assert original.last_duplicate_at >= original.received_at

@@ -171,3 +171,38 @@ def test_real_worker_failure_is_recorded_and_a_retry_is_scheduled(hook):
     assert "RuntimeError" in event.traceback
     scheduled = ScheduledJobRegistry(queue=django_rq.get_queue("webhooks"))
     assert len(scheduled) == 1
+
+
+def refusing_database(event):
+    """Writes, then meets a value the database refuses (here on SQLite and PostgreSQL alike: NaN in JSON)."""
+    record_effect(event)
+    TimelineEntry.objects.filter(webhook_event=event).update(external_ids={"montant": float("nan")})
+
+
+@pytest.mark.django_db
+def test_a_value_the_database_refuses_fails_at_once_with_a_reason_and_is_not_retried(redis_connection):
+    hook = registered_hook(Base64BodyScheme, handlers={HANDLED_TYPE: refusing_database})
+    try:
+        event = stored_event(hook)
+        assert process_event(event.pk) == Status.FAILED  # no HandlerFailed: RQ schedules no retry
+        run_worker()
+        event.refresh_from_db()
+        assert (event.status, event.attempts) == (Status.FAILED, 1)
+        assert event.last_error.startswith("Données refusées, sans nouvel essai (")
+        assert effects() == 0
+        assert ScheduledJobRegistry(queue=django_rq.get_queue("webhooks")).count == 0
+    finally:
+        providers.unregister(hook.scheme.provider_key)
+
+
+@pytest.mark.django_db
+def test_a_vendor_error_is_still_retried(hook, handler):
+    from apps.core.http import ServerError
+
+    def vendor_down(event):
+        raise ServerError("Invoice Ninja a répondu 502", status=502)
+
+    providers.get(hook.scheme.provider_key).webhook_handlers[HANDLED_TYPE] = vendor_down
+    event = stored_event(hook)
+    with pytest.raises(HandlerFailed):
+        process_event(event.pk)

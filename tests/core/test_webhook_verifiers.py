@@ -1,10 +1,8 @@
-"""The verifier classes against the vendors' signature vectors (vendor/*/webhook-signature-vectors.json)."""
+"""The verifier classes against the vendors' signature vectors (tests/contracts/*/webhook-signature-vectors.json)."""
 
 import json
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from apps.core.webhooks.verifiers import (
     Base64BodyHmac,
@@ -14,10 +12,10 @@ from apps.core.webhooks.verifiers import (
     StaleTimestamp,
     TimestampedHexHmac,
 )
+from tests.contracts import CONTRACTS
 
-VENDOR = Path(settings.VENDOR_SPECS_DIR)
-REVOLUT = json.loads((VENDOR / "revolut" / "webhook-signature-vectors.json").read_text())
-MAUTIC = json.loads((VENDOR / "mautic" / "webhook-signature-vectors.json").read_text())
+REVOLUT = json.loads((CONTRACTS / "revolut" / "webhook-signature-vectors.json").read_text())
+MAUTIC = json.loads((CONTRACTS / "mautic" / "webhook-signature-vectors.json").read_text())
 REVOLUT_NOW = int(REVOLUT["timestamp_header"]) / 1000
 
 

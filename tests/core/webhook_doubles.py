@@ -70,7 +70,7 @@ class SharedSecretScheme:
         return DoubleProvider(self.provider_key, SharedSecretHeader("X-Webhook-Secret"), handlers)
 
     def signed_delivery(self, secret, *, timestamp=None, body=None):
-        return body or payload(), {"X-Webhook-Secret": secret}
+        return (payload() if body is None else body), {"X-Webhook-Secret": secret}
 
     def tampered_delivery(self, secret):
         # The body is not signed in this scheme: tampering means presenting an altered secret.
@@ -89,7 +89,7 @@ class Base64BodyScheme:
         return DoubleProvider(self.provider_key, Base64BodyHmac("Webhook-Signature"), handlers)
 
     def signed_delivery(self, secret, *, timestamp=None, body=None):
-        body = body or payload()
+        body = payload() if body is None else body
         return body, {"Webhook-Signature": b64_hmac(secret, body)}
 
 
@@ -111,7 +111,7 @@ class RevolutLikeScheme:
         return REVOLUT_NOW
 
     def signed_delivery(self, secret, *, timestamp=None, body=None):
-        body = body or payload()
+        body = payload() if body is None else body
         ts = str(int((REVOLUT_NOW if timestamp is None else timestamp) * 1000))
         return body, {"Revolut-Request-Timestamp": ts,
                       "Revolut-Signature": "v1=" + hex_hmac(secret, f"v1.{ts}.".encode() + body)}
@@ -133,7 +133,7 @@ class DocusealLikeScheme:
         return DOCUSEAL_NOW
 
     def signed_delivery(self, secret, *, timestamp=None, body=None):
-        body = body or payload()
+        body = payload() if body is None else body
         ts = str(int(DOCUSEAL_NOW if timestamp is None else timestamp))
         return body, {"X-Docuseal-Signature": f"{ts}." + hex_hmac(secret, f"{ts}.".encode() + body)}
 

@@ -29,10 +29,11 @@ class TestInvoiceNinjaWebhookSecurity(WebhookSecuritySuite):
         return Connection.objects.create(provider="invoiceninja", name="IN", slug="in-sec",
                                          base_url="https://in.example.test", webhook_secrets=webhook_secrets)
 
-    def signed_delivery(self, secret, *, timestamp=None):
-        TestInvoiceNinjaWebhookSecurity.sequence += 1
-        body = dict(fixture("client.json"), updated_at=1767225600 + self.sequence)
-        return json.dumps(body).encode(), {SECRET_HEADER: secret}
+    def signed_delivery(self, secret, *, timestamp=None, body=None):
+        if body is None:
+            TestInvoiceNinjaWebhookSecurity.sequence += 1
+            body = json.dumps(dict(fixture("client.json"), updated_at=1767225600 + self.sequence)).encode()
+        return body, {SECRET_HEADER: secret}
 
     def tampered_delivery(self, secret):
         # The vendor signs nothing (NOTES §14.3): only the secret header authenticates, so "tampered" is a
@@ -71,7 +72,8 @@ def test_event_type_comes_from_the_url_and_the_key_from_entity_and_updated_at():
     body = json.dumps(fixture("quote.json")).encode()
     description = provider.describe_event(body, {}, "approve_quote")
     assert description.event_type == "approve_quote"
-    assert description.event_key == "approve_quote:Wpmbk5ezJn:1767225700"
+    assert description.event_key.startswith("approve_quote:Wpmbk5ezJn:1767225700:")
+    assert description.event_key == provider.describe_event(body, {}, "approve_quote").event_key
     assert provider.describe_event(body, {}, "21").event_type == "approve_quote"
     with pytest.raises(ValueError):
         provider.describe_event(b"[1, 2]", {}, "approve_quote")
@@ -251,3 +253,66 @@ def test_a_change_in_the_same_second_is_not_mistaken_for_the_version_already_ref
     deliver(connection, "sent_quote", fixture("quote.json"))
     deliver(connection, "approve_quote", dict(fixture("quote.json"), status_id="3"))
     assert Quote.objects.get().status == Quote.Status.ACCEPTED
+
+
+def deliver_raw(connection, event: str, body: bytes) -> WebhookEvent:
+    response = Client().post(f"{connection.webhook_path()}{event}/", data=body, content_type="application/json",
+                             headers={SECRET_HEADER: WEBHOOK_SECRET})
+    assert response.status_code == 200, response.content
+    return WebhookEvent.objects.get(pk=response.json()["id"])
+
+
+@pytest.mark.parametrize("amount", [b"1e400", b"NaN", b"-Infinity"])
+def test_a_payment_whose_amount_the_database_refuses_fails_at_once_and_is_not_retried(connection, amount):
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, "create_invoice", fixture("invoice.json"))
+    body = json.dumps(fixture("payment_webhook.json")).replace('"amount": 300.5', '"amount": AMOUNT', 1)
+    event = deliver_raw(connection, "create_payment", body.replace("AMOUNT", amount.decode()).encode())
+    assert process_event(event.pk) == WebhookEvent.Status.FAILED  # returns: RQ schedules no retry
+    event.refresh_from_db()
+    assert (event.status, event.attempts) == (WebhookEvent.Status.FAILED, 1)
+    assert event.last_error.startswith("Données refusées, sans nouvel essai")
+    assert not Payment.objects.exists()
+
+
+@responses.activate
+@pytest.mark.parametrize("client_id", ["", None])
+def test_a_quote_without_a_client_id_never_asks_for_an_empty_client(connection, client_id):
+    responses.add(responses.GET, f"{API}/clients/", json={"data": {}})
+    event = deliver_raw(connection, "create_quote", json.dumps(dict(fixture("quote.json"), client_id=client_id)).encode())
+    process_event(event.pk)
+    event.refresh_from_db()
+    assert [call.request.url for call in responses.calls] == []
+    assert (event.status, event.attempts) == (WebhookEvent.Status.FAILED, 1)
+    assert "sans client" in event.last_error
+    assert not Quote.objects.exists()
+
+
+def test_two_different_updates_of_one_client_in_the_same_second_are_both_applied(connection):
+    deliver(connection, "create_client", fixture("client.json"))
+    first = deliver(connection, "update_client", later(fixture("client.json"), 5, name="Librairie A"))
+    second = deliver(connection, "update_client", later(fixture("client.json"), 5, name="Librairie B"))
+    assert (first.status, second.status) == (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.PROCESSED)
+    assert Company.objects.get().name == "Librairie B"
+    again = deliver_raw(connection, "update_client", bytes(second.body))  # the same delivery twice: one effect
+    assert again.status == WebhookEvent.Status.DUPLICATE
+
+
+def test_client_values_longer_than_the_hub_columns_are_cut_visibly_not_refused(connection):
+    long_client = dict(fixture("client.json"), name="Librairie " + "des Quais " * 30, postal_code="75001-CEDEX-" * 4,
+                       city="Paris " * 40)
+    event = deliver(connection, "create_client", long_client)
+    assert event.status == WebhookEvent.Status.PROCESSED, event.last_error
+    company = Company.objects.get()
+    assert len(company.name) == 200 and company.name.endswith("…")
+    assert len(company.postal_code) == 20 and company.postal_code.endswith("…")
+    assert len(company.city) == 100 and company.city.endswith("…")
+
+
+def test_a_client_whose_id_is_longer_than_any_column_fails_at_once_with_a_reason(connection):
+    event = deliver_raw(connection, "create_client", json.dumps(dict(fixture("client.json"), id="V" * 2000)).encode())
+    assert process_event(event.pk) == WebhookEvent.Status.FAILED
+    event.refresh_from_db()
+    assert (event.status, event.attempts) == (WebhookEvent.Status.FAILED, 1)
+    assert "identifiant de 2000 caractères" in event.last_error
+    assert not Company.objects.exists()

@@ -1,25 +1,23 @@
 """Every request the client makes is one business.yaml describes: server, path, method, parameters, body.
 
-The spec is read from settings.VENDOR_SPECS_DIR/revolut/business.yaml (the official OpenAPI file); without
-it the contract cannot be checked and the tests say so. The token request is not in the spec: it is
-checked against the notes (form-encoded, assertion type, claims).
+The spec is the official OpenAPI file, copied into tests/contracts/revolut/business.yaml (see its SOURCE.md).
+The token request is not in the spec: it is checked against the notes (form-encoded, assertion type, claims).
 """
 
 import json
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import parse_qs
 
 import jwt
 import pytest
-from django.conf import settings
 
 from apps.hub.models import Company
 from apps.revolut import counterparties, oauth
 from apps.revolut.client import RevolutClient
 from tests.revolut.conftest import API, API_V2, COUNTERPARTY_ID, EUR_ACCOUNT_ID
+from tests.contracts import CONTRACTS
 
-SPEC = Path(settings.VENDOR_SPECS_DIR) / "revolut" / "business.yaml"
+SPEC = CONTRACTS / "revolut" / "business.yaml"
 WEBHOOK_ID = "c6db947e-e9ce-41c2-b445-02e6eb741d21"
 TX_ID = "630f9a62-e488-a9ce-a2d3-a30cccce03f0"
 
@@ -40,8 +38,6 @@ def without_prose_defaults(document: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def spec():
-    if not SPEC.exists():
-        pytest.skip(f"Spécification OpenAPI Revolut absente ({SPEC}) : contrat non vérifiable.")
     import yaml
     from openapi_core import Config, OpenAPI
     from openapi_core.validation.request.validators import V30RequestValidator

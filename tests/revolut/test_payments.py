@@ -256,3 +256,17 @@ def test_bic_checks():
     for wrong in ("AGRIFRP", "1GRIFRPP", "AGRIFRPPXX"):
         with pytest.raises(ValidationError):
             validate_bic(wrong)
+
+
+def test_the_pay_body_carries_the_amount_as_written_in_the_decimal_never_through_a_float(revolut, api):
+    from apps.revolut.client import RevolutClient
+
+    sent = []
+    api.add_callback("POST", PAY_URL, callback=lambda request: (
+        sent.append(request.body) or (200, {}, json.dumps({"id": TX_ID, "state": "pending"}))))
+    # 16 significant digits: a binary float would send 98765432109876.55.
+    RevolutClient(revolut).pay(request_id="req-decimal", account_id=EUR_ACCOUNT_ID, counterparty_id=COUNTERPARTY_ID,
+                               amount=Decimal("98765432109876.54"), currency="EUR", reference="Gros virement")
+    body = sent[0].decode() if isinstance(sent[0], bytes) else sent[0]
+    assert '"amount": 98765432109876.54' in body
+    assert json.loads(body, parse_float=Decimal)["amount"] == Decimal("98765432109876.54")

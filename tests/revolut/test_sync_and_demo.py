@@ -94,3 +94,32 @@ def test_the_hub_page_lists_bills_to_pay_and_recent_activity(revolut, bill):
     page = client.get("/revolut/").content.decode()
     assert "IMP-2026-0412" in page and "Derniers webhooks" in page and "Dernières synchronisations" in page
     assert "Soldes en direct" not in page  # no view_balances: no balances on the hub either
+
+
+def test_one_odd_counterparty_fails_alone_and_long_values_are_cut_visibly(revolut, api):
+    from tests.revolut.conftest import API
+
+    def counterparty(number, **fields):
+        return {"id": f"00000000-0000-0000-0000-00000000000{number}", "name": f"Fournisseur {number}",
+                "state": "created", "created_at": "2026-03-01T10:00:00.000000Z",
+                "updated_at": "2026-03-01T10:00:00.000000Z",
+                "accounts": [{"id": f"acc-{number}", "iban": "FR7630006000011234567890189", "currency": "EUR"}],
+                **fields}
+
+    long_iban = "FR76" + "1" * 60
+    api.get(f"{API}/counterparties", json=[
+        counterparty(1),
+        counterparty(2, updated_at="2026-13-45T99:00:00Z"),  # impossible date
+        counterparty(3, name="Très longue raison sociale " * 20,
+                     accounts=[{"id": "acc-3", "iban": long_iban, "currency": "EUR"}]),
+    ])
+    run = SyncRun.objects.create(connection=revolut, resource="counterparties")
+    run_sync(run.pk)
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert run.failed == 1
+    stored = {c.external_id[-1]: c for c in RevolutCounterparty.objects.filter(connection=revolut)}
+    assert set(stored) == {"1", "3"}
+    long_one = stored["3"]
+    assert len(long_one.name) == 200 and long_one.name.endswith("…")
+    assert len(long_one.iban) == 34 and long_one.iban.endswith("…")  # visibly cut: never a valid IBAN to pay

@@ -13,7 +13,7 @@ from django.utils.translation import gettext, gettext_lazy as _
 
 from apps.core import encryption, providers, sync
 from apps.core.connection_check import check_connection
-from apps.core.forms import ConnectionForm, secret_field_names
+from apps.core.forms import ConnectionForm, secret_field_names, stored
 from apps.core.home import health_state
 from apps.core.models import Connection
 
@@ -173,18 +173,24 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("secrets"))
     def masked_secrets(self, obj):
-        if not obj or not obj.secrets:
+        secrets, unreadable = stored(obj, "secrets", {}) if obj else ({}, "")
+        if unreadable:
+            return unreadable
+        if not secrets:
             return "—"
         return format_html_join(
             "", "<div><code>{}</code> : {}</div>",
-            ((name, encryption.mask(value) or "—") for name, value in sorted(obj.secrets.items())),
+            ((name, encryption.mask(value) or "—") for name, value in sorted(secrets.items())),
         )
 
     @admin.display(description=_("secrets de webhook"))
     def masked_webhook_secrets(self, obj):
-        if not obj or not obj.webhook_secrets:
+        webhook_secrets, unreadable = stored(obj, "webhook_secrets", []) if obj else ([], "")
+        if unreadable:
+            return unreadable
+        if not webhook_secrets:
             return "—"
-        return ", ".join(encryption.mask(secret) or "••••" for secret in obj.webhook_secrets)
+        return ", ".join(encryption.mask(secret) or "••••" for secret in webhook_secrets)
 
     # Actions -------------------------------------------------------------------------------------
     @admin.action(description=_("Tester la connexion"), permissions=["manage"])

@@ -13,6 +13,7 @@ from django.utils.translation import ngettext
 from apps.core import providers
 from apps.core.admin.mixins import ReadOnlyAdmin
 from apps.core.models import WebhookEvent
+from apps.core.storable import storable_text
 from apps.core.webhooks.pagination import EstimatedCountPaginator
 from apps.core.webhooks.processing import mark_ignored, replay
 
@@ -48,11 +49,14 @@ class EventTypeFilter(admin.SimpleListFilter):
 
 
 def pretty_json(raw: bytes | str) -> str:
+    """Indented JSON, or the text as received when it is not JSON (any stored body renders, even a rejected one
+    nested past the parser's recursion limit); lone surrogates (`\ud800` in the body) are shown escaped."""
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False, sort_keys=True)
-    except ValueError:
-        return text
+        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False, sort_keys=True)
+    except (ValueError, TypeError, RecursionError):
+        pass
+    return storable_text(text)
 
 
 @admin.register(WebhookEvent)
@@ -78,12 +82,13 @@ class WebhookEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     actions = ("replay_selected", "mark_selected_ignored")
     fieldsets = (
         (None, {"fields": ("provider", "connection", "event_type", "provider_event_id", "status", "duplicate_of")}),
-        (_("Réception"), {"fields": ("received_at", "remote_addr", "pretty_headers", "pretty_body")}),
+        (_("Réception"), {"fields": ("received_at", "remote_addr", "duplicate_count", "last_duplicate_at",
+                                     "pretty_headers", "pretty_body")}),
         (_("Traitement"), {"fields": ("attempts", "processed_at", "last_error", "traceback_block")}),
     )
     readonly_fields = (
         "provider", "connection", "event_type", "provider_event_id", "status", "duplicate_of", "received_at",
-        "remote_addr", "pretty_headers", "pretty_body", "attempts", "processed_at", "last_error", "traceback_block",
+        "remote_addr", "duplicate_count", "last_duplicate_at", "pretty_headers", "pretty_body", "attempts", "processed_at", "last_error", "traceback_block",
     )
 
     def get_queryset(self, request):

@@ -34,6 +34,9 @@ class WebhookEvent(models.Model):
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
     )
+    # On the original: how many redeliveries came after it (their rows keep headers and time, not the body).
+    duplicate_count = models.PositiveIntegerField(_("redélivrances"), default=0)
+    last_duplicate_at = models.DateTimeField(_("dernière redélivrance le"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("webhook reçu")

@@ -8,12 +8,14 @@ from datetime import timedelta
 import django_rq
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from redis.exceptions import RedisError
 
 from apps.core import signals
 from apps.core.models import Connection, WebhookEvent
 from apps.core.providers import EventDescription, Provider
+from apps.core.storable import storable_text
 from apps.core.webhooks.processing import enqueue_processing
 from apps.core.webhooks.redaction import redact_headers
 
@@ -32,8 +34,9 @@ def store_verified(connection: Connection, provider: Provider, description: Even
     fields = {
         "connection": connection,
         "provider": connection.provider,
-        "event_type": description.event_type[:120],
-        "provider_event_id": description.event_key[:255],
+        # The body is bytes (stored as is); the type and key come from it and may hold anything.
+        "event_type": storable_text(description.event_type)[:120],
+        "provider_event_id": storable_text(description.event_key)[:255],
         "body": body,
         "headers": redact_headers(headers),
         "remote_addr": remote_addr,
@@ -56,8 +59,12 @@ def store_verified(connection: Connection, provider: Provider, description: Even
         )
         if original is None or not fields["provider_event_id"]:
             raise
-        fields |= {"status": Status.DUPLICATE, "duplicate_of": original, "last_error": ""}
+        # A receipt, not a second copy: the body stays on the original only (a replay flood does not grow
+        # the table by its body each time), the original counts the redeliveries.
+        fields |= {"status": Status.DUPLICATE, "duplicate_of": original, "last_error": "", "body": b""}
         event = WebhookEvent.objects.create(**fields)
+        WebhookEvent.objects.filter(pk=original.pk).update(
+            duplicate_count=F("duplicate_count") + 1, last_duplicate_at=event.received_at)
 
     if event.status == Status.RECEIVED:
         # If Redis is down the row stays `received`: acknowledged, and picked up later by the sweeper.
@@ -83,7 +90,7 @@ def store_rejected(connection: Connection, *, body: bytes, headers, error: str,
         body=body,
         headers=redact_headers(headers),
         remote_addr=remote_addr,
-        last_error=error[:500],
+        last_error=storable_text(error)[:500],
     )
     transaction.on_commit(lambda: signals.webhook_event_stored.send(sender=WebhookEvent, event=event))
     return event

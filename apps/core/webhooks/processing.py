@@ -5,7 +5,12 @@ Handler contract — `Provider.webhook_handlers[event_type] = handler`, called a
 - `event` is the `WebhookEvent` (raw payload in `event.body`, bytes; `event.connection`, `event.event_type`,
   `event.provider_event_id`). The return value is ignored.
 - It runs in a worker, inside a savepoint: if it raises, every database write it made is rolled back, the
-  traceback is kept on the event (status `failed`) and the job is retried with backoff (RQ `Retry`).
+  traceback is kept on the event (status `failed`) and the job is retried with backoff (RQ `Retry`) —
+  unless the error is permanent (`is_permanent`: the payload holds values the database or the code refuses,
+  e.g. an amount of 1e400, NaN, an id longer than its column): a retry would meet the same payload, so
+  the event fails at once with a readable reason and is not retried (an admin can replay it after a fix).
+- Only the event's row is locked while the handler runs: deliveries to the same connection are stored
+  meanwhile, however long the handler takes.
 - It must be idempotent. The same event can be handled more than once — a retry after a partial failure,
   an admin "Rejouer", the sweeper re-enqueueing after a worker crash — and a second run must have no second
   effect: upsert by external id, check the record's state before acting, key outbound actions.
@@ -16,14 +21,17 @@ from __future__ import annotations
 import logging
 import traceback
 
+import requests
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from rq import Retry
 
 from apps.core import jobs, providers, signals
+from apps.core.http import ApiError
 from apps.core.models import WebhookEvent
+from apps.core.storable import storable_text
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +42,25 @@ SETTLED = (Status.PROCESSED, Status.IGNORED, Status.DUPLICATE, Status.REJECTED)
 # A rejected delivery was never verified and a duplicate is only a receipt: neither may be replayed.
 REPLAYABLE = (Status.RECEIVED, Status.QUEUED, Status.FAILED, Status.PROCESSED, Status.IGNORED)
 DEFAULT_RETRY_INTERVALS = (30, 120, 600)
+
+
+# Errors a retry cannot fix: the same payload would be refused the same way.
+PERMANENT_ERRORS = (DataError, ValueError, TypeError, ArithmeticError, LookupError, RecursionError)
+# ... except errors of a conversation with a vendor (a garbled answer may be fine next time).
+TRANSIENT_ERRORS = (requests.RequestException, ApiError)
+
+
+# Integrity errors that a retry cannot fix either: a CHECK (SQLite's JSON_VALID too) or NOT NULL refusal —
+# unlike a unique or foreign-key conflict, which a concurrent write or a later event may resolve.
+PERMANENT_SQLSTATES = ("23514", "23502")
+PERMANENT_SQLITE_MESSAGES = ("CHECK constraint failed", "NOT NULL constraint failed")
+
+
+def is_permanent(exc: BaseException) -> bool:
+    if isinstance(exc, IntegrityError):
+        sqlstate = getattr(exc.__cause__, "sqlstate", None)
+        return sqlstate in PERMANENT_SQLSTATES or str(exc).startswith(PERMANENT_SQLITE_MESSAGES)
+    return isinstance(exc, PERMANENT_ERRORS) and not isinstance(exc, TRANSIENT_ERRORS)
 
 
 class HandlerFailed(Exception):
@@ -77,7 +104,11 @@ def process_event(event_id: int) -> str:
 
     failure = None
     with transaction.atomic():
-        event = WebhookEvent.objects.select_for_update().select_related("connection").filter(pk=event_id).first()
+        # The event's row only: locking its connection too would hold every new delivery to that connection
+        # (whose insert checks the connection row) for as long as the handler runs.
+        # (SQLite has no row locks: the claim above and the settled check below keep one run per event there.)
+        event = (WebhookEvent.objects.select_for_update(of=("self",)).select_related("connection")
+                 .filter(pk=event_id).first())
         if event is None or event.status in SETTLED:
             return "skipped"
         handler = handler_for(event)
@@ -90,11 +121,17 @@ def process_event(event_id: int) -> str:
                 with transaction.atomic():
                     handler(event)
             except Exception as exc:
-                failure = exc
+                reason = f"{type(exc).__name__}: {exc}"
+                if is_permanent(exc):
+                    reason = f"Données refusées, sans nouvel essai ({reason})"
+                else:
+                    failure = exc
                 event.status = Status.FAILED
-                event.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                event.traceback = traceback.format_exc()
+                event.last_error = storable_text(reason)[:500]
+                event.traceback = storable_text(traceback.format_exc())
                 event.save(update_fields=["status", "last_error", "traceback"])
+                if failure is None:
+                    logger.warning("Webhook %s refusé définitivement : %s", event_id, event.last_error)
             else:
                 event.status = Status.PROCESSED
                 event.processed_at = timezone.now()

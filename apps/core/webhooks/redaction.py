@@ -2,6 +2,8 @@
 
 from collections.abc import Mapping
 
+from apps.core.storable import storable_text
+
 SENSITIVE_NAME_PARTS = ("token", "secret", "signature", "authorization", "key", "cookie", "password")
 MASK = "••••"
 
@@ -12,4 +14,6 @@ def is_sensitive(header_name: str) -> bool:
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {name: (MASK if is_sensitive(name) else value) for name, value in headers.items()}
+    # Stored as JSON: PostgreSQL's jsonb refuses \u0000 like its text does.
+    return {storable_text(name): (MASK if is_sensitive(name) else storable_text(value))
+            for name, value in headers.items()}

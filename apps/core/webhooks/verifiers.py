@@ -13,6 +13,12 @@ import hmac
 import time
 from collections.abc import Mapping, Sequence
 
+from django.views.decorators.debug import sensitive_variables
+
+
+# Unix time in milliseconds has 13 digits until the year 2286; anything longer is not a timestamp.
+MAX_TIMESTAMP_DIGITS = 16
+
 
 class VerificationError(Exception):
     status_code = 401
@@ -34,10 +40,12 @@ class NoSecretConfigured(VerificationError):
     status_code = 503
 
 
+@sensitive_variables()
 def _hmac_sha256(secret: str, message: bytes) -> bytes:
     return hmac.new(secret.encode(), message, hashlib.sha256).digest()
 
 
+@sensitive_variables()
 def _any_equal(candidates: Sequence[bytes], expected: Sequence[bytes]) -> bool:
     # Compare every pair so the time spent does not depend on which secret matched.
     matched = False
@@ -48,6 +56,7 @@ def _any_equal(candidates: Sequence[bytes], expected: Sequence[bytes]) -> bool:
 
 
 class Verifier:
+    @sensitive_variables("secrets", "active_secrets")
     def verify(self, headers: Mapping[str, str], body: bytes, secrets: Sequence[str]) -> None:
         active_secrets = [secret for secret in secrets if secret]
         if not active_secrets:
@@ -71,6 +80,7 @@ class SharedSecretHeader(Verifier):
     def __init__(self, header_name: str):
         self.header_name = header_name
 
+    @sensitive_variables("secrets", "received")
     def check(self, headers, body, secrets):
         received = self.header(headers, self.header_name).encode()
         if not _any_equal([received], [s.encode() for s in secrets]):
@@ -83,6 +93,7 @@ class Base64BodyHmac(Verifier):
     def __init__(self, header_name: str):
         self.header_name = header_name
 
+    @sensitive_variables("secrets", "received")
     def check(self, headers, body, secrets):
         try:
             received = base64.b64decode(self.header(headers, self.header_name), validate=True)
@@ -111,6 +122,7 @@ class TimestampedHexHmac(Verifier):
         self.tolerance_seconds = tolerance_seconds
         self.clock = clock
 
+    @sensitive_variables("secrets", "received")
     def check(self, headers, body, secrets):
         raw_signature = self.header(headers, self.signature_header)
         if self.timestamp_in_signature:
@@ -137,9 +149,9 @@ class TimestampedHexHmac(Verifier):
             raise InvalidSignature("Signature invalide.")
 
     def _check_fresh(self, timestamp: str):
-        try:
-            seconds = int(timestamp) / (1000 if self.timestamp_unit_ms else 1)
-        except ValueError:
-            raise InvalidSignature("Horodatage illisible.") from None
+        # Bounded before int(): thousands of digits would overflow the float division (OverflowError).
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= MAX_TIMESTAMP_DIGITS):
+            raise InvalidSignature("Horodatage illisible.")
+        seconds = int(timestamp) / (1000 if self.timestamp_unit_ms else 1)
         if abs(self.clock() - seconds) > self.tolerance_seconds:
             raise StaleTimestamp("Horodatage hors de la fenêtre de tolérance.")

@@ -7,6 +7,8 @@ stored -> acknowledged, processing enqueued after commit. A known endpoint never
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import uuid
 
 from django.conf import settings
@@ -16,14 +18,27 @@ from django.views.decorators.common import no_append_slash
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.core import providers
+from apps.core.encryption import DecryptionError
 from apps.core.models import Connection
 from apps.core.webhooks.inbox import store_rejected, store_verified
 from apps.core.webhooks.verifiers import InvalidSignature, MissingSignature, NoSecretConfigured, VerificationError
+
+logger = logging.getLogger(__name__)
 
 
 def refusal(status: int, message: str) -> JsonResponse:
     return JsonResponse({"status": "refused", "detail": message}, status=status,
                         json_dumps_params={"ensure_ascii": False})
+
+
+def client_address(request) -> str | None:
+    """The sender's IP address, or None: behind a trusted proxy, uvicorn's --proxy-headers copies
+    X-Forwarded-For into REMOTE_ADDR as is, so "unknown" or any text may arrive (and PostgreSQL's inet
+    column would refuse it, losing a valid delivery)."""
+    try:
+        return str(ipaddress.ip_address((request.META.get("REMOTE_ADDR") or "").strip()))
+    except ValueError:
+        return None
 
 
 def declared_length(request) -> int:
@@ -62,9 +77,14 @@ def receive(request, provider: str, endpoint_id, url_event: str | None = None):
     if len(body) > limit:
         return too_large
 
-    remote_addr = request.META.get("REMOTE_ADDR") or None
+    remote_addr = client_address(request)
     try:
-        plugin.verifier(connection).verify(request.headers, body, connection.webhook_secrets)
+        webhook_secrets = connection.webhook_secrets
+    except DecryptionError as exc:
+        logger.error("%s", exc)  # one line naming the connection and the remedy (also a system check)
+        return refusal(503, "Secret de webhook illisible sur cette console : délivrance refusée, à renvoyer.")
+    try:
+        plugin.verifier(connection).verify(request.headers, body, webhook_secrets)
     except NoSecretConfigured:
         return refusal(503, "Aucun secret de webhook configuré pour cette connexion.")
     except MissingSignature as exc:
@@ -75,7 +95,8 @@ def receive(request, provider: str, endpoint_id, url_event: str | None = None):
 
     try:
         description = plugin.describe_event(body, request.headers, url_event)
-    except ValueError:
+    except (ValueError, TypeError, LookupError, AttributeError, RecursionError):
+        # Whatever the body holds (nested past the parser's recursion limit, wrong shapes), it is a 400.
         store_rejected(connection, body=body, headers=request.headers, error="JSON invalide",
                        remote_addr=remote_addr)
         return refusal(400, "JSON invalide.")
