@@ -1,0 +1,178 @@
+"""'Envoyer relance Mautic' end to end through the emulator: level, tokens, DNC refusal, once per level,
+timelines fed by signed webhooks, reconciliation of what no webhook brought, and dunning stopping when paid."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError
+from django.test import Client
+from django.utils import timezone
+
+from apps.core import actions
+from apps.core.models import ActionRun, TimelineEntry, WebhookEvent
+from apps.hub.models import Invoice
+from apps.mautic import jobs
+from apps.mautic.actions import SendInvoiceReminder
+from apps.mautic.models import ContactLink, DunningStop, EmailActivity, ReminderSend, SegmentMembership
+from apps.mautic.sandbox import delivery, records
+from tests.mautic.conftest import OUTAGES, run_jobs
+
+ACTION = "mautic.send_reminder"
+
+
+@pytest.fixture
+def settle(django_capture_on_commit_callbacks):
+    """Run queued jobs and the on-commit work they cause (sandbox deliveries, inbox enqueues) until quiet."""
+    def settle(first=None):
+        result = None
+        for _round in range(5):
+            with django_capture_on_commit_callbacks(execute=True) as callbacks:
+                if first is not None:
+                    result, first = first(), None
+                run_jobs("default", "webhooks")
+            if not callbacks:
+                break
+        return result
+    return settle
+
+
+def click(invoice, user, settle, key=None) -> ActionRun:
+    run, _created = settle(lambda: actions.start(actions.get(ACTION), invoice, user, key or actions_key()))
+    run.refresh_from_db()
+    return run
+
+
+_counter = iter(range(10**6))
+
+
+def actions_key() -> str:
+    return f"key-{next(_counter)}"
+
+
+def timeline(obj) -> list[str]:
+    return [e.message for e in TimelineEntry.objects.filter(object_id=str(obj.pk),
+                                                            content_type__model=obj._meta.model_name)]
+
+
+def test_first_reminder_goes_with_its_tokens_and_send_and_open_reach_both_timelines(connection, overdue, accountant,
+                                                                                     settle, instance):
+    run = click(overdue, accountant, settle)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert run.message.startswith("1re relance envoyée à Paul@Boulangerie.example")
+    reminder = ReminderSend.objects.get(invoice=overdue)
+    assert (reminder.level, reminder.status) == (1, ReminderSend.Status.SENT)
+    stat = records.objects(instance, "stat").get()
+    assert "FAC-2026-0042" in stat.data["subject"]
+    assert "768,00 EUR" in stat.data["content"] and "Paul" in stat.data["content"]
+    # No duplicate contact in Mautic, and the console's webhook got the send (signed, verified, processed).
+    assert records.objects(instance, "contact").count() == 1
+    assert EmailActivity.objects.get(kind="sent").invoice == overdue
+    assert any("envoyé à" in m for m in timeline(overdue))
+    link = ContactLink.objects.get()
+    assert any("envoyé à" in m for m in timeline(link.contact))
+    assert set(SegmentMembership.objects.values_list("segment", flat=True)) == {"clients", "relances-en-cours"}
+
+    settle(lambda: Client().post(f"/sandbox/mautic/inbox/{stat.pk}/open/"))
+    assert any("ouvert par" in m for m in timeline(overdue))
+    assert EmailActivity.objects.filter(kind="opened", invoice=overdue).count() == 1
+
+
+def test_the_same_level_is_refused_with_a_reason_and_a_racing_second_send_loses(connection, overdue, accountant,
+                                                                                settle):
+    click(overdue, accountant, settle)
+    reason = SendInvoiceReminder().unavailable_reason(overdue, accountant)
+    assert "1re relance a déjà été envoyée" in reason and "2e relance sera possible" in reason
+    with pytest.raises(actions.ActionUnavailable):
+        actions.start(actions.get(ACTION), overdue, accountant, actions_key())
+    # Two workers racing past the availability check: the (invoice, level) row admits one.
+    with pytest.raises(IntegrityError):
+        ReminderSend.objects.create(connection=connection, invoice=overdue, level=1, email_id=1)
+
+
+def test_double_click_sends_once(connection, overdue, accountant, settle, instance):
+    key = actions_key()
+
+    def three_clicks():
+        return [actions.start(actions.get(ACTION), overdue, accountant, k) for k in (key, key, actions_key())]
+
+    (first, created), (second, created_again), (other_tab, created_third) = settle(three_clicks)
+    assert created and not created_again and not created_third and first.pk == second.pk == other_tab.pk
+    assert records.objects(instance, "stat").count() == 1
+
+
+def test_do_not_contact_is_refused_before_sending_with_the_reason(connection, overdue, accountant, settle, instance):
+    contact = overdue.company.contacts.get()
+    mautic_contact = records.create(instance, "contact", {"fields": {"email": "paul@boulangerie.example"}, "dnc": []})
+    records.add_dnc(mautic_contact, 1)
+    run = click(overdue, accountant, settle)
+    assert run.status == ActionRun.Status.FAILED
+    assert "désinscrit" in run.message and "ne l'envoie pas" in run.message
+    assert records.objects(instance, "stat").count() == 0
+    assert not ReminderSend.objects.exists()
+    # Matched by email whatever its case: linked to the existing Mautic contact, not a duplicate.
+    assert ContactLink.objects.get(contact=contact).mautic_id == mautic_contact.pk
+    assert records.objects(instance, "contact").count() == 1
+    assert "désinscrit" in SendInvoiceReminder().unavailable_reason(overdue, accountant)
+
+
+def test_missing_template_and_mautic_down_are_readable_and_send_nothing_twice(connection, overdue, accountant, settle,
+                                                                              instance):
+    connection.config = {**connection.config, "reminder_emails": {"1": 999}}
+    connection.save()
+    run = click(overdue, accountant, settle)
+    assert "introuvable dans Mautic" in run.message and run.status == ActionRun.Status.FAILED
+    connection.config = {**connection.config, "reminder_emails": {"1": records.objects(instance, "email").first().pk}}
+    connection.save()
+    OUTAGES["/sandbox/mautic/api/emails/"] = 503
+    OUTAGES["/sandbox/mautic/api/emails/1/contact"] = 503
+    run = click(overdue, accountant, settle)
+    assert run.status == ActionRun.Status.FAILED
+    assert "Mautic" in run.message and "Traceback" not in run.message
+    OUTAGES.clear()
+    assert records.objects(instance, "stat").count() == 0
+    run = click(overdue, accountant, settle)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert records.objects(instance, "stat").count() == 1
+
+
+def test_reconciliation_records_what_mautic_failed_to_deliver_once(connection, overdue, accountant, settle, instance,
+                                                                    monkeypatch):
+    click(overdue, accountant, settle)
+    stat = records.objects(instance, "stat").get()
+    # Mautic does not retry: the receiver was unreachable for this open.
+    monkeypatch.setattr(delivery, "post", lambda hook, batch: records.objects(hook.instance, "queue").filter(
+        pk__in=[r.pk for r in batch]).delete() and None)
+    settle(lambda: Client().post(f"/sandbox/mautic/inbox/{stat.pk}/open/"))
+    assert not EmailActivity.objects.filter(kind="opened").exists()
+    assert jobs.reconcile_activity() == 1
+    assert EmailActivity.objects.get(kind="opened").source == "reconciliation"
+    assert any("ouvert par" in m for m in timeline(overdue))
+    assert jobs.reconcile_activity() == 0  # the send came by webhook, the open now: nothing twice
+
+
+def test_payment_stops_dunning_and_moves_the_contact_to_payes(connection, overdue, accountant, settle, instance):
+    click(overdue, accountant, settle)
+    overdue.status = Invoice.Status.PAID
+    overdue.amount_paid = overdue.total
+    settle(overdue.save)
+    assert DunningStop.objects.get(invoice=overdue).reason == "facture payée"
+    assert "La facture est payée" in SendInvoiceReminder().unavailable_reason(overdue, accountant)
+    assert set(SegmentMembership.objects.values_list("segment", flat=True)) == {"clients", "payes"}
+    contact = records.objects(instance, "contact").get()
+    relances = records.objects(instance, "segment").get(data__alias="relances-en-cours")
+    assert relances.pk not in contact.data["segments"]
+    assert any("Relances Mautic arrêtées" in m for m in timeline(overdue))
+
+
+def test_level_two_goes_once_its_delay_has_passed(connection, overdue, accountant, settle, instance):
+    click(overdue, accountant, settle)
+    Invoice.objects.filter(pk=overdue.pk).update(due_date=timezone.localdate() - timedelta(days=16))
+    overdue.refresh_from_db()
+    run = click(overdue, accountant, settle)
+    assert run.status == ActionRun.Status.SUCCEEDED and run.message.startswith("2e relance")
+    assert list(ReminderSend.objects.values_list("level", flat=True)) == [1, 2]
+    subjects = list(records.objects(instance, "stat").values_list("data__subject", flat=True))
+    assert subjects[1].startswith("Relance 2")
+    assert WebhookEvent.objects.filter(status=WebhookEvent.Status.PROCESSED).exists()
