@@ -118,6 +118,18 @@ def matching_hub_contact(email: str) -> Contact | None:
     return Contact.objects.filter(email__iexact=email.strip()).order_by("-is_primary", "pk").first()
 
 
+def fill_blanks(contact: Contact, remote: dict) -> None:
+    values = contact_fields(remote)
+    changed = []
+    for attribute, alias, length in (("first_name", "firstname", 100), ("last_name", "lastname", 100),
+                                     ("phone", "phone", 40)):
+        if not getattr(contact, attribute) and values.get(alias):
+            setattr(contact, attribute, str(values[alias])[:length])
+            changed.append(attribute)
+    if changed:
+        contact.save(update_fields=changed)
+
+
 def apply_remote(connection: Connection, remote: dict) -> ContactLink | None:
     """Reflect a Mautic contact (from a list, a get or a webhook) into its link and hub contact."""
     mautic_id = as_int(remote.get("id"))
@@ -131,6 +143,7 @@ def apply_remote(connection: Connection, remote: dict) -> ContactLink | None:
             return None
         link = ContactLink.objects.filter(connection=connection, contact=contact).first()
         if link is None:
+            fill_blanks(contact, remote)  # first meeting: nothing to conflict with, the hub's values stay
             return _store_link(connection, contact, remote)
         link.mautic_id = mautic_id
     apply_dnc(link, remote)
