@@ -20,7 +20,7 @@ from apps.core.connection_check import check_connection
 from apps.core.console.access import refuse, staff_required
 from apps.core.http import ApiError
 from apps.core.models import Connection, SyncRun, WebhookEvent
-from apps.hub.models import Invoice
+from apps.hub.models import Contact, Invoice
 from apps.mautic import dunning, jobs
 from apps.mautic.client import TokenEndpoint, redirect_uri
 from apps.mautic.models import ContactLink, EmailActivity
@@ -46,8 +46,8 @@ def hub(request):
         **admin.site.each_context(request),
         "title": _("Mautic"),
         "connections": connections,
-        "reminders_due": [(i, dunning.next_level(i), dunning.refusal(i, active)) for i in overdue[:30]],
-        "level_label": dunning.level_label,
+        "reminders_due": [(i, dunning.level_label(level) if (level := dunning.next_level(i)) else "—",
+                           dunning.refusal(i, active)) for i in overdue[:30]],
         "conflicts": ContactLink.objects.filter(conflict_at__isnull=False).select_related("contact")[:20],
         "errors": ContactLink.objects.exclude(last_error="").select_related("contact")[:20],
         "activity": EmailActivity.objects.select_related("link", "invoice")[:20],
@@ -147,3 +147,19 @@ def oauth_callback(request):
         return refuse(request, _("Mautic a refusé l'échange du code : %(error)s") % {"error": exc}, status=400)
     messages.success(request, _("Mautic est connecté (OAuth2)."))
     return HttpResponseRedirect(reverse("mautic:hub"))
+
+
+@require_GET
+@staff_required("hub.view_contact")
+def contact_timeline(request, pk):
+    """One hub contact's email history (sends, opens, clicks, bounces, unsubscribes), live like record pages."""
+    contact = Contact.objects.select_related("company").filter(pk=pk).first()
+    if contact is None:
+        return refuse(request, _("Contact introuvable."), status=404)
+    context = {
+        **admin.site.each_context(request),
+        "title": _("E-mails de %(name)s") % {"name": contact},
+        "contact": contact,
+        "links": ContactLink.objects.filter(contact=contact).prefetch_related("segments"),
+    }
+    return render(request, "mautic/contact.html", context)
