@@ -176,3 +176,16 @@ def test_level_two_goes_once_its_delay_has_passed(connection, overdue, accountan
     subjects = list(records.objects(instance, "stat").values_list("data__subject", flat=True))
     assert subjects[1].startswith("Relance 2")
     assert WebhookEvent.objects.filter(status=WebhookEvent.Status.PROCESSED).exists()
+
+
+def test_the_payment_link_token_is_invoice_ninjas_portal_link(connection, overdue):
+    from apps.core.models import Connection as Conn
+    from apps.invoiceninja.models import InvoiceLink, InvoiceMirror
+    from apps.mautic import dunning
+
+    ninja = Conn.objects.create(provider="invoiceninja", name="IN", slug="in", base_url="https://in.example.test",
+                                secrets={"api_token": "t"})
+    InvoiceLink.objects.create(connection=ninja, invoice=overdue, external_id="Wpmbk5ezJn")
+    InvoiceMirror.objects.create(connection=ninja, external_id="Wpmbk5ezJn", content_hash="x", payload={
+        "invitations": [{"key": "k", "link": "https://in.example.test/client/invoice/k"}]})
+    assert dunning.tokens(overdue, connection)["{payment_link}"] == "https://in.example.test/client/invoice/k"
