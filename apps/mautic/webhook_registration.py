@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import secrets
 
+from django.utils.translation import gettext as _
+
 from apps.core.models import Connection
 from apps.mautic.client import MauticClient, as_int
 from apps.mautic.webhooks import SUBSCRIBED_EVENTS
@@ -22,6 +24,6 @@ def register_webhook(connection: Connection) -> str:
     existing = next((h for h in client.list_hooks() if h.get("webhookUrl") == url), None)
     if existing is not None:
         client.edit_hook(as_int(existing.get("id")), secret=secret, triggers=SUBSCRIBED_EVENTS)
-        return "Webhook Mautic mis à jour."
+        return _("Webhook Mautic mis à jour.")
     client.create_hook(name="Hypervisual Console", url=url, secret=secret, triggers=SUBSCRIBED_EVENTS)
-    return "Webhook Mautic créé."
+    return _("Webhook Mautic créé.")
