@@ -74,6 +74,13 @@ def record(connection, *, key: str, kind: str, mautic_contact_id: int, occurred_
     occurred_at = parse_when(occurred_at)
     link = ContactLink.objects.filter(connection=connection, mautic_id=mautic_contact_id).select_related("contact").first()
     invoice = attribute(connection, link, email_id, occurred_at, invoice_number)
+    if kind in (Kind.OPENED, Kind.CLICKED):
+        # Opens and clicks carry the email's template subject (tokens unfilled): show the one that was sent.
+        sent = EmailActivity.objects.filter(connection=connection, kind=Kind.SENT, mautic_contact_id=mautic_contact_id,
+                                            email_id=email_id or None).order_by("-occurred_at").first()
+        if sent is not None and sent.subject:
+            subject = sent.subject
+            invoice = invoice or sent.invoice
     try:
         with transaction.atomic():
             activity = EmailActivity.objects.create(

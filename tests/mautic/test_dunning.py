@@ -75,7 +75,7 @@ def test_first_reminder_goes_with_its_tokens_and_send_and_open_reach_both_timeli
     assert set(SegmentMembership.objects.values_list("segment", flat=True)) == {"clients", "relances-en-cours"}
 
     settle(lambda: Client().post(f"/sandbox/mautic/inbox/{stat.pk}/open/"))
-    assert any("ouvert par" in m for m in timeline(overdue))
+    assert any("« Relance 1 — facture FAC-2026-0042 » ouvert par" in m for m in timeline(overdue))
     assert EmailActivity.objects.filter(kind="opened", invoice=overdue).count() == 1
 
 
