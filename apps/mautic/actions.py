@@ -67,13 +67,14 @@ def send_reminder(connection, api: MauticClient, invoice: Invoice, run) -> Remin
                              "(reminder_emails).") % {"level": dunning.level_label(level), "name": connection.name})
     try:
         link = contacts.ensure_linked(connection, api, contact)
-        remote = api.get_contact(link.mautic_id)
+        try:
+            remote = api.get_contact(link.mautic_id)
+        except NotFound:  # deleted (or merged away) in Mautic since the last sync: created again
+            contacts.mark_deleted(connection, link.mautic_id)
+            link = contacts.push(connection, api, contact)
+            remote = api.get_contact(link.mautic_id)
     except contacts.InvalidContact as exc:
         raise ActionFailed(str(exc)) from None
-    except NotFound:
-        contacts.mark_deleted(connection, link.mautic_id)
-        raise ActionFailed(_("Le contact %(email)s a été supprimé dans Mautic ; relancez l'action pour le recréer.")
-                           % {"email": contact.email}) from None
     contacts.apply_dnc(link, remote)
     link.save(update_fields=["unsubscribed", "bounced", "do_not_contact"])
     reasons = do_not_contact_reasons(remote)

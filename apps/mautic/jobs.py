@@ -38,7 +38,7 @@ def enqueue_push(contact_id: int) -> None:
 
 def push_contact(contact_id: int) -> None:
     contact = Contact.objects.select_related("company").filter(pk=contact_id).first()
-    if contact is None or not contact.email:
+    if contact is None or not contact.email or not contact.company.is_client:
         return
     for connection in connections():
         link = contacts.link_for(connection, contact)

@@ -1,6 +1,6 @@
 """Reactions to hub changes, wired in apps.py: the hub knows no outside system, so Mautic listens.
 
-- a hub contact saved with a changed email/name/phone is pushed to Mautic (after commit, in a worker);
+- a client's contact saved with a changed email/name/phone is pushed to Mautic (after commit, in a worker);
 - an invoice that becomes paid or cancelled stops its dunning: no further reminder, a note on its timeline,
   and its company's contacts move from "Relances en cours" (to "Payés" when paid).
 """
@@ -18,6 +18,8 @@ from apps.mautic.models import DunningStop, ReminderSend
 
 def contact_saved(sender, instance: Contact, raw=False, **kwargs):
     if raw or not instance.email or not Connection.objects.filter(provider="mautic", is_active=True).exists():
+        return
+    if not instance.company.is_client:  # suppliers' contacts are not Mautic's business
         return
     from apps.mautic import jobs as mautic_jobs
 

@@ -189,3 +189,43 @@ def test_the_payment_link_token_is_invoice_ninjas_portal_link(connection, overdu
     InvoiceMirror.objects.create(connection=ninja, external_id="Wpmbk5ezJn", content_hash="x", payload={
         "invitations": [{"key": "k", "link": "https://in.example.test/client/invoice/k"}]})
     assert dunning.tokens(overdue, connection)["{payment_link}"] == "https://in.example.test/client/invoice/k"
+
+
+def test_a_contact_deleted_in_mautic_is_created_again_and_the_reminder_goes(connection, overdue, accountant, settle,
+                                                                            instance):
+    from apps.mautic import contacts
+    from apps.mautic.client import MauticClient
+
+    link = contacts.push(connection, MauticClient(connection), overdue.company.contacts.get())
+    records.objects(instance, "contact").filter(pk=link.mautic_id).delete()
+    run = click(overdue, accountant, settle)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    link.refresh_from_db()
+    assert records.objects(instance, "contact").get().pk == link.mautic_id
+    assert records.objects(instance, "stat").get().data["lead_id"] == link.mautic_id
+
+
+def test_on_the_client_each_overdue_invoice_gets_its_next_level(connection, overdue, accountant, settle, instance):
+    second = Invoice.objects.create(company=overdue.company, number="FAC-2026-0050", status=Invoice.Status.SENT,
+                                    due_date=timezone.localdate() - timedelta(days=3))
+    second.lines.create(position=0, description="Pains", quantity=2, unit_price="50.00")
+    second.recalculate_totals()
+    Invoice.objects.create(company=overdue.company, number="FAC-2026-0060", status=Invoice.Status.SENT,
+                           due_date=timezone.localdate() + timedelta(days=10))
+    run, _created = settle(lambda: actions.start(actions.get("mautic.send_client_reminders"), overdue.company,
+                                                 accountant, actions_key()))
+    run.refresh_from_db()
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert "FAC-2026-0042 (1re relance)" in run.message and "FAC-2026-0050 (1re relance)" in run.message
+    assert "FAC-2026-0060" not in run.message
+    assert records.objects(instance, "stat").count() == 2
+    assert "Aucune facture de ce client n'attend de relance." in \
+        actions.get("mautic.send_client_reminders").unavailable_reason(overdue.company, accountant)
+
+
+def test_suppliers_contacts_are_not_pushed(connection, settle, instance):
+    from apps.hub.models import Company, Contact
+
+    supplier = Company.objects.create(name="Imprimerie", is_client=False, is_supplier=True)
+    settle(lambda: Contact.objects.create(company=supplier, first_name="Jo", email="jo@imprimerie.example"))
+    assert records.objects(instance, "contact").count() == 0

@@ -163,3 +163,11 @@ def test_the_inbox_page_lets_a_person_open_click_and_unsubscribe(connection, ove
         process_event(event.pk)
     assert set(EmailActivity.objects.values_list("kind", flat=True)) == {"sent", "clicked", "unsubscribed"}
     assert ContactLink.objects.get(pk=link.pk).unsubscribed
+
+
+def test_rate_limit_answers_429_in_the_envelope(sandbox):
+    sandbox.rate_limit = 2
+    sandbox.save()
+    statuses = [call("GET", "segments", sandbox).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert "rate limit of 2 API calls per hour" in call("GET", "segments", sandbox).json()["errors"][0]["message"]
