@@ -142,7 +142,8 @@ class SendInvoiceReminder(MauticAction):
         rows = [(_("Destinataire"), f"{contact} <{contact.email}>" if contact else "—"),
                 (_("Niveau"), dunning.level_label(level) if level else "—"),
                 (_("Montant dû"), f"{invoice.balance_due} {invoice.currency}"),
-                (_("Échéance"), formats.date_format(invoice.due_date, "SHORT_DATE_FORMAT") if invoice.due_date else "—")]
+                (_("Échéance"),
+                 formats.date_format(invoice.due_date, "SHORT_DATE_FORMAT") if invoice.due_date else "—")]
         if connection is not None and level:
             rows.append((_("E-mail Mautic"), f"n° {dunning.reminder_email_id(connection, level) or '—'}"))
         return rows
@@ -186,7 +187,8 @@ class SendClientReminders(MauticAction):
         rows = [(_("Destinataire"), f"{contact} <{contact.email}>" if contact else "—")]
         for invoice in overdue_invoices(company, self.connection()):
             rows.append((_("Facture %(number)s") % {"number": invoice.number or invoice.pk},
-                         f"{dunning.level_label(dunning.next_level(invoice))} — {invoice.balance_due} {invoice.currency}"))
+                         f"{dunning.level_label(dunning.next_level(invoice))} — "
+                         f"{invoice.balance_due} {invoice.currency}"))
         return rows
 
     def run(self, company, run):

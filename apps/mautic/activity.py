@@ -49,7 +49,8 @@ def attribute(connection, link: ContactLink | None, email_id, occurred_at, invoi
             return invoice
     if link is None:
         return None
-    sends = ReminderSend.objects.filter(connection=connection, link=link, created_at__lte=occurred_at + ATTRIBUTION_SLACK)
+    sends = ReminderSend.objects.filter(connection=connection, link=link,
+                                        created_at__lte=occurred_at + ATTRIBUTION_SLACK)
     if email_id:
         sends = sends.filter(email_id=email_id)
     latest = sends.order_by("-created_at").select_related("invoice").first()
@@ -72,7 +73,8 @@ def record(connection, *, key: str, kind: str, mautic_contact_id: int, occurred_
            subject: str = "", detail: str = "", invoice_number: str = "", webhook_event=None) -> EmailActivity | None:
     """Store one activity and put it on the timelines; None when this key was already recorded."""
     occurred_at = parse_when(occurred_at)
-    link = ContactLink.objects.filter(connection=connection, mautic_id=mautic_contact_id).select_related("contact").first()
+    link = ContactLink.objects.filter(connection=connection, mautic_id=mautic_contact_id) \
+        .select_related("contact").first()
     invoice = attribute(connection, link, email_id, occurred_at, invoice_number)
     if kind in (Kind.OPENED, Kind.CLICKED):
         # Opens and clicks carry the email's template subject (tokens unfilled): show the one that was sent.

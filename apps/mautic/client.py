@@ -92,7 +92,8 @@ class TokenEndpoint(ApiClient):
 
     def request_token(self, fields: dict) -> dict:
         connection = self.connection
-        data = {"client_id": connection.secret("client_id", ""), "client_secret": connection.secret("client_secret", ""),
+        data = {"client_id": connection.secret("client_id", ""),
+                "client_secret": connection.secret("client_secret", ""),
                 **fields}
         return self.post(TOKEN_PATH, data=data, allow_retry=False).json()
 

@@ -45,7 +45,8 @@ def demo_connection() -> Connection:
 
 
 def overdue_invoice() -> Invoice | None:
-    company = Company.objects.filter(name="Boulangerie Martin").first() or Company.objects.filter(is_client=True).first()
+    company = (Company.objects.filter(name="Boulangerie Martin").first()
+               or Company.objects.filter(is_client=True).first())
     if company is None:
         return None
     invoice, created = Invoice.objects.get_or_create(

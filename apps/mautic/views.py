@@ -133,8 +133,8 @@ def oauth_callback(request):
         return refuse(request, _("Aucune autorisation Mautic n'a été commencée depuis cette session."), status=400)
     if request.GET.get("error"):
         request.session.pop(SESSION_KEY, None)
-        return refuse(request, _("Autorisation refusée dans Mautic (%(error)s).") % {"error": request.GET["error"][:60]},
-                      status=400)
+        return refuse(request, _("Autorisation refusée dans Mautic (%(error)s).")
+                      % {"error": request.GET["error"][:60]}, status=400)
     if not hmac.compare_digest(request.GET.get("state", ""), pending.get("state", "")):
         return refuse(request, _("Paramètre state invalide : recommencez la connexion."), status=400)
     request.session.pop(SESSION_KEY, None)

@@ -73,7 +73,8 @@ def test_expired_access_token_is_refreshed_once_and_the_rotated_refresh_token_ke
                                               "token_type": "bearer", "scope": "", "refresh_token": "refresh-token-2"})
     assert MauticClient(oauth).ping().total == 0
     token_call = next(c for c in api.calls if c.request.url.endswith("/oauth/v2/token"))
-    assert "grant_type=refresh_token" in token_call.request.body and "refresh_token=refresh-token-1" in token_call.request.body
+    assert "grant_type=refresh_token" in token_call.request.body
+    assert "refresh_token=refresh-token-1" in token_call.request.body
     assert api.calls[-1].request.headers["Authorization"] == "Bearer new-access-token"
     oauth.refresh_from_db()
     assert oauth.oauth_token["refresh_token"] == "refresh-token-2"

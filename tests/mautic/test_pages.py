@@ -89,8 +89,8 @@ def test_two_workers_past_the_check_send_one_email(connection, overdue, accounta
     assert "1re relance a déjà été envoyée" in dunning.refusal(overdue, connection)
 
 
-def test_demo_creates_the_sandbox_connection_and_an_invoice_ready_for_a_first_reminder(wire, db, settings,
-                                                                                       django_capture_on_commit_callbacks):
+def test_demo_creates_the_sandbox_connection_and_an_invoice_ready_for_a_first_reminder(
+        wire, db, settings, django_capture_on_commit_callbacks):
     from apps.core.providers import get
     from apps.hub.models import Company, Contact
 

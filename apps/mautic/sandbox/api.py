@@ -266,7 +266,8 @@ def activity(request, inst, contact_id):
     return answer({"events": events[(page - 1) * limit: page * limit], "filters": {}, "order": ["timestamp", "DESC"],
                    "types": {"email.sent": "Email sent", "email.read": "Email read", "page.hit": "Page hit",
                              "lead.donotcontact": "Do not contact"},
-                   "total": len(events), "page": page, "limit": limit, "maxPages": max(1, math.ceil(len(events) / limit))})
+                   "total": len(events), "page": page, "limit": limit,
+                   "maxPages": max(1, math.ceil(len(events) / limit))})
 
 
 def _parse(value):
@@ -336,7 +337,9 @@ def send_email(request, inst, email_id, contact_id):
     if email is None or contact is None:
         raise Refusal(404, "Item was not found.")
     tokens = body_of(request).get("tokens") or {}
-    tokens = {(k if k.startswith("{") else "{" + k + "}"): str(v) for k, v in tokens.items()} if isinstance(tokens, dict) else {}
+    if not isinstance(tokens, dict):
+        tokens = {}
+    tokens = {(k if k.startswith("{") else "{" + k + "}"): str(v) for k, v in tokens.items()}
     now = records.iso(timezone.now())
     subject = records.render_tokens(email.data["subject"], tokens, contact)
     stat = records.create(inst, "stat", {

@@ -78,8 +78,8 @@ def find_contact_by_email(inst, email: str) -> SandboxObject | None:
     wanted = (email or "").strip().lower()
     if not wanted:
         return None
-    return next((c for c in objects(inst, "contact") if (c.data.get("fields", {}).get("email") or "").lower() == wanted),
-                None)
+    return next((c for c in objects(inst, "contact")
+                 if (c.data.get("fields", {}).get("email") or "").lower() == wanted), None)
 
 
 def contact_json(obj: SandboxObject) -> dict:
