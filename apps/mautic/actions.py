@@ -91,6 +91,8 @@ def send_reminder(connection, api: MauticClient, invoice: Invoice, run) -> Remin
     if resumed is None:
         try:
             with transaction.atomic():
+                # A send Mautic never confirmed (given up by the reconciliation) frees its level again.
+                ReminderSend.objects.filter(invoice=invoice, level=level, status=ReminderSend.Status.FAILED).delete()
                 reminder = ReminderSend.objects.create(connection=connection, invoice=invoice, level=level, link=link,
                                                        email_id=email_id, action_run_id=run.pk, tokens=tokens)
         except IntegrityError:

@@ -77,6 +77,10 @@ def refusal(invoice: Invoice, connection: Connection | None) -> str | None:
             "date": formats.date_format(invoice.due_date, "SHORT_DATE_FORMAT") if invoice.due_date else "—"}
     level = next_level(invoice)
     sent = sent_levels(invoice)
+    unconfirmed = next((r for r in sent.values() if r.status == ReminderSend.Status.SENDING), None)
+    if unconfirmed is not None:
+        return _("La %(level)s attend la confirmation de Mautic (envoi non confirmé) : rien n'est renvoyé avant "
+                 "la vérification.") % {"level": level_label(unconfirmed.level)}
     if level is None:
         return _("La relance finale a déjà été envoyée.")
     if connection is not None:

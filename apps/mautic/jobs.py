@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.core import jobs
 from apps.core.http import ApiError
-from apps.core.models import Connection
+from apps.core.models import Connection, TimelineEntry
 from apps.core.sync import sync_all
 from apps.hub.models import Company, Contact
 from apps.mautic import activity, contacts, segments
@@ -23,6 +25,8 @@ from apps.mautic.models import ContactLink, EmailActivity, ReminderSend
 
 logger = logging.getLogger(__name__)
 RECONCILE_WINDOW = timedelta(days=60)
+# A send Mautic did not answer and whose email never shows in the contact's activity after this long did not go.
+UNCONFIRMED_GIVE_UP = timedelta(minutes=30)
 # Events a little older than the last read are read again: an event stored at the very end of a read
 # could carry a timestamp just before it.
 OVERLAP = timedelta(minutes=10)
@@ -144,7 +148,9 @@ def reconcile_contact(connection, client: MauticClient, link: ContactLink) -> in
 
 
 def reconcile_activity() -> int:
-    """Periodic job: recover the email activity of contacts who received a reminder recently."""
+    """Periodic job: recover the email activity of contacts who received a reminder recently, then settle
+    the sends Mautic never confirmed: seen in the activity -> sent (activity.record); still unseen after
+    UNCONFIRMED_GIVE_UP -> failed, so the level may be sent again."""
     recorded = 0
     cutoff = timezone.now() - RECONCILE_WINDOW
     for connection in connections():
@@ -156,4 +162,17 @@ def reconcile_activity() -> int:
                 recorded += reconcile_contact(connection, client, link)
             except ApiError as exc:
                 logger.warning("Rattrapage de l'activité Mautic du contact %s en échec : %s", link.mautic_id, exc)
+                continue
+            give_up_unconfirmed(link)
     return recorded
+
+
+def give_up_unconfirmed(link: ContactLink) -> None:
+    stale = ReminderSend.objects.filter(link=link, status=ReminderSend.Status.SENDING,
+                                        created_at__lt=timezone.now() - UNCONFIRMED_GIVE_UP,
+                                        link__activity_checked_at__gt=F("created_at") + UNCONFIRMED_GIVE_UP)
+    for reminder in stale.select_related("invoice"):
+        reminder.status = ReminderSend.Status.FAILED
+        reminder.error = _("Mautic n'a jamais confirmé cet envoi : la relance peut être envoyée de nouveau.")
+        reminder.save(update_fields=["status", "error"])
+        TimelineEntry.record(reminder.invoice, reminder.error, provider="mautic", level=TimelineEntry.Level.WARNING)

@@ -42,7 +42,17 @@ def _forward_to_django(request):
         if parts.path.startswith(prefix):
             if outage == "no answer":
                 raise requests.ConnectTimeout(f"{request.url} did not answer")
+            if outage == "read timeout":  # reached the server, which never answered (nor acted)
+                raise requests.ReadTimeout(f"{request.url} read timeout")
+            if outage == "acted, answer lost":  # the server acted; its answer never came back
+                _forward(request)
+                raise requests.ReadTimeout(f"{request.url} read timeout")
             return outage, {"Retry-After": "0"}, b'{"errors":[{"code":503,"message":"Service Unavailable"}]}'
+    return _forward(request)
+
+
+def _forward(request):
+    parts = urlsplit(request.url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     body = request.body or b""
     if isinstance(body, str):

@@ -229,3 +229,33 @@ def test_suppliers_contacts_are_not_pushed(connection, settle, instance):
     supplier = Company.objects.create(name="Imprimerie", is_client=False, is_supplier=True)
     settle(lambda: Contact.objects.create(company=supplier, first_name="Jo", email="jo@imprimerie.example"))
     assert records.objects(instance, "contact").count() == 0
+
+
+@pytest.mark.parametrize("mautic_acted", [True, False])
+def test_a_send_mautic_did_not_answer_is_settled_by_the_reconciliation(connection, overdue, accountant, settle,
+                                                                       instance, mautic_acted, monkeypatch):
+    from apps.mautic.sandbox import records as sandbox_records
+
+    # The send's webhook is lost too (Mautic never retries): only the activity API can tell.
+    monkeypatch.setattr(delivery, "post", lambda hook, batch: None)
+    email_id = connection.config["reminder_emails"]["1"]
+    OUTAGES[f"/sandbox/mautic/api/emails/{email_id}/contact/"] = "acted, answer lost" if mautic_acted \
+        else "read timeout"
+    run = click(overdue, accountant, settle)
+    OUTAGES.clear()
+    assert run.status == ActionRun.Status.FAILED and "n'a pas confirmé l'envoi" in run.message
+    assert ReminderSend.objects.get(invoice=overdue).status == ReminderSend.Status.SENDING
+    assert "attend la confirmation de Mautic" in SendInvoiceReminder().unavailable_reason(overdue, accountant)
+
+    ReminderSend.objects.update(created_at=timezone.now() - timedelta(hours=1))
+    jobs.reconcile_activity()
+    reminder = ReminderSend.objects.get(invoice=overdue)
+    if mautic_acted:
+        assert reminder.status == ReminderSend.Status.SENT  # seen in the contact's activity
+        assert "1re relance a déjà été envoyée" in SendInvoiceReminder().unavailable_reason(overdue, accountant)
+    else:
+        assert reminder.status == ReminderSend.Status.FAILED
+        assert any("jamais confirmé" in m for m in timeline(overdue))
+        run = click(overdue, accountant, settle)
+        assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert sandbox_records.objects(instance, "stat").count() == 1
