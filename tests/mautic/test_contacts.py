@@ -109,3 +109,20 @@ def test_both_sides_changed_the_hub_wins_and_the_conflict_is_visible(connection,
     with django_capture_on_commit_callbacks(execute=True):
         run_jobs("default", "webhooks")
     assert records.objects(instance, "contact").get().data["fields"]["firstname"] == "Paulin"
+
+
+def test_an_email_change_that_makes_mautic_merge_two_contacts_relinks_to_the_survivor(
+        connection, client_company, instance, django_capture_on_commit_callbacks):
+    contact = client_company.contacts.get()
+    link = contacts.push(connection, MauticClient(connection), contact)
+    survivor = records.create(instance, "contact", {"fields": {"email": "compta@boulangerie.example"}, "dnc": []})
+    with django_capture_on_commit_callbacks(execute=True):
+        contact.email = "Compta@Boulangerie.example"
+        contact.save()
+    for _round in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            run_jobs("default", "webhooks")
+    link.refresh_from_db()
+    assert link.mautic_id == survivor.pk and not link.deleted_in_mautic
+    assert list(records.objects(instance, "contact").values_list("pk", flat=True)) == [survivor.pk]
+    assert records.objects(instance, "contact").get().data["fields"]["firstname"] == "Paul"

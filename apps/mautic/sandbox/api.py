@@ -3,7 +3,8 @@
 Quirks kept on purpose: API switched off -> 403 `api_disabled`; Basic switched off -> 403 `access_denied`;
 expired bearer -> 401 `invalid_grant`; lists keyed by id with a string `total`; `POST /contacts/new`
 updating the contact with the same email (200) instead of creating one (201); PATCH on a missing contact
--> 404; single send ignoring do-not-contact; rate limit -> 429 in the same envelope; `Mautic-Version`
+-> 404; PATCH giving a contact another one's email merges the two (the other survives); single send
+ignoring do-not-contact; rate limit -> 429 in the same envelope; `Mautic-Version`
 on every answer; refresh tokens rotated (the old one is revoked) and a 400 `invalid_grant` once revoked.
 """
 
@@ -192,6 +193,17 @@ def create_contact(request, inst):
 def edit_contact(request, inst, contact_id):
     contact = contact_or_404(inst, contact_id)
     fields = contact_fields(body_of(request))
+    other = records.find_contact_by_email(inst, fields.get("email", ""))
+    if other is not None and other.pk != contact.pk:
+        # The new email belongs to another contact: Mautic merges the two and answers with the survivor,
+        # announcing the loser's deletion (NOTES §3.2, mautic#7466).
+        merged = {**other.data["fields"], **{k: v for k, v in contact.data["fields"].items() if v}, **fields}
+        loser = records.contact_json(contact)
+        contact.delete()
+        delivery.queue_event(inst, "mautic.lead_post_delete", {"id": contact_id, "contact": {**loser, "id": None}})
+        contact = records.touch(other, fields=merged)
+        delivery.queue_event(inst, "mautic.lead_post_save_update", {"contact": records.contact_json(contact)})
+        return answer({"contact": records.contact_json(contact)})
     contact = records.touch(contact, fields={**contact.data["fields"], **fields})
     delivery.queue_event(inst, "mautic.lead_post_save_update", {"contact": records.contact_json(contact)})
     return answer({"contact": records.contact_json(contact)})
