@@ -232,6 +232,10 @@ class MauticClient(ApiClient):
             params["search"] = search
         return keyed_list(self.call("GET", "segments", params=params).get("lists"))
 
+    def contact_segment_aliases(self, contact_id: int) -> set[str]:
+        answer = self.call("GET", f"contacts/{int(contact_id)}/segments")
+        return {str(segment.get("alias")) for segment in keyed_list(answer.get("lists"))}
+
     def create_segment(self, name: str, alias: str) -> dict:
         body = {"name": name, "alias": alias, "isPublished": 1, "isGlobal": 0}
         return self.call("POST", "segments/new", body=body).get("list") or {}

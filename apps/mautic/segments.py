@@ -5,7 +5,8 @@
     payes              contacts of a company whose dunned invoice was paid, and none under dunning
 
 Segments are looked up by alias and created when missing; their ids are cached in Connection.config.
-Membership last pushed is kept in SegmentMembership, so only differences are sent.
+Membership is read from Mautic (`GET /contacts/{id}/segments`: someone may have changed it there) and only
+the differences are sent; SegmentMembership keeps what Mautic holds after that, for the pages.
 """
 
 from __future__ import annotations
@@ -52,12 +53,13 @@ def sync_link(connection: Connection, client: MauticClient, link: ContactLink) -
     if not link.mautic_id or link.deleted_in_mautic:
         return set(), set()
     wanted = desired(link)
-    current = set(SegmentMembership.objects.filter(link=link).values_list("segment", flat=True))
     ids = segment_ids(connection, client)
+    current = client.contact_segment_aliases(link.mautic_id) & set(SEGMENTS)
     for alias in wanted - current:
         client.add_to_segment(ids[alias], link.mautic_id)
-        SegmentMembership.objects.get_or_create(link=link, segment=alias)
     for alias in current - wanted:
         client.remove_from_segment(ids[alias], link.mautic_id)
-        SegmentMembership.objects.filter(link=link, segment=alias).delete()
+    SegmentMembership.objects.filter(link=link).exclude(segment__in=wanted).delete()
+    for alias in wanted:
+        SegmentMembership.objects.get_or_create(link=link, segment=alias)
     return wanted - current, current - wanted

@@ -126,3 +126,18 @@ def test_an_email_change_that_makes_mautic_merge_two_contacts_relinks_to_the_sur
     assert link.mautic_id == survivor.pk and not link.deleted_in_mautic
     assert list(records.objects(instance, "contact").values_list("pk", flat=True)) == [survivor.pk]
     assert records.objects(instance, "contact").get().data["fields"]["firstname"] == "Paul"
+
+
+def test_segments_follow_hub_state_even_after_a_change_made_in_mautic(connection, overdue, instance,
+                                                                      django_capture_on_commit_callbacks):
+    from apps.mautic import segments
+
+    contact = overdue.company.contacts.get()
+    link = contacts.push(connection, MauticClient(connection), contact)
+    assert segments.sync_link(connection, MauticClient(connection), link) == ({"clients"}, set())
+    clients = records.objects(instance, "segment").get(data__alias="clients")
+    remote = records.objects(instance, "contact").get()
+    records.touch(remote, segments=[])  # someone removed the contact from "Clients" in Mautic
+    assert segments.sync_link(connection, MauticClient(connection), link) == ({"clients"}, set())
+    assert clients.pk in records.objects(instance, "contact").get().data["segments"]
+    assert segments.sync_link(connection, MauticClient(connection), link) == (set(), set())
