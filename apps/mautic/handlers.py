@@ -94,7 +94,10 @@ def lead_post_save(connection, payload: dict, event: WebhookEvent):
         return
     from apps.mautic.sync import record_remote
 
-    record_remote(connection, contact)
+    try:
+        record_remote(connection, contact)
+    except contacts.InvalidContact as exc:  # e.g. two hub contacts share the email: said on the link, not retried
+        logger.warning("Contact Mautic %s non rapproché : %s", contact.get("id"), exc)
 
 
 def lead_post_delete(connection, payload: dict, event: WebhookEvent):
