@@ -122,3 +122,13 @@ def test_cli_adds_a_mautic_connection_before_its_credentials_are_known_and_tests
     assert "12 contact(s)" in out.getvalue()
     with pytest.raises(CommandError, match="Secret inconnu"):
         call_command("connection", "add", "mautic", "--name", "X", "--secret", "token=abc", stdout=io.StringIO())
+
+
+def test_wrong_basic_password_is_said_without_echoing_it(basic, api):
+    api.get(f"{BASE}/api/contacts", status=401, json=envelope(401, "Invalid credentials s3cret-password",
+                                                              "access_denied"))
+    result = check_connection(basic)
+    assert not result.ok and "refuse l'utilisateur ou le mot de passe" in result.message
+    assert "s3cret-password" not in result.message
+    basic.refresh_from_db()
+    assert "s3cret-password" not in basic.last_error
