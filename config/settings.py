@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "apps.invoiceninja",
     "apps.revolut",
     "apps.erpnext",
+    "apps.mautic",
     "apps.automations",
 ]
 

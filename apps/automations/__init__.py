@@ -1,5 +1,5 @@
 """Cross-system reactions (a signed quote converted to an invoice, reminders stopped when it is paid...).
 
-The only place where two system apps meet. Empty for now: with Invoice Ninja and Revolut alone no event of
-one system acts on the other; DocuSeal and Mautic bring the first reactions.
+The only place where two system apps meet. payment_links.py: Mautic reminders carry Invoice Ninja's payment
+link. (Reminders stopping when an invoice is paid needs nothing here: Mautic reacts to the hub invoice.)
 """
