@@ -31,8 +31,8 @@ class TestMauticWebhookSecurity(WebhookSecuritySuite):
         return Connection.objects.create(provider="mautic", name="Mautic", slug=f"m-{uuid.uuid4().hex[:6]}",
                                          base_url="https://mautic.example.test", webhook_secrets=webhook_secrets)
 
-    def signed_delivery(self, secret, *, timestamp=None):
-        body = php_json({"mautic.lead_points_change": [
+    def signed_delivery(self, secret, *, timestamp=None, body=None):
+        body = body if body is not None else php_json({"mautic.lead_points_change": [
             {"contact": {"id": 52, "fields": {"all": {"website": "https://example.com/" + uuid.uuid4().hex}}},
              "points": {"old_points": 0, "new_points": 5}, "timestamp": "2024-10-01T12:00:00+00:00"}]})
         return body, {"Webhook-Signature": sign(secret, body)}
