@@ -307,9 +307,7 @@ def file(request, signed):
     if found is None:
         return HttpResponse(status=404)
     submission, kind, index = found
-    account = submission.account
-    if account.failing_downloads:
-        SandboxAccount.objects.filter(pk=account.pk).update(failing_downloads=account.failing_downloads - 1)
+    if submission.account.downloads_down:
         return HttpResponse("Internal Server Error", status=500)
     if state.submission_status(submission) != "completed":
         return HttpResponse(status=404)

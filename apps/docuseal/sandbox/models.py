@@ -24,8 +24,10 @@ class SandboxAccount(models.Model):
     hmac_secret = models.CharField(max_length=80, blank=True)  # "whsec_…", the HMAC tab
     secret_header_name = models.CharField(max_length=80, blank=True)  # the Secret tab
     secret_header_value = models.CharField(max_length=200, blank=True)
-    # Download failures to simulate (each download of a file URL decrements it and answers 500).
-    failing_downloads = models.PositiveSmallIntegerField(default=0)
+    # Faults to simulate, read-only at download time (the console may hold a write lock meanwhile):
+    # file URLs issued before this moment are dead (as after 40 minutes), and all downloads answer 500.
+    links_valid_from = models.DateTimeField(null=True, blank=True)
+    downloads_down = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = "sandbox DocuSeal : compte"

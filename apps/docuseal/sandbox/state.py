@@ -142,12 +142,19 @@ def file_url(base: str, submission: SandboxSubmission, kind: str, index: int = 0
 
 def read_file_token(value: str):
     """(submission, kind, index) of a file URL still valid; None when forged or expired."""
+    signer = signing.TimestampSigner(salt=FILE_SALT)
     try:
-        data = signing.TimestampSigner(salt=FILE_SALT).unsign_object(value, max_age=file_url_seconds())
-    except signing.BadSignature:
+        data = signer.unsign_object(value, max_age=file_url_seconds())
+        issued = signing.b62_decode(value.rsplit(":", 2)[-2])  # the signer's own timestamp
+    except (signing.BadSignature, ValueError):
         return None
-    submission = SandboxSubmission.objects.filter(pk=data.get("s")).first()
-    return (submission, data.get("k"), data.get("i", 0)) if submission else None
+    submission = SandboxSubmission.objects.select_related("account").filter(pk=data.get("s")).first()
+    if submission is None:
+        return None
+    valid_from = submission.account.links_valid_from
+    if valid_from is not None and issued < int(valid_from.timestamp()):
+        return None
+    return submission, data.get("k"), data.get("i", 0)
 
 
 def document_names(submission: SandboxSubmission) -> list[str]:
@@ -380,7 +387,7 @@ def attempt(delivery_id: int) -> float | None:
     if status and status < 400:
         delivery.state, delivery.next_attempt_at = SandboxDelivery.State.DELIVERED, None
         delay = None
-    elif attempt_number + 1 > max_attempts(delivery.event_type) or not delivery.signed:
+    elif attempt_number >= max_attempts(delivery.event_type) + 1 or not delivery.signed:
         delivery.state, delivery.next_attempt_at = SandboxDelivery.State.FAILED, None
         delay = None
     else:
