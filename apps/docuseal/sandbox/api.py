@@ -210,8 +210,16 @@ def submissions_from_pdf(request, account):
     submitters = checked_submitters(body)
     if isinstance(submitters, JsonResponse):
         return submitters
+    # DocuSeal makes a template of the uploaded PDF behind the submission (its `template` is never null).
+    pdf_template = SandboxTemplate.objects.create(
+        account=account, name=body.get("name") or stored[0]["name"], slug=state.token(),
+        roles=[{"name": item.get("role") or f"Party {n + 1}", "uuid": state.token(16)}
+               for n, item in enumerate(submitters)],
+        fields=[{**field, "uuid": state.token(16), "submitter_uuid": ""}
+                for document in documents for field in document.get("fields") or []])
     submission = state.create_submission(
-        base_of(request), account, submitters=submitters, documents=stored, name=body.get("name") or "",
+        base_of(request), account, submitters=submitters, template=pdf_template, documents=stored,
+        name=body.get("name") or "",
         order=body.get("order") or "preserved", send_email=body.get("send_email", True),
         expire_at=parse_expire_at(body.get("expire_at")))
     return JsonResponse(state.submission_api(base_of(request), submission))

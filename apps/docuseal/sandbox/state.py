@@ -203,7 +203,7 @@ def submitter_api(base: str, submitter: SandboxSubmitter, *, with_documents: boo
         "created_at": iso(submitter.created_at), "updated_at": iso(submitter.updated_at),
         "name": submitter.name or None, "phone": None, "external_id": submitter.external_id or None,
         "preferences": {"send_email": submitter.send_email, "send_sms": False}, "role": submitter.role,
-        "embed_src": f"{base}/s/{submitter.slug}",
+        "embed_src": f"{base}/s/{submitter.slug}", "submission_events": [],
     }
     if with_documents:
         answer["documents"] = documents_api(base, submitter.submission) if completed else []
@@ -239,6 +239,7 @@ def form_webhook_data(base: str, submitter: SandboxSubmitter) -> dict:
     data.pop("embed_src")
     data.pop("uuid")
     data.pop("slug")
+    data.pop("submission_events")
     data |= {
         "ua": "Mozilla/5.0 (sandbox)", "ip": "127.0.0.1", "application_key": submitter.external_id or None,
         "decline_reason": submitter.decline_reason or None,
