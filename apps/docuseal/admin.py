@@ -7,7 +7,7 @@ the quote's permission. The sandbox's own tables are not registered: they belong
 from django.contrib import admin
 
 from apps.core.admin.mixins import ReadOnlyAdmin
-from apps.docuseal.models import SignatureRequest, SignedDocument, Signer
+from apps.docuseal.models import SignatureRequest, SignedDocument, Signer, SubmissionMirror
 
 
 class SignerInline(ReadOnlyAdmin, admin.TabularInline):
@@ -31,3 +31,10 @@ class SignatureRequestAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     search_fields = ["quote__number", "quote__company__name", "signers__email"]
     list_select_related = ["quote", "connection"]
     inlines = [SignerInline, SignedDocumentInline]
+
+
+@admin.register(SubmissionMirror)
+class SubmissionMirrorAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    list_display = ["external_id", "status", "synced_at", "connection"]
+    list_filter = ["status", "connection"]
+    search_fields = ["external_id"]

@@ -17,6 +17,7 @@ from apps.docuseal.sandbox.models import (  # noqa: F401  (the emulator's tables
     SandboxSubmitter,
     SandboxTemplate,
 )
+from apps.core.models import ExternalRecord
 from apps.hub.models import Quote
 
 
@@ -142,3 +143,13 @@ class SignedDocument(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class SubmissionMirror(ExternalRecord):
+    """DocuSeal's submissions as last read by the sync (`connection sync <slug>`), raw payload kept."""
+
+    status = models.CharField(_("statut"), max_length=12, blank=True)
+
+    class Meta(ExternalRecord.Meta):
+        verbose_name = _("soumission DocuSeal (miroir)")
+        verbose_name_plural = _("soumissions DocuSeal (miroir)")

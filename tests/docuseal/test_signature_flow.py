@@ -277,3 +277,22 @@ def test_sandbox_retries_a_refused_delivery_on_the_documented_schedule(sandbox, 
     delivery = SandboxDelivery.objects.get(event_type="submission.created")
     assert (delivery.state, delivery.attempts, delivery.last_status) == ("failed", 12, 401)
     assert WebhookEvent.objects.filter(status="rejected").count() >= 12
+
+
+def test_connection_sync_reads_submissions_and_catches_up_a_lost_signature(sandbox, quote, staff, quote_pdf):
+    from django.core.management import call_command
+
+    from apps.docuseal.models import SubmissionMirror
+
+    connection, account, _template = sandbox
+    send(quote, staff)
+    account.webhook_url = ""
+    account.save()
+    sign(SignatureRequest.objects.get(quote=quote).signers.get())
+    call_command("connection", "sync", connection.slug)
+    request = SignatureRequest.objects.get(quote=quote)
+    assert request.status == SignatureRequest.Status.COMPLETED
+    assert request.archive_state == SignatureRequest.ArchiveState.ARCHIVED
+    assert SubmissionMirror.objects.get(external_id=str(request.submission_id)).status == "completed"
+    call_command("connection", "sync", connection.slug)  # nothing changed: nothing applied twice
+    assert SignedDocument.objects.filter(request=request, kind="document").count() == 1
