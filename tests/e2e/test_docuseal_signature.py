@@ -92,7 +92,7 @@ def test_forged_webhook_is_rejected_and_visible_in_the_log(browsing, console, de
     page = browsing.new_page()
     log_in(page, user)
     body = '{"event_type":"form.completed","timestamp":"2026-12-03T10:00:00Z","data":{"id":1,"submission_id":1}}'
-    forged = page.request.post(connection.webhook_url(), data=body, headers={
+    forged = page.request.post(console.url + connection.webhook_path(), data=body, headers={
         "Content-Type": "application/json", "X-Docuseal-Signature": f"{int(time.time())}.{'0' * 64}"})
     assert forged.status == 401, forged.text()
     page.goto("/admin/core/webhookevent/?provider=docuseal")
