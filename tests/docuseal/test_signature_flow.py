@@ -296,3 +296,18 @@ def test_connection_sync_reads_submissions_and_catches_up_a_lost_signature(sandb
     assert SubmissionMirror.objects.get(external_id=str(request.submission_id)).status == "completed"
     call_command("connection", "sync", connection.slug)  # nothing changed: nothing applied twice
     assert SignedDocument.objects.filter(request=request, kind="document").count() == 1
+
+
+def test_an_expired_request_expires_the_quote(sandbox, quote, staff, quote_pdf):
+    from datetime import date
+
+    quote.valid_until = date(2020, 1, 31)  # already past: DocuSeal expires the submission
+    quote.save()
+    send(quote, staff)
+    jobs.reconcile()  # any API call lets DocuSeal's expiry job run; its webhook and the poll agree
+    run_jobs("webhooks")
+    request = SignatureRequest.objects.get(quote=quote)
+    quote.refresh_from_db()
+    assert request.status == SignatureRequest.Status.EXPIRED and quote.status == Quote.Status.EXPIRED
+    assert request.signers.get().status == Signer.Status.EXPIRED
+    assert sum("expiré" in m for m in timeline(quote)) == 2  # the signer's and the request's, once each
