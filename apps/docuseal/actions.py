@@ -89,7 +89,8 @@ def common_body(quote, run, contacts) -> dict:
         "message": {
             "subject": _("Devis %(number)s à signer") % {"number": quote.number or quote.pk},
             "body": _("Bonjour,\n\nVoici le devis %(number)s (%(total)s) à signer : {{submitter.link}}\n\n"
-                      "Merci.") % {"number": quote.number or quote.pk, "total": money_text(quote.total, quote.currency)},
+                      "Merci.") % {"number": quote.number or quote.pk,
+                                   "total": money_text(quote.total, quote.currency)},
         },
     }
     if quote.valid_until:

@@ -37,6 +37,10 @@ def wanted(documents: list[dict], audit_log_url: str | None) -> list[tuple[str, 
     return files
 
 
+def not_archived(request: SignatureRequest, files):
+    return [f for f in files if not SignedDocument.objects.filter(request=request, kind=f[0], name=f[1]).exists()]
+
+
 def pdf_name(name: str) -> str:
     base = get_valid_filename(name) or "document"
     return base if base.lower().endswith(".pdf") else base + ".pdf"
@@ -65,8 +69,7 @@ def archive(request: SignatureRequest, *, documents: list[dict] | None = None, a
         return True
     api = DocusealClient(request.connection)
     files = wanted(documents or [], audit_log_url)
-    missing = [f for f in files if not SignedDocument.objects.filter(request=request, kind=f[0], name=f[1]).exists()]
-    failure = _fetch_all(request, api, missing)
+    failure = _fetch_all(request, api, not_archived(request, files))
     if failure or not files:
         # The webhook's URLs failed (expired, refused) or it brought none: ask DocuSeal for fresh ones.
         try:
@@ -75,8 +78,7 @@ def archive(request: SignatureRequest, *, documents: list[dict] | None = None, a
         except ApiError as exc:
             return _failed(request, str(exc), webhook_event)
         files = wanted(fresh, audit_url)
-        missing = [f for f in files if not SignedDocument.objects.filter(request=request, kind=f[0], name=f[1]).exists()]
-        failure = _fetch_all(request, api, missing)
+        failure = _fetch_all(request, api, not_archived(request, files))
         if failure:
             return _failed(request, failure, webhook_event)
     if not any(kind == Kind.DOCUMENT for kind, _n, _u in files) and not request.documents.filter(

@@ -62,7 +62,8 @@ def reconcile_connection(connection) -> dict:
         archive_attempts__lt=MAX_ARCHIVE_ATTEMPTS)
     for request in to_archive:
         with transaction.atomic():
-            locked = SignatureRequest.objects.select_for_update().select_related("quote", "connection").get(pk=request.pk)
+            locked = SignatureRequest.objects.select_for_update().select_related("quote", "connection") \
+                .get(pk=request.pk)
             counts["archived"] += archive.archive(locked)
     return counts
 

@@ -150,7 +150,8 @@ def test_template_events_are_stored_ignored_and_every_documented_event_is_known(
     connection = make_connection([HMAC_SECRET])
     body = json.dumps({"event_type": "template.updated", "timestamp": "2026-12-03T10:00:00Z",
                        "data": {"id": 4, "name": "Modèle"}}).encode()
-    assert post(connection, body, {"X-Docuseal-Signature": sign(HMAC_SECRET, int(time.time()), body)}).status_code == 200
+    headers = {"X-Docuseal-Signature": sign(HMAC_SECRET, int(time.time()), body)}
+    assert post(connection, body, headers).status_code == 200
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.IGNORED
 
 

@@ -7,8 +7,7 @@ def _escape(text: str) -> str:
 
 def render(lines: list[str]) -> bytes:
     text = "".join(
-        f"BT /F1 12 Tf 50 {780 - 18 * index} Td ({_escape(line.encode('latin-1', 'replace').decode('latin-1'))}) Tj ET\n"
-        for index, line in enumerate(lines)
+        f"BT /F1 12 Tf 50 {780 - 18 * index} Td ({_escape(line)}) Tj ET\n" for index, line in enumerate(lines)
     ).encode("latin-1", "replace")
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",

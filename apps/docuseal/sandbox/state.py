@@ -78,8 +78,11 @@ def new_account(**fields) -> SandboxAccount:
     return SandboxAccount.objects.create(**fields)
 
 
+ACCEPTANCE_FIELDS = ("Numéro du devis", "Client", "Montant TTC", "Valable jusqu'au")
+
+
 def acceptance_template(account: SandboxAccount, name: str = "Acceptation de devis",
-                        field_names=("Numéro du devis", "Client", "Montant TTC", "Valable jusqu'au")) -> SandboxTemplate:
+                        field_names=ACCEPTANCE_FIELDS) -> SandboxTemplate:
     """A template like the one an admin prepares on the open-source edition: text fields, then a signature."""
     role_uuid = secrets.token_hex(8)
     fields = [{"uuid": secrets.token_hex(8), "submitter_uuid": role_uuid, "name": field, "type": "text",
