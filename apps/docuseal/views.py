@@ -25,6 +25,7 @@ from apps.core.models import Connection, WebhookEvent
 from apps.docuseal.client import DocusealClient, api_base, is_hosted
 from apps.docuseal.models import SignatureRequest, SignedDocument
 from apps.docuseal.webhooks import DOCUSEAL_USER_AGENT, EVENTS_TO_TICK
+from apps.hub.models import Quote
 
 PROVIDER = "docuseal"
 DEFAULT_SECRET_HEADER = "X-Console-Docuseal-Secret"
@@ -61,6 +62,8 @@ def hub(request):
         "check": delivery_check(active) if active else None,
         "has_hmac_secret": bool(active and active.webhook_secrets),
         "secret_header_name": active.config.get("secret_header_name", "") if active else "",
+        "to_send": Quote.objects.filter(status=Quote.Status.SENT).exclude(
+            signature_requests__status=SignatureRequest.Status.PENDING).select_related("company")[:20],
         "pending": SignatureRequest.objects.filter(status=SignatureRequest.Status.PENDING)
         .select_related("quote", "quote__company").prefetch_related("signers")[:30],
         "recent": SignatureRequest.objects.exclude(status=SignatureRequest.Status.PENDING)

@@ -116,3 +116,10 @@ def test_demo_seed_makes_a_sandbox_connection_and_a_quote_ready_to_sign(settings
     assert connection.config["template_id"]
     quote = Quote.objects.get(number=DEMO_QUOTE_NUMBER)
     assert quote.status == Quote.Status.SENT and quote.company.contacts.exclude(email="").exists()
+
+
+@pytest.mark.django_db
+def test_hub_page_without_connection_says_how_to_add_one_and_lists_quotes_to_sign(browser, quote):
+    page = browser.get("/docuseal/").content.decode()
+    assert "manage.py connection add docuseal" in page
+    assert "D-0042" in page  # a sent quote, waiting to be sent for signature
