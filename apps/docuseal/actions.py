@@ -15,10 +15,12 @@ finds it (GET /submitters?external_id=...) instead of sending a second request.
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import transaction
 from django.utils import formats, timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -33,6 +35,7 @@ from apps.hub.models import Quote
 
 EDITION_PRO = "pro"
 EDITION_OPEN_SOURCE = "open_source"
+EDITION_RECHECK = timedelta(days=1)
 # Template field names the console fills, unless the connection's config["template_fields"] renames them.
 DEFAULT_TEMPLATE_FIELDS = {
     "number": "Numéro du devis",
@@ -165,7 +168,7 @@ class SendForSignature(DocusealAction):
 
     # Creation ----------------------------------------------------------------------------------------
     def create(self, api, connection, quote, run, contacts):
-        if connection.config.get("edition") != EDITION_OPEN_SOURCE:
+        if may_accept_pdf(connection):
             try:
                 pdf = documents.pdf_for(quote)
             except documents.DocumentUnavailable as exc:
@@ -267,9 +270,17 @@ class SendForSignature(DocusealAction):
         return request
 
 
+def may_accept_pdf(connection) -> bool:
+    """Unknown or Pro: try the PDF. Open source: use the template, but ask again once a day (an upgrade)."""
+    if connection.config.get("edition") != EDITION_OPEN_SOURCE:
+        return True
+    seen = parse_datetime(connection.config.get("edition_detected_at") or "")
+    return seen is None or timezone.now() - seen > EDITION_RECHECK
+
+
 def remember_edition(connection, edition: str) -> None:
     """What DocuSeal's answers showed: kept on the connection, with when, for the hub page and the next send."""
-    if connection.config.get("edition") == edition:
+    if connection.config.get("edition") == edition and edition != EDITION_OPEN_SOURCE:
         return
     connection.config = {**connection.config, "edition": edition,
                          "edition_detected_at": timezone.now().isoformat(timespec="seconds")}

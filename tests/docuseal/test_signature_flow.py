@@ -311,3 +311,20 @@ def test_an_expired_request_expires_the_quote(sandbox, quote, staff, quote_pdf):
     assert request.status == SignatureRequest.Status.EXPIRED and quote.status == Quote.Status.EXPIRED
     assert request.signers.get().status == Signer.Status.EXPIRED
     assert sum("expiré" in m for m in timeline(quote)) == 2  # the signer's and the request's, once each
+
+
+def test_the_edition_is_asked_again_after_a_day_so_an_upgrade_to_pro_is_noticed(sandbox, quote, staff, quote_pdf):
+    from apps.docuseal.actions import may_accept_pdf
+
+    connection, account, _template = sandbox
+    connection.config = {**connection.config, "edition": "open_source",
+                         "edition_detected_at": timezone.now().isoformat()}
+    connection.save()
+    assert not may_accept_pdf(connection)  # no useless PDF upload right after DocuSeal said "Pro Edition"
+    connection.config["edition_detected_at"] = (timezone.now() - timedelta(days=2)).isoformat()
+    connection.save()
+    run = send(quote, staff)  # the sandbox account is Pro now
+    assert run.status == ActionRun.Status.SUCCEEDED
+    connection.refresh_from_db()
+    assert connection.config["edition"] == "pro"
+    assert SignatureRequest.objects.get(quote=quote).source == SignatureRequest.Source.PDF
