@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "apps.revolut",
     "apps.erpnext",
     "apps.mautic",
+    "apps.docuseal",
     "apps.automations",
 ]
 
@@ -185,6 +186,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Private files (signed documents): no MEDIA_URL is served; views stream them after a permission check.
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 
 # Hooks must never be redirected (DocuSeal counts a 3xx as delivered, Invoice Ninja turns a redirected POST
 # into a GET): hook routes match with or without the trailing slash and opt out of APPEND_SLASH.

@@ -16,11 +16,13 @@ urlpatterns = [
     path("revolut/", include("apps.revolut.urls")),
     path("erpnext/", include("apps.erpnext.urls")),
     path("mautic/", include("apps.mautic.urls")),
+    path("docuseal/", include("apps.docuseal.urls")),
     # Vendor emulators: every view is wrapped by apps.core.sandbox.sandbox_view (404 unless SANDBOX is on).
     path("sandbox/invoiceninja/", include("apps.invoiceninja.sandbox")),
     path("sandbox/revolut/", include("apps.revolut.sandbox")),
     path("sandbox/erpnext/", include("apps.erpnext.sandbox.urls")),
     path("sandbox/mautic/", include("apps.mautic.sandbox")),
+    path("sandbox/docuseal/", include("apps.docuseal.sandbox.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # django-rq's pages, for operators only (apps/core/queue_dashboard.py).
     path("django-rq/", include("apps.core.queue_dashboard")),

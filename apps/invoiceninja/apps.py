@@ -17,5 +17,9 @@ class InvoiceninjaConfig(AppConfig):
             actions.register(action)
         for model, panel in panels.PANELS:
             record_panels.register(model, panel)
+        # Quotes' and invoices' PDFs for other systems (DocuSeal asks for the quote's own PDF).
+        from apps.invoiceninja import documents
+
+        documents.register()
         # Webhooks are hints (Invoice Ninja never retries): the incremental sync reconciles every 5 minutes.
         scheduler.every(300, "apps.invoiceninja.jobs.sync_incremental", queue="sync", name="invoiceninja-sync")
