@@ -27,7 +27,9 @@ class TestERPNextWebhookSecurity(WebhookSecuritySuite):
         return Connection.objects.create(provider="erpnext", name="ERPNext", slug="erp-sec",
                                          base_url="https://erp.example.test", webhook_secrets=webhook_secrets)
 
-    def signed_delivery(self, secret, *, timestamp=None):
+    def signed_delivery(self, secret, *, timestamp=None, body=None):
+        if body is not None:
+            return body, {SIGNATURE_HEADER: state.sign(secret, body)}
         TestERPNextWebhookSecurity.sequence += 1
         data = {"doctype": "Customer", "name": f"CUST-{self.sequence}", "modified": "2026-01-01 10:00:00.000001",
                 "event": "on_change"}
