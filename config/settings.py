@@ -131,6 +131,8 @@ RQ_QUEUES = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}
     for name in ("default", "webhooks", "sync")
 }
+# `rqworker` runs the console's worker: it waits for Redis instead of quitting and heartbeats every few seconds.
+RQ = {"WORKER_CLASS": "apps.core.worker.ConsoleWorker"}
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
