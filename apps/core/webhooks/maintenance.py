@@ -26,13 +26,14 @@ def sweep_stuck_events(*, older_than: timedelta | None = None, limit: int = 500)
     """Re-enqueue events nobody is working on, and return how many were enqueued again: `received` (Redis was
     down when they came), `queued` whose job was lost (Redis restarted), `processing` whose worker died.
 
-    Runs every 15 s (schedule.py). An event counts as stuck once older than WEBHOOK_SWEEP_AFTER_SECONDS and
-    its job (one id per event, see processing.job_id_for) is not alive in Redis: waiting, delayed for a retry,
-    or started by a worker that still heartbeats (apps.core.jobs). Enqueueing one twice is harmless anyway:
-    the job skips settled events and the row lock serialises two runs.
+    Runs every 15 s (schedule.py). An event counts as stuck once older than WEBHOOK_SWEEP_AFTER_SECONDS (the
+    inbox enqueues on commit, so a few seconds) and its job (one id per event, see processing.job_id_for) is
+    not alive in Redis: waiting, delayed for a retry, or started by a worker that still heartbeats
+    (apps.core.jobs). Enqueueing one twice is harmless anyway: the job skips settled events and the row lock
+    serialises two runs.
     """
     if older_than is None:
-        older_than = timedelta(seconds=getattr(settings, "WEBHOOK_SWEEP_AFTER_SECONDS", 15))
+        older_than = timedelta(seconds=getattr(settings, "WEBHOOK_SWEEP_AFTER_SECONDS", 5))
     cutoff = timezone.now() - older_than
     with transaction.atomic():
         candidate_ids = list(
