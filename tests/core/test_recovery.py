@@ -18,7 +18,7 @@ from apps.core.webhooks.processing import enqueue_processing
 from tests.core.action_doubles import SendGreeting, make_user
 from tests.core.action_doubles import client_company, registered_actions  # noqa: F401
 from tests.core.recovery_processes import Processes, database_url, kill_group, registered_workers, wait_for
-from tests.core.recovery_worker import SLOW_EVENT, slow_on_first_attempt
+from tests.core.recovery_worker import SLOW_EVENT, slow_greeting_class, slow_on_first_attempt
 from tests.core.webhook_doubles import HANDLED_TYPE, Base64BodyScheme, record_effect, registered_hook
 
 Status = WebhookEvent.Status
@@ -122,3 +122,22 @@ def test_an_action_clicked_while_redis_was_down_runs_once_within_60_s_of_its_ret
     assert ActionRun.objects.count() == 1
 
 
+
+
+def test_an_action_whose_worker_is_killed_mid_run_is_resumed_by_another_worker_within_60_s(
+        processes, private_redis, registered_actions, client_company):  # noqa: F811
+    slow_greeting = actions.register(slow_greeting_class())
+    first = processes.worker("worker-1", "default")
+    processes.scheduler()
+    wait_for(lambda: "worker-1" in registered_workers(private_redis.url), timeout=60, processes=processes,
+             what="worker-1 enregistré")
+    run, _ = actions.start(actions.get(slow_greeting.key), client_company, make_user("lea", "send_emails"), "lent")
+    wait_for(lambda: ActionRun.objects.get(pk=run.pk).started_at is not None, timeout=30, processes=processes,
+             what="worker-1 exécute l'action")
+
+    kill_group(first)
+    processes.worker("worker-2", "default")
+    wait_for(lambda: ActionRun.objects.get(pk=run.pk).status == ActionRun.Status.SUCCEEDED,
+             timeout=RECOVERY_DEADLINE_SECONDS, processes=processes, what="l'action reprise par worker-2")
+    run.refresh_from_db()
+    assert (run.attempts, run.idempotency_key, ActionRun.objects.count()) == (2, "lent", 1)
