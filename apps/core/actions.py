@@ -298,7 +298,7 @@ def recover_stalled_runs(*, limit: int = 200) -> dict[str, int]:
     except RedisError as exc:
         logger.warning("Reprise des actions reportée : Redis indisponible (%s)", exc)
         return result
-    deadline = timedelta(minutes=getattr(settings, "ACTION_RUN_START_DEADLINE_MINUTES", 60))
+    deadline = timedelta(minutes=settings.ACTION_RUN_START_DEADLINE_MINUTES)
     for run in candidates:
         if job_id_for(run.pk) in alive:
             continue  # waiting its turn, or running on a worker that beats

@@ -33,7 +33,7 @@ def sweep_stuck_events(*, older_than: timedelta | None = None, limit: int = 500)
     serialises two runs.
     """
     if older_than is None:
-        older_than = timedelta(seconds=getattr(settings, "WEBHOOK_SWEEP_AFTER_SECONDS", 5))
+        older_than = timedelta(seconds=settings.WEBHOOK_SWEEP_AFTER_SECONDS)
     cutoff = timezone.now() - older_than
     with transaction.atomic():
         candidate_ids = list(
