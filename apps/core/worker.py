@@ -84,7 +84,9 @@ class ConsoleWorker(SimpleWorker):
         while not self._stop_requested:
             try:
                 self.connection.ping()
-                if not self.connection.exists(self.key):
+                # Registered means listed in RQ's worker set: a heartbeat may already have recreated the hash.
+                if not self.connection.sismember(self.redis_workers_keys, self.key):
+                    self.connection.delete(self.key)
                     self.register_birth()
                     self.set_state(WorkerStatus.IDLE)
                     self.log.info("Worker %s: Redis de retour, worker enregistré de nouveau.", self.name)

@@ -81,14 +81,15 @@ def test_the_worker_survives_a_redis_outage_and_what_arrived_meanwhile_is_proces
     processes.scheduler()
     wait_for(lambda: "worker-1" in registered_workers(private_redis.url), timeout=60, processes=processes,
              what="worker-1 enregistré")
-    assert hook.post().status_code == 200
-    wait_for(lambda: TimelineEntry.objects.count() == 1, timeout=30, processes=processes, what="premier événement")
+    assert hook.post(type=SLOW_EVENT, sleep=4).status_code == 200
+    wait_for(lambda: WebhookEvent.objects.filter(status=Status.PROCESSING).exists(), timeout=30,
+             processes=processes, what="worker-1 traite le premier événement")
 
-    private_redis.kill()
+    private_redis.kill()  # mid-job: the job ends while Redis is away
     for _ in range(5):
         assert hook.post().status_code == 200  # acknowledged: stored, Redis unreachable
     assert WebhookEvent.objects.filter(status=Status.RECEIVED).count() == 5
-    time.sleep(8)  # the worker notices: its dequeue, heartbeat and maintenance all fail meanwhile
+    time.sleep(10)
     assert worker.is_running(), processes.logs()
 
     private_redis.restart()
