@@ -15,7 +15,6 @@ from urllib.parse import quote
 
 import redis
 
-from apps.core.embedded_redis import EmbeddedRedis
 from tests.e2e.processes import ServiceProcess
 
 BASE_DIR = Path(__file__).resolve().parents[2]

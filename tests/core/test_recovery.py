@@ -4,17 +4,14 @@ Each test runs its own redis-server (killed and restarted on the same port, data
 persistence), real `rqworker` processes and the console's scheduler, all on the test database.
 """
 
-import json
 import time
 
 import pytest
 from django.db import connection as db_connection
 
-from apps.core import actions
+from apps.core import actions, providers
 from apps.core.embedded_redis import EmbeddedRedis
 from apps.core.models import ActionRun, TimelineEntry, WebhookEvent
-from apps.core import providers
-from apps.core.webhooks.processing import enqueue_processing
 from tests.core.action_doubles import SendGreeting, make_user
 from tests.core.action_doubles import client_company, registered_actions  # noqa: F401
 from tests.core.recovery_processes import Processes, database_url, kill_group, registered_workers, wait_for
