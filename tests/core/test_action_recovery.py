@@ -169,3 +169,26 @@ def test_relaunching_a_payment_that_needs_approval_asks_for_it_again(client_comp
     assert relaunched.status == ActionRun.Status.PENDING_APPROVAL
     assert relaunched.external_ids == {"request_id": "R-1"}  # progress kept, approval not
     assert PaySupplier.calls == []
+
+
+def test_the_waiting_reason_follows_the_workers(client, client_company, default_queue,
+                                               django_capture_on_commit_callbacks):
+    from rq import Worker
+    from rq.suspension import resume, suspend
+
+    user = make_user("lea", "send_emails")
+    client.force_login(user)
+    ahead = django_rq.get_queue("default", commit_mode="auto").enqueue("apps.core.actions.recover_stalled_runs")
+    with django_capture_on_commit_callbacks(execute=True):
+        run, _ = actions.start(actions.get(SendGreeting.key), client_company, user, "clic")
+    url = reverse("core:action_run", args=[run.pk])
+    worker = Worker([default_queue], connection=default_queue.connection, name="en-marche")
+    worker.register_birth()
+
+    assert "1 tâche(s) la précèdent dans la file." in client.get(url, **HTMX).content.decode()
+    suspend(default_queue.connection)
+    assert "Les workers sont suspendus" in client.get(url, **HTMX).content.decode()
+    resume(default_queue.connection)
+    default_queue.remove(ahead)
+    assert "Un worker va la prendre." in client.get(url, **HTMX).content.decode()
+    worker.register_death()
