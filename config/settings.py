@@ -141,6 +141,8 @@ RQ_QUEUES = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}
     for name in ("default", "webhooks", "sync")
 }
+# `rqworker` runs the console's worker: it waits for Redis instead of quitting and heartbeats every few seconds.
+RQ = {"WORKER_CLASS": "apps.core.worker.ConsoleWorker"}
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -197,6 +199,10 @@ WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
 WEBHOOK_REJECTED_MAX_PER_HOUR = env.int("WEBHOOK_REJECTED_MAX_PER_HOUR", default=100)
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 WEBHOOK_FAILED_RETENTION_DAYS = env.int("WEBHOOK_FAILED_RETENTION_DAYS", default=180)
+# Recovery (apps.core.webhooks.maintenance, apps.core.actions): an event waiting this long without a live job is
+# enqueued again; a click that could not start within this many minutes fails instead of acting late.
+WEBHOOK_SWEEP_AFTER_SECONDS = env.int("WEBHOOK_SWEEP_AFTER_SECONDS", default=5)
+ACTION_RUN_START_DEADLINE_MINUTES = env.int("ACTION_RUN_START_DEADLINE_MINUTES", default=60)
 
 HTTP_CONNECT_TIMEOUT = env.float("HTTP_CONNECT_TIMEOUT", default=5.0)
 HTTP_READ_TIMEOUT = env.float("HTTP_READ_TIMEOUT", default=30.0)

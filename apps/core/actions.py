@@ -5,22 +5,32 @@ feeds the HTMX action bar on record pages, the admin change form and the admin l
 A click becomes an ActionRun keyed by an idempotency key minted when the button was rendered, so a
 double click or a retried POST finds the same run instead of acting twice. The work itself runs in
 a background job; money-moving actions may require a second, different approver first.
+
+A run is never stuck. Its job has one id per run; a worker claims the run in the database (one claim at a
+time) and heartbeats it while the action runs. Every 15 s `recover_stalled_runs` re-enqueues, under the same
+run and idempotency key, a run whose job never started and was lost (Redis down or restarted) or whose worker
+died; while it waits its page says why (apps.core.jobs.why_waiting). A run that cannot complete — its worker
+died MAX_ATTEMPTS times, it could not start within ACTION_RUN_START_DEADLINE_MINUTES, its record is gone —
+ends as failed with the reason, and whoever may run the action can `relaunch` it (same run, same key).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import ClassVar
 
-import django_rq
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, models, transaction
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.db import DatabaseError, IntegrityError, connection as db_connection, models, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from redis.exceptions import LockError
+from redis.exceptions import RedisError
 
 from apps.core import jobs
 from apps.core.models import ActionRun, Connection
@@ -28,8 +38,13 @@ from apps.core.signals import action_run_changed
 
 logger = logging.getLogger(__name__)
 
-# Two jobs for one ActionRun (a duplicated enqueue) must not both call the vendor.
-EXECUTION_LEASE_SECONDS = 600
+# While an action runs its worker touches `heartbeat_at` this often; a run silent for STALE_AFTER_SECONDS has
+# lost its worker, and another job may claim it (two jobs for one run never both call the vendor).
+HEARTBEAT_SECONDS = 5
+STALE_AFTER_SECONDS = 20
+# The recovery sweep leaves a run alone this long after it was queued (its job is normally on its way).
+RECOVER_AFTER_SECONDS = 15
+MAX_ATTEMPTS = 3
 
 
 class ActionFailed(Exception):
@@ -159,9 +174,10 @@ def start(action: Action, obj, user, idempotency_key: str) -> tuple[ActionRun, b
                 idempotency_key=idempotency_key,
                 status=ActionRun.Status.PENDING_APPROVAL if pending else ActionRun.Status.RUNNING,
                 message=_("En attente d'un second approbateur.") if pending else _("En cours…"),
+                queued_at=None if pending else timezone.now(),
             )
             if not pending:
-                jobs.enqueue_on_commit(execute, run.pk, queue="default")
+                _enqueue_on_commit(run.pk)
     except IntegrityError:
         return ActionRun.objects.get(idempotency_key=idempotency_key), False
     transaction.on_commit(lambda: action_run_changed.send(sender=ActionRun, run=run))
@@ -180,35 +196,78 @@ def approve(run: ActionRun, approver) -> ActionRun:
             status=ActionRun.Status.RUNNING,
             message=_("Approuvé par %(user)s ; en cours…") % {"user": approver.get_username()},
             external_ids=dict(run.external_ids, approved_by=approver.get_username()),
+            queued_at=timezone.now(),
         )
         if updated:
-            jobs.enqueue_on_commit(execute, run.pk, queue="default")
+            _enqueue_on_commit(run.pk)
     run.refresh_from_db()
     transaction.on_commit(lambda: action_run_changed.send(sender=ActionRun, run=run))
     return run
 
 
+def job_id_for(run_id: int) -> str:
+    """One job id per run, so the recovery sweep can tell a lost job from a live one (apps.core.jobs)."""
+    return f"action-run-{run_id}"
+
+
+def _enqueue_on_commit(run_id: int) -> None:
+    jobs.enqueue_on_commit(execute, run_id, queue="default", job_id=job_id_for(run_id))
+
+
 def execute(run_id: int) -> None:
-    """The job: run the action once. A run that already finished, or that another worker holds, is left alone."""
-    claim = django_rq.get_connection("default").lock(f"console:action-run:{run_id}", timeout=EXECUTION_LEASE_SECONDS,
-                                                     blocking=False)
-    if not claim.acquire():
+    """The job: run the action once. A run that already finished, or that a live worker holds, is left alone."""
+    now = timezone.now()
+    claimed = (
+        ActionRun.objects.filter(pk=run_id, status=ActionRun.Status.RUNNING)
+        .filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - timedelta(seconds=STALE_AFTER_SECONDS)))
+        .update(started_at=now, heartbeat_at=now, attempts=F("attempts") + 1)
+    )
+    if not claimed:
         return
+    heartbeat = _Heartbeat(run_id)
+    heartbeat.start()
     try:
         _execute_claimed(run_id)
     finally:
+        heartbeat.stop()
+
+
+class _Heartbeat(threading.Thread):
+    """Touches the run's `heartbeat_at` every HEARTBEAT_SECONDS until stopped: the worker is alive."""
+
+    def __init__(self, run_id: int):
+        super().__init__(name=f"action-run-{run_id}-heartbeat", daemon=True)
+        self.run_id = run_id
+        self._stopped = threading.Event()
+
+    def run(self):
         try:
-            claim.release()
-        except LockError:
-            pass  # the lease expired during a very long run; nothing else to undo
+            while not self._stopped.wait(HEARTBEAT_SECONDS):
+                try:
+                    ActionRun.objects.filter(pk=self.run_id, status=ActionRun.Status.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except DatabaseError as exc:
+                    logger.warning("Signe de vie de l'action %s non enregistré : %s", self.run_id, exc)
+        finally:
+            db_connection.close()
+
+    def stop(self):
+        self._stopped.set()
+        self.join(timeout=HEARTBEAT_SECONDS * 2)
 
 
 def _execute_claimed(run_id: int) -> None:
     run = ActionRun.objects.select_related("content_type", "user").get(pk=run_id)
     if run.status != ActionRun.Status.RUNNING:
         return
-    action = get(run.action)
-    obj = run.content_type.get_object_for_this_type(pk=run.object_id)
+    try:
+        action = get(run.action)
+        obj = run.content_type.get_object_for_this_type(pk=run.object_id)
+    except (KeyError, ObjectDoesNotExist):
+        reason = _("Action ou dossier introuvable : l'action ne peut pas s'exécuter.")
+        _finish(run, ActionRun.Status.FAILED, reason, error=reason)
+        return
     try:
         outcome = action.run(obj, run)
     except ActionFailed as exc:
@@ -219,6 +278,104 @@ def _execute_claimed(run_id: int) -> None:
                 error=traceback.format_exc())
     else:
         _finish(run, ActionRun.Status.SUCCEEDED, outcome.message, external_ids=outcome.external_ids)
+
+
+def recover_stalled_runs(*, limit: int = 200) -> dict[str, int]:
+    """The periodic sweep (every 15 s): re-enqueue runs whose job was lost or whose worker died; give up on runs
+    that cannot complete. Returns {"requeued": n, "failed": n}; does nothing while Redis is unreachable."""
+    now = timezone.now()
+    candidates = list(
+        ActionRun.objects.filter(status=ActionRun.Status.RUNNING,
+                                 queued_at__lt=now - timedelta(seconds=RECOVER_AFTER_SECONDS))
+        .filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - timedelta(seconds=STALE_AFTER_SECONDS)))
+        .order_by("queued_at")[:limit]
+    )
+    result = {"requeued": 0, "failed": 0}
+    if not candidates:
+        return result
+    try:
+        alive = jobs.live_job_ids([job_id_for(run.pk) for run in candidates], queue="default")
+    except RedisError as exc:
+        logger.warning("Reprise des actions reportée : Redis indisponible (%s)", exc)
+        return result
+    deadline = timedelta(minutes=settings.ACTION_RUN_START_DEADLINE_MINUTES)
+    for run in candidates:
+        if job_id_for(run.pk) in alive:
+            continue  # waiting its turn, or running on a worker that beats
+        if run.attempts >= MAX_ATTEMPTS:
+            result["failed"] += _give_up(run, _(
+                "Le worker s'est arrêté %(count)d fois pendant cette action : abandon. Vérifiez dans le système "
+                "concerné si elle a eu lieu avant de la relancer."
+            ) % {"count": run.attempts})
+        elif run.started_at is None and now - run.queued_at > deadline:
+            result["failed"] += _give_up(run, _(
+                "Non démarrée dans les %(minutes)d minutes qui ont suivi la demande (Redis ou les workers "
+                "étaient arrêtés) : abandon. Relancez-la si elle est toujours voulue."
+            ) % {"minutes": int(deadline.total_seconds() // 60)})
+        else:
+            message = (_("Reprise après l'arrêt du worker (tentative %(attempt)d)…") % {"attempt": run.attempts + 1}
+                       if run.started_at else _("Remise en file : sa tâche avait été perdue."))
+            if jobs.enqueue_now(execute, run.pk, queue="default", job_id=job_id_for(run.pk)) is None:
+                break  # Redis went away again; the next sweep carries on
+            ActionRun.objects.filter(pk=run.pk, status=ActionRun.Status.RUNNING).update(
+                queued_at=timezone.now(), message=message
+            )
+            run.refresh_from_db()
+            action_run_changed.send(sender=ActionRun, run=run)
+            result["requeued"] += 1
+    if result["requeued"] or result["failed"]:
+        logger.info("Reprise des actions : %(requeued)s remises en file, %(failed)s abandonnées", result)
+    return result
+
+
+def _give_up(run: ActionRun, reason: str) -> int:
+    # Conditional: a worker that claimed the run meanwhile keeps it.
+    updated = ActionRun.objects.filter(pk=run.pk, status=ActionRun.Status.RUNNING, attempts=run.attempts).update(
+        status=ActionRun.Status.FAILED, message=reason[:500], error=reason, finished_at=timezone.now()
+    )
+    if updated:
+        run.refresh_from_db()
+        action_run_changed.send(sender=ActionRun, run=run)
+    return updated
+
+
+def relaunch(run: ActionRun, user) -> ActionRun:
+    """Start a failed run again — same run, same idempotency key, external ids kept so the action resumes — for
+    a user who may run the action. Needs a new approval when the action asks for one."""
+    action = get(run.action)
+    if not user_may_run(action, user):
+        raise ActionUnavailable(_("Vous n'avez pas la permission requise."))
+    if run.status != ActionRun.Status.FAILED:
+        raise ActionUnavailable(_("Seule une action en échec peut être relancée."))
+    obj = run.target
+    if obj is None:
+        raise ActionUnavailable(_("Le dossier de cette action n'existe plus."))
+    in_flight = runs_for(obj).filter(
+        action=action.key, status__in=[ActionRun.Status.RUNNING, ActionRun.Status.PENDING_APPROVAL]
+    ).first()
+    if in_flight is not None:
+        return in_flight
+    reason = action.unavailable_reason(obj, user)
+    if reason:
+        raise ActionUnavailable(reason)
+    pending = action.needs_approval(obj, user)
+    external_ids = dict(run.external_ids)
+    if pending:
+        external_ids.pop("approved_by", None)
+    by = {"user": user.get_username()}
+    with transaction.atomic():
+        updated = ActionRun.objects.filter(pk=run.pk, status=ActionRun.Status.FAILED).update(
+            status=ActionRun.Status.PENDING_APPROVAL if pending else ActionRun.Status.RUNNING,
+            message=(_("Relancée par %(user)s ; en attente d'un second approbateur.") if pending
+                     else _("Relancée par %(user)s ; en cours…")) % by,
+            error="", finished_at=None, started_at=None, heartbeat_at=None, attempts=0,
+            queued_at=None if pending else timezone.now(), external_ids=external_ids,
+        )
+        if updated and not pending:
+            _enqueue_on_commit(run.pk)
+    run.refresh_from_db()
+    transaction.on_commit(lambda: action_run_changed.send(sender=ActionRun, run=run))
+    return run
 
 
 def save_progress(run: ActionRun, **external_ids) -> None:

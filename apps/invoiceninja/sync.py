@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core.models import SyncRun
@@ -126,7 +127,21 @@ RESOURCES = (ClientsResource, QuotesResource, InvoicesResource, PaymentsResource
 
 def record_remote(connection, resource_class: type[InvoiceNinjaResource], item: dict, *, webhook_event=None,
                   apply: bool = True):
-    """Mirror one object outside a sync run (webhook, action) and reflect it into the hub."""
+    """Mirror one object outside a sync run (webhook, action) and reflect it into the hub.
+
+    Atomic, and tried a second time when another process (the webhook handler in a worker, while an action or
+    `manage.py demo` records the object it just created) recorded the same object in between: the second try
+    finds its mirror and link instead of inserting them again.
+    """
+    try:
+        with transaction.atomic():
+            return _record_remote(connection, resource_class, item, webhook_event=webhook_event, apply=apply)
+    except IntegrityError:
+        with transaction.atomic():
+            return _record_remote(connection, resource_class, item, webhook_event=webhook_event, apply=apply)
+
+
+def _record_remote(connection, resource_class, item, *, webhook_event, apply):
     resource = resource_class(connection, run=None)
     resource.webhook_event = webhook_event
     payload = resource.clean(item)

@@ -9,10 +9,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import SimpleWorker
+from rq.job import Job, JobStatus
 
 from apps.core import providers
 from apps.core.models import TimelineEntry, WebhookEvent
 from apps.core.webhooks.maintenance import purge_old_events, sweep_stuck_events
+from apps.core.webhooks.processing import job_id_for
 from tests.core.webhook_doubles import Base64BodyScheme, make_connection, registered_hook
 
 Status = WebhookEvent.Status
@@ -61,6 +63,12 @@ def test_sweeper_enqueues_events_received_while_redis_was_down(hook, redis_down)
 def test_sweeper_picks_up_an_event_whose_worker_died_mid_processing(hook):
     hook.post()
     event = WebhookEvent.objects.get()
+    # A worker took the job, claimed the event, then died: its job stays `started`, its heartbeat stops.
+    queue = django_rq.get_queue("webhooks")
+    job = Job.fetch(job_id_for(event.pk), connection=queue.connection)
+    queue.remove(job)
+    job.set_status(JobStatus.STARTED)
+    job.heartbeat(timezone.now() - timedelta(minutes=1), 60)
     WebhookEvent.objects.filter(pk=event.pk).update(status=Status.PROCESSING, attempts=1)
     age([event.pk], minutes=10)
     assert sweep_stuck_events() == 1

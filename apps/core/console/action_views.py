@@ -1,4 +1,4 @@
-"""HTMX views behind the action bar: confirm, start, follow and approve an ActionRun."""
+"""HTMX views behind the action bar: confirm, start, follow, approve and relaunch an ActionRun."""
 
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
@@ -188,6 +188,28 @@ def approve(request, run_id):
         messages.success(request, _("Approbation enregistrée."))
         return HttpResponseRedirect(reverse("core:action_run", args=[run.pk]))
     context = presenters.run_status_context(run, request.user)
+    return render(request, "core/actions/run_status.html", context)
+
+
+@require_POST
+@staff_required()
+def relaunch(request, run_id):
+    """"Relancer" on a failed run: the same permission as the action itself (actions.relaunch checks it)."""
+    run = ActionRun.objects.select_related("content_type").filter(pk=run_id).first()
+    if run is None or not _may_see_record(request.user, run):
+        return refuse(request, _("Exécution introuvable."), status=404)
+    try:
+        run = actions.relaunch(run, request.user)
+    except KeyError:
+        return refuse(request, _("Action inconnue."), status=404)
+    except actions.ActionUnavailable as exc:
+        return refuse(request, str(exc))
+    outcome = _("Action « %(label)s » relancée.") % {"label": run.label}
+    if not request.htmx:
+        messages.info(request, outcome)
+        return HttpResponseRedirect(_safe_next(request, reverse("core:action_run", args=[run.pk])))
+    context = presenters.run_status_context(run, request.user)
+    context.update(outcome=outcome, user_is_requester=run.user_id == request.user.pk)
     return render(request, "core/actions/run_status.html", context)
 
 

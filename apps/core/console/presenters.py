@@ -8,8 +8,9 @@ import uuid
 
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
-from apps.core import actions, providers
+from apps.core import actions, jobs, providers
 from apps.core.models import ActionRun, SyncRun, TimelineEntry
 
 TIMELINE_LIMIT = 50
@@ -79,14 +80,39 @@ def can_approve(run: ActionRun, user) -> bool:
     return bool(permission and user.is_active and user.is_staff and user.has_perm(permission))
 
 
+def can_relaunch(run: ActionRun, user) -> bool:
+    if user is None or run.status != ActionRun.Status.FAILED:
+        return False
+    try:
+        return actions.user_may_run(actions.get(run.action), user)
+    except KeyError:
+        return False
+
+
+def run_state(run: ActionRun) -> tuple[str, str | None]:
+    """What the run is doing, as shown, and (while it waits or stalls) why: "En file d'attente" until a worker
+    takes it, with the reason from Redis (unreachable, no worker, job lost, worker died, jobs ahead)."""
+    if run.status != ActionRun.Status.RUNNING:
+        return run.get_status_display(), None
+    waiting_reason = jobs.why_waiting(actions.job_id_for(run.pk), queue="default")
+    if run.started_at is None:
+        return _("En file d'attente"), waiting_reason
+    return run.get_status_display(), waiting_reason
+
+
 def run_status_context(run: ActionRun, user=None) -> dict:
+    state_label, waiting_reason = run_state(run)
     return {
         "run": run,
+        "state_label": state_label,
+        "waiting_reason": waiting_reason,
         "user_is_requester": user is not None and run.user_id == user.pk,
         "is_active": run.status in (ActionRun.Status.RUNNING, ActionRun.Status.PENDING_APPROVAL),
         "can_approve": can_approve(run, user),
+        "can_relaunch": can_relaunch(run, user),
         "status_url": reverse("core:action_run", args=[run.pk]),
         "approve_url": reverse("core:action_approve", args=[run.pk]),
+        "relaunch_url": reverse("core:action_relaunch", args=[run.pk]),
         "record_key": f"{run.content_type_id}-{run.object_id}",
         "live_group": record_group(run.content_type_id, run.object_id),
         "bar_url": reverse(

@@ -30,6 +30,12 @@ class ActionRun(models.Model):
     external_ids = models.JSONField(_("identifiants externes"), default=dict, blank=True)
     created_at = models.DateTimeField(_("lancée le"), auto_now_add=True)
     finished_at = models.DateTimeField(_("terminée le"), null=True, blank=True)
+    # Recovery (apps.core.actions.recover_stalled_runs): when its job was last put in the queue, when a worker
+    # took it, the worker's last sign of life while it runs, and how many times a worker took it.
+    queued_at = models.DateTimeField(_("mise en file le"), null=True, blank=True)
+    started_at = models.DateTimeField(_("démarrée le"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("dernier signe de vie"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("tentatives"), default=0)
 
     class Meta:
         verbose_name = _("action exécutée")

@@ -1,4 +1,4 @@
-"""Periodic upkeep of the inbox: re-enqueue stuck events, delete old ones in batches under a time budget."""
+"""Periodic upkeep of the inbox: re-enqueue stuck events within seconds, delete old ones in batches under a time budget."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
+from apps.core import jobs
 from apps.core.models import WebhookEvent
-from apps.core.webhooks.processing import enqueue_processing
+from apps.core.webhooks.processing import enqueue_processing, job_id_for
 
 logger = logging.getLogger(__name__)
 
@@ -21,28 +23,43 @@ SETTLED_FOR_RETENTION = (Status.PROCESSED, Status.IGNORED, Status.DUPLICATE, Sta
 
 
 def sweep_stuck_events(*, older_than: timedelta | None = None, limit: int = 500) -> int:
-    """Re-enqueue events nobody is working on: `received` (Redis was down when they came), `queued` whose
-    job was lost, `processing` whose worker died. Returns how many were enqueued again.
+    """Re-enqueue events nobody is working on, and return how many were enqueued again: `received` (Redis was
+    down when they came), `queued` whose job was lost (Redis restarted), `processing` whose worker died.
 
-    Rows a worker holds locked are skipped (SKIP LOCKED); enqueueing one twice is harmless anyway, the job
-    skips settled events.
+    Runs every 15 s (schedule.py). An event counts as stuck once older than WEBHOOK_SWEEP_AFTER_SECONDS (the
+    inbox enqueues on commit, so a few seconds) and its job (one id per event, see processing.job_id_for) is
+    not alive in Redis: waiting, delayed for a retry, or started by a worker that still heartbeats
+    (apps.core.jobs). Enqueueing one twice is harmless anyway: the job skips settled events and the row lock
+    serialises two runs.
     """
     if older_than is None:
-        older_than = timedelta(minutes=getattr(settings, "WEBHOOK_SWEEP_AFTER_MINUTES", 5))
+        older_than = timedelta(seconds=settings.WEBHOOK_SWEEP_AFTER_SECONDS)
     cutoff = timezone.now() - older_than
     with transaction.atomic():
-        stuck_ids = list(
+        candidate_ids = list(
             WebhookEvent.objects.select_for_update(skip_locked=True)
             .filter(status__in=(Status.RECEIVED, Status.QUEUED, Status.PROCESSING), received_at__lt=cutoff)
             .order_by("received_at")
             .values_list("pk", flat=True)[:limit]
         )
+    if not candidate_ids:
+        return 0
+    try:
+        alive = jobs.live_job_ids([job_id_for(pk) for pk in candidate_ids], queue="webhooks")
+    except RedisError as exc:
+        logger.warning("Balayage reporté : Redis indisponible (%s) ; %s événements en attente", exc,
+                       len(candidate_ids))
+        return 0
     enqueued = 0
-    for event_id in stuck_ids:
+    for event_id in candidate_ids:
+        if job_id_for(event_id) in alive:
+            continue
         if not enqueue_processing(event_id):
-            logger.warning("Balayage interrompu : Redis indisponible (%s événements en attente)", len(stuck_ids))
+            logger.warning("Balayage interrompu : Redis indisponible (%s événements en attente)", len(candidate_ids))
             break
         enqueued += 1
+    if enqueued:
+        logger.info("Balayage : %s événements remis en file", enqueued)
     return enqueued
 
 

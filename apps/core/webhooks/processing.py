@@ -72,9 +72,15 @@ def retry_policy() -> Retry:
     return Retry(max=len(intervals), interval=intervals)
 
 
+def job_id_for(event_id: int) -> str:
+    """One job id per event, so the sweeper can tell a lost job from a live one (apps.core.jobs)."""
+    return f"webhook-event-{event_id}"
+
+
 def enqueue_processing(event_id: int) -> bool:
     """Put the event on the `webhooks` queue now; False when Redis is unreachable (the sweeper will retry)."""
-    job = jobs.enqueue_now(process_event, event_id, queue="webhooks", retry=retry_policy())
+    job = jobs.enqueue_now(process_event, event_id, queue="webhooks", retry=retry_policy(),
+                           job_id=job_id_for(event_id))
     if job is None:
         return False
     # A fast worker may already have claimed it: only a row still `received` becomes `queued`.

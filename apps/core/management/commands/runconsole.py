@@ -5,10 +5,13 @@ Starts a private Redis when REDIS_URL is unset, migrates, then runs together:
   sandbox  the same application on --sandbox-port, serving /sandbox/<system>/ to the demo connections
            (under ASGI a process runs its sync views on one thread: a view calling an emulator served by
            its own process would wait on itself)
-  worker   rqworker on the webhooks, sync and default queues
+  worker   rqworker (apps.core.worker.ConsoleWorker) on the webhooks, sync and default queues
   scheduler the periodic jobs
-and seeds the demo. Every child runs in its own process group; on Ctrl-C, SIGTERM or the death of
-any child, all groups get SIGTERM, then SIGKILL after a grace period, and the private Redis stops last.
+and seeds the demo. A child that stops on its own — the worker, the scheduler, a server — is started again
+after a backoff (1 s, doubling up to 30 s, back to 1 s once it has run a minute), and so is the private Redis,
+on the same port, so every child finds it at the URL it already has. Every child runs in its own process
+group; on Ctrl-C or SIGTERM all groups get SIGTERM, then SIGKILL after a grace period, and the private Redis
+stops last.
 """
 
 import os
@@ -24,25 +27,38 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.core.embedded_redis import EmbeddedRedis
+from apps.core.embedded_redis import EmbeddedRedis, EmbeddedRedisError
 
 GRACE_SECONDS = 10
 READY_TIMEOUT_SECONDS = 60
+RESTART_MIN_SECONDS = 1.0
+RESTART_MAX_SECONDS = 30.0
+STABLE_AFTER_SECONDS = 60.0
 
 
 class Child:
+    """One supervised process: started, watched, started again (with backoff) when it stops on its own."""
+
     def __init__(self, name: str, command: list[str], env: dict, output):
         self.name = name
+        self.command = command
+        self.env = env
+        self.output = output
+        self.backoff = RestartBackoff()
+        self.start()
+
+    def start(self) -> None:
         self.process = subprocess.Popen(
-            command, cwd=settings.BASE_DIR, env=env, stdin=subprocess.DEVNULL,
+            self.command, cwd=settings.BASE_DIR, env=self.env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        self._relay = threading.Thread(target=self._relay_output, args=(output,), daemon=True)
-        self._relay.start()
+        self.started_at = time.monotonic()
+        threading.Thread(target=self._relay_output, args=(self.process,), daemon=True).start()
 
-    def _relay_output(self, output):
-        for line in iter(self.process.stdout.readline, b""):
-            output(f"{self.name:<9} | {line.decode(errors='replace').rstrip()}")
+    def _relay_output(self, process):
+        for line in iter(process.stdout.readline, b""):
+            self.output(f"{self.name:<9} | {line.decode(errors='replace').rstrip()}")
+        process.stdout.close()
 
     def signal_group(self, signum) -> None:
         try:
@@ -54,8 +70,30 @@ class Child:
         return self.process.poll() is None
 
 
+class RestartBackoff:
+    """When to start a stopped thing again: 1 s, doubling up to RESTART_MAX_SECONDS; reset once it ran a while."""
+
+    def __init__(self):
+        self.delay = RESTART_MIN_SECONDS
+        self.due: float | None = None
+
+    def schedule(self, ran_for: float) -> float:
+        if ran_for >= STABLE_AFTER_SECONDS:
+            self.delay = RESTART_MIN_SECONDS
+        self.due = time.monotonic() + self.delay
+        scheduled, self.delay = self.delay, min(self.delay * 2, RESTART_MAX_SECONDS)
+        return scheduled
+
+    def is_due(self) -> bool:
+        return self.due is not None and time.monotonic() >= self.due
+
+    def done(self) -> None:
+        self.due = None
+
+
 class Command(BaseCommand):
-    help = "Lance la console complète (web, bacs à sable, worker, planificateur) ; Ctrl-C arrête tout."
+    help = ("Lance la console complète (web, bacs à sable, worker, planificateur), redémarre ce qui s'arrête ; "
+            "Ctrl-C arrête tout.")
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -130,6 +168,7 @@ class Command(BaseCommand):
             commands["sandbox"] = uvicorn + ["--port", str(sandbox_port), "--no-access-log"]
         commands["worker"] = [
             sys.executable, "manage.py", "rqworker", "webhooks", "sync", "default", "--with-scheduler",
+            "--worker-class", "apps.core.worker.ConsoleWorker",
         ]
         commands["scheduler"] = [sys.executable, "manage.py", "scheduler"]
         for name, command in commands.items():
@@ -151,11 +190,37 @@ class Command(BaseCommand):
             self.stopping.wait(0.3)
 
     def supervise(self) -> int:
+        """Until Ctrl-C: start again whatever stopped on its own, the private Redis first."""
+        redis_backoff = RestartBackoff()
+        redis_started_at = time.monotonic()
         while not self.stopping.wait(0.5):
+            if self.redis and not self.redis.running():
+                if redis_backoff.due is None:
+                    delay = redis_backoff.schedule(time.monotonic() - redis_started_at)
+                    self.say(f"Redis embarqué s'est arrêté : redémarrage sur le même port dans {delay:.0f} s.")
+                elif redis_backoff.is_due():
+                    try:
+                        self.redis.restart()
+                    except EmbeddedRedisError as exc:
+                        self.say(f"Redis embarqué ne redémarre pas : {exc}")
+                        redis_backoff.due = None
+                    else:
+                        self.say(f"Redis embarqué redémarré : {self.redis.url} (données perdues, reprises par "
+                                 f"les balayages).")
+                        redis_backoff.done()
+                        redis_started_at = time.monotonic()
             for child in self.children:
-                if not child.running():
-                    self.say(f"Le processus « {child.name} » s'est arrêté (code {child.process.returncode}) : arrêt.")
-                    return 1
+                if child.running() or self.stopping.is_set():
+                    continue
+                if child.backoff.due is None:
+                    delay = child.backoff.schedule(time.monotonic() - child.started_at)
+                    self.say(f"Le processus « {child.name} » s'est arrêté (code {child.process.returncode}) : "
+                             f"redémarrage dans {delay:.0f} s.")
+                elif child.backoff.is_due():
+                    child.signal_group(signal.SIGKILL)  # what it left behind (a work-horse) goes with it
+                    child.start()
+                    child.backoff.done()
+                    self.say(f"Processus « {child.name} » redémarré.")
         return 0
 
     def shutdown(self) -> None:
