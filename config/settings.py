@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "apps.hub",
     "apps.invoiceninja",
     "apps.revolut",
+    "apps.directus",
     "apps.automations",
 ]
 

@@ -1,0 +1,56 @@
+"""Jobs of the Directus app: pushing the outbox (after each hub commit and every 15 s) and polling.
+
+One push per connection at a time: a Redis lock that a second job does not wait for (the first one is
+already sending; what it misses is picked up by the next run).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import django_rq
+from redis.exceptions import RedisError
+
+from apps.core.models import Connection
+from apps.core.sync import sync_all
+from apps.directus import push
+
+logger = logging.getLogger(__name__)
+
+LOCK_SECONDS = 300
+
+
+def push_connection(connection_id: int) -> str:
+    connection = Connection.objects.filter(pk=connection_id, provider="directus", is_active=True).first()
+    if connection is None:
+        return "inactive"
+    try:
+        lock = django_rq.get_connection("sync").lock(f"directus:push:{connection_id}", timeout=LOCK_SECONDS,
+                                                     blocking=False)
+        acquired = lock.acquire()
+    except RedisError:
+        lock, acquired = None, True  # without Redis, pushing twice at once is still safe (ids are stable)
+    if not acquired:
+        return "busy"
+    try:
+        return push.push_all_due(connection).summary()
+    finally:
+        if lock is not None:
+            try:
+                lock.release()
+            except RedisError:
+                pass
+
+
+def push_outbox() -> int:
+    """Periodic: push every active Directus connection's due entries (retries after backoff land here)."""
+    pushed = 0
+    for connection_id in Connection.objects.filter(provider="directus", is_active=True).values_list("pk", flat=True):
+        push_connection(connection_id)
+        pushed += 1
+    return pushed
+
+
+def poll() -> int:
+    """Periodic: incremental read of every mirror collection on `date_updated` (Flows have no retry)."""
+    return sync_all(provider_key="directus")
