@@ -6,7 +6,6 @@ already sending; what it misses is picked up by the next run).
 
 from __future__ import annotations
 
-import logging
 
 import django_rq
 from redis.exceptions import RedisError
@@ -15,7 +14,6 @@ from apps.core.models import Connection
 from apps.core.sync import sync_all
 from apps.directus import push
 
-logger = logging.getLogger(__name__)
 
 LOCK_SECONDS = 300
 

@@ -9,8 +9,6 @@ snapshot; the push sends the latest one per item, so order per record is kept.
 
 from __future__ import annotations
 
-import logging
-
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,8 +16,6 @@ from apps.core import jobs
 from apps.core.models import Connection
 from apps.directus import records
 from apps.directus.models import OutboxEntry, StatusFacts
-
-logger = logging.getLogger(__name__)
 
 PROVIDER = "directus"
 

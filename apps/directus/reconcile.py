@@ -18,8 +18,8 @@ For one item of a mirror collection, in this order:
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -31,14 +31,16 @@ from apps.directus import outbox, records, schema
 from apps.directus.models import MirroredItem, OutboxEntry
 from apps.hub.models import Quote
 
-logger = logging.getLogger(__name__)
-
 PROVIDER = "directus"
 # (collection, field) -> allowed (value the console wrote, value Directus may set) transitions.
 STATUS_RULES = {
     ("quotes", "status"): {(Quote.Status.SENT, Quote.Status.ACCEPTED)},
 }
 MAX_LENGTHS = {"phone": 40}
+# A Directus that rewrites a value in a way normalise() does not know would refuse every restore: after this
+# many restores of one item within the window, the console stops writing it back and says so.
+RESTORE_LIMIT = 5
+RESTORE_WINDOW = timedelta(minutes=10)
 
 
 @dataclass
@@ -91,7 +93,7 @@ def reconcile_item(connection: Connection, collection_key: str, item: dict, *, w
         stamp = timezone.localtime().strftime("%d/%m/%Y %H:%M")
         note = _("Modification refusée le %(date)s : %(fields)s. Valeurs de la console rétablies.") % {
             "date": stamp, "fields": ", ".join(outcome.refused)}
-        TimelineEntry.record(_timeline_target(obj), _("Directus : %(note)s") % {"note": note}, provider=PROVIDER,
+        TimelineEntry.record(obj, _("Directus : %(note)s") % {"note": note}, provider=PROVIDER,
                              level=TimelineEntry.Level.WARNING, external_ids={"directus": item_id},
                              webhook_event=webhook_event)
     _restore(connection, collection_key, obj, mirrored, note=note)
@@ -129,22 +131,26 @@ def _apply(obj, collection_key, updates: dict, webhook_event) -> None:
     else:
         message = _("Modifié dans Directus : %(fields)s.") % {
             "fields": ", ".join(f"{name} = {value}" for name, value in updates.items())}
-    TimelineEntry.record(_timeline_target(obj), message, provider=PROVIDER, level=TimelineEntry.Level.INFO,
+    TimelineEntry.record(obj, message, provider=PROVIDER, level=TimelineEntry.Level.INFO,
                          webhook_event=webhook_event)
 
 
 def _restore(connection, collection_key, obj, mirrored: MirroredItem | None, *, note: str | None) -> None:
+    recent = OutboxEntry.objects.filter(
+        connection=connection, collection=collection_key, item_id=records.stable_id(obj),
+        reason=OutboxEntry.Reason.RESTORE, created_at__gte=timezone.now() - RESTORE_WINDOW,
+    ).count()
+    if recent >= RESTORE_LIMIT:
+        TimelineEntry.record(obj, _("Directus : l'élément %(item)s revient sans cesse différent de ce que la console "
+                                    "écrit ; rétablissement suspendu, vérifiez le type du champ dans Directus.")
+                             % {"item": records.stable_id(obj)}, provider=PROVIDER, level=TimelineEntry.Level.ERROR)
+        return
     if note is not None:
         MirroredItem.objects.update_or_create(
-            connection=connection, collection=collection_key, item_id=records.stable_id(obj)
-            if collection_key != "integration_status" else records.status_id(obj),
+            connection=connection, collection=collection_key, item_id=records.stable_id(obj),
             defaults={"note": note},
         )
     outbox.add(connection, collection_key, obj, reason=OutboxEntry.Reason.RESTORE)
-
-
-def _timeline_target(obj):
-    return obj
 
 
 def restore_deleted(connection: Connection, collection_key: str, item_id: str, *, webhook_event=None) -> Outcome:

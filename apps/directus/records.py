@@ -135,10 +135,6 @@ def serialize(collection: str, obj) -> dict:
 
 # Integration statuses -------------------------------------------------------------------------------
 
-def status_id(obj) -> str:
-    return stable_id(obj)
-
-
 def facts_for(obj) -> StatusFacts | None:
     record_type = stable_id(obj).rpartition("-")[0]
     return StatusFacts.objects.filter(record_type=record_type, record_id=obj.pk).first()
@@ -192,7 +188,7 @@ def integration_status(obj) -> dict:
 def _status_row(obj, record_type, company_id, stage, payment_state, signature_state, reminder_level, amount_due,
                 currency) -> dict:
     return {
-        "id": status_id(obj), "record_type": record_type, "record": stable_id(obj), "number": str(obj),
+        "id": stable_id(obj), "record_type": record_type, "record": stable_id(obj), "number": str(obj),
         "company": f"company-{company_id}", "stage": stage, "payment_state": payment_state,
         "signature_state": signature_state, "reminder_level": reminder_level,
         "amount_due": _money(amount_due), "currency": currency,

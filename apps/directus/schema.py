@@ -51,7 +51,7 @@ class Collection:
         return next(field for field in self.fields if field.name == name)
 
 
-def S(name, **kwargs):
+def text(name, **kwargs) -> Field:
     return Field(name, "string", **kwargs)
 
 
@@ -59,38 +59,38 @@ COLLECTIONS: dict[str, Collection] = {
     collection.key: collection
     for collection in (
         Collection("companies", "Sociétés", (
-            S("name"), Field("is_client", "boolean"), Field("is_supplier", "boolean"),
-            S("email", directus_owned=True), S("phone", directus_owned=True),
-            S("vat_number"), S("address1"), S("postal_code"), S("city"), S("country_code"), S("currency"),
+            text("name"), Field("is_client", "boolean"), Field("is_supplier", "boolean"),
+            text("email", directus_owned=True), text("phone", directus_owned=True),
+            text("vat_number"), text("address1"), text("postal_code"), text("city"), text("country_code"), text("currency"),
         )),
         Collection("contacts", "Contacts", (
-            S("company"), S("first_name"), S("last_name"),
-            S("email", directus_owned=True), S("phone", directus_owned=True), Field("is_primary", "boolean"),
+            text("company"), text("first_name"), text("last_name"),
+            text("email", directus_owned=True), text("phone", directus_owned=True), Field("is_primary", "boolean"),
         )),
         Collection("quotes", "Devis", (
-            S("company"), S("number"), S("title"),
+            text("company"), text("number"), text("title"),
             # Only one transition is Directus's: a sent quote marked accepted by hand (reconcile.STATUS_RULES).
-            S("status", directus_owned=True, note="envoyé -> accepté seulement"),
-            Field("subtotal", "decimal"), Field("total", "decimal"), S("currency"),
+            text("status", directus_owned=True, note="envoyé -> accepté seulement"),
+            Field("subtotal", "decimal"), Field("total", "decimal"), text("currency"),
             Field("issue_date", "date"), Field("valid_until", "date"),
         )),
         Collection("invoices", "Factures", (
-            S("company"), S("quote"), S("number"), S("title"), S("status"),
+            text("company"), text("quote"), text("number"), text("title"), text("status"),
             Field("total", "decimal"), Field("amount_paid", "decimal"), Field("balance_due", "decimal"),
-            S("currency"), Field("issue_date", "date"), Field("due_date", "date"),
+            text("currency"), Field("issue_date", "date"), Field("due_date", "date"),
         )),
         Collection("payments", "Paiements", (
-            S("direction"), S("invoice"), S("supplier_bill"), Field("amount", "decimal"), S("currency"),
-            Field("date", "date"), S("source"),
+            text("direction"), text("invoice"), text("supplier_bill"), Field("amount", "decimal"), text("currency"),
+            Field("date", "date"), text("source"),
         )),
         Collection("supplier_bills", "Factures fournisseurs", (
-            S("supplier"), S("reference"), S("description"), Field("amount", "decimal"), S("currency"),
-            S("status"), Field("issue_date", "date"), Field("due_date", "date"), Field("paid_at", "timestamp"),
+            text("supplier"), text("reference"), text("description"), Field("amount", "decimal"), text("currency"),
+            text("status"), Field("issue_date", "date"), Field("due_date", "date"), Field("paid_at", "timestamp"),
         )),
         Collection("integration_status", "Statuts d'intégration", (
-            S("record_type"), S("record"), S("number"), S("company"),
-            S("stage"), S("payment_state"), S("signature_state"), Field("reminder_level", "integer"),
-            Field("amount_due", "decimal"), S("currency"),
+            text("record_type"), text("record"), text("number"), text("company"),
+            text("stage"), text("payment_state"), text("signature_state"), Field("reminder_level", "integer"),
+            Field("amount_due", "decimal"), text("currency"),
         ), note="Statuts calculés par la console : devis envoyé / signé / facturé / payé, relances, paiement."),
     )
 }
