@@ -22,3 +22,4 @@ class DirectusConfig(AppConfig):
         scheduler.every(15, "apps.directus.jobs.push_outbox", queue="sync", name="directus-push")
         # Flows never retry: polling on date_updated catches what a Flow missed.
         scheduler.every(60, "apps.directus.jobs.poll", queue="sync", name="directus-poll")
+        scheduler.every(3600, "apps.directus.jobs.purge_sent", queue="default", name="directus-outbox-purge")

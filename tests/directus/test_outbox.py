@@ -146,3 +146,14 @@ def test_a_paid_invoice_makes_its_quote_read_paye(connection, company):
     invoice.status = Invoice.Status.PAID
     invoice.save()
     assert latest()["stage"] == "payé" and latest()["payment_state"] == "payé"
+
+
+def test_sent_rows_are_purged_after_a_week_pending_ones_never(connection, company):
+    from apps.directus.jobs import purge_sent
+
+    OutboxEntry.objects.filter(collection="companies").update(status=OutboxEntry.Status.SENT,
+                                                              sent_at=timezone.now() - timedelta(days=8))
+    Company.objects.create(name="Encore à envoyer")
+    OutboxEntry.objects.filter(status=OutboxEntry.Status.PENDING).update(created_at=timezone.now() - timedelta(days=30))
+    assert purge_sent() == 1
+    assert OutboxEntry.objects.filter(status=OutboxEntry.Status.PENDING).count() == 1
