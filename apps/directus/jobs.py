@@ -7,38 +7,19 @@ already sending; what it misses is picked up by the next run).
 
 from __future__ import annotations
 
-
-import django_rq
-from redis.exceptions import RedisError
-
 from apps.core.models import Connection
 from apps.core.sync import sync_all
 from apps.directus import push
-
-
-LOCK_SECONDS = 300
 
 
 def push_connection(connection_id: int) -> str:
     connection = Connection.objects.filter(pk=connection_id, provider="directus", is_active=True).first()
     if connection is None:
         return "inactive"
-    try:
-        lock = django_rq.get_connection("sync").lock(f"directus:push:{connection_id}", timeout=LOCK_SECONDS,
-                                                     blocking=False)
-        acquired = lock.acquire()
-    except RedisError:
-        lock, acquired = None, True  # without Redis, pushing twice at once is still safe (ids are stable)
-    if not acquired:
-        return "busy"
-    try:
+    with push.push_lock(connection) as acquired:
+        if not acquired:
+            return "busy"  # another pusher is sending; what it misses, the next run takes
         return push.push_all_due(connection).summary()
-    finally:
-        if lock is not None:
-            try:
-                lock.release()
-            except RedisError:
-                pass
 
 
 def push_outbox() -> int:

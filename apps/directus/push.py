@@ -14,17 +14,20 @@ Nothing is dropped while Directus is down.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import django_rq
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from apps.core.http import ApiError, ClientError
 from apps.core.models import Connection
 from apps.directus import schema
-from apps.directus.client import DirectusClient
+from apps.directus.client import DirectusClient, error_code
 from apps.directus.models import MirroredItem, OutboxEntry
 
 logger = logging.getLogger(__name__)
@@ -32,6 +35,7 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 200
 BACKOFF_BASE_SECONDS = 5
 BACKOFF_CAP_SECONDS = 900
+LOCK_SECONDS = 300
 
 
 @dataclass
@@ -124,7 +128,8 @@ def _push_collection(connection, client, collection, entries, report) -> None:
         if group:
             bodies = {e.item_id: body_for(e, mirrored.get(e.item_id),
                                           full=group is to_create or e.reason in FULL_REASONS) for e in group}
-            _send(connection, collection, name, group, bodies, call, names, report)
+            _send(connection, collection, name, group, bodies, call, names, report,
+                  fallback=client.update_items if group is to_create else None)
     if deletes:
         try:
             client.delete_items(name, [e.item_id for e in deletes])
@@ -137,13 +142,17 @@ def _push_collection(connection, client, collection, entries, report) -> None:
         _done(connection, collection, gone, bodies={}, deleted=True)
 
 
-def _send(connection, collection, name, entries, bodies, call, names, report) -> None:
+def _send(connection, collection, name, entries, bodies, call, names, report, *, fallback=None) -> None:
     try:
         call(name, [bodies[e.item_id] for e in entries])
     except ClientError as exc:
         if len(entries) > 1 and exc.status == 400:
             for entry in entries:  # find the item Directus refuses; send the others
-                _send(connection, collection, name, [entry], bodies, call, names, report)
+                _send(connection, collection, name, [entry], bodies, call, names, report, fallback=fallback)
+            return
+        if fallback is not None and error_code(exc.payload) == "RECORD_NOT_UNIQUE":
+            # Created meanwhile (another writer): the full body is a valid update.
+            _send(connection, collection, name, entries, bodies, fallback, report.updated, report)
             return
         _failed(entries, exc, report)
         return
@@ -191,6 +200,30 @@ def _failed(entries, exc: Exception, report: PushReport) -> None:
                                    pk__lt=entry.pk).update(next_attempt_at=now + backoff(attempts))
         report.failed.append(f"{entry.collection}/{entry.item_id}")
     logger.warning("Directus : %s écriture(s) en attente après échec : %s", len(entries), exc)
+
+
+@contextmanager
+def push_lock(connection: Connection, *, wait_seconds: float | None = None):
+    """One pusher per connection across processes (a Redis lock); yields False when another one holds it.
+
+    Without Redis the push goes ahead: two pushers at once stay correct (stable keys, a creation that
+    collides becomes an update), only less tidy.
+    """
+    try:
+        lock = django_rq.get_connection("sync").lock(f"directus:push:{connection.pk}", timeout=LOCK_SECONDS,
+                                                     blocking=wait_seconds is not None,
+                                                     blocking_timeout=wait_seconds)
+        acquired = lock.acquire()
+    except RedisError:
+        lock, acquired = None, True
+    try:
+        yield acquired
+    finally:
+        if lock is not None and acquired:
+            try:
+                lock.release()
+            except RedisError:
+                pass
 
 
 def push_all_due(connection: Connection, *, rounds: int = 20) -> PushReport:

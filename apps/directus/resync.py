@@ -85,5 +85,6 @@ def resync(connection, client: DirectusClient | None = None) -> ResyncReport:
             if item_id not in seen:
                 outbox.add(connection, key, obj, reason=OutboxEntry.Reason.RESYNC)
                 report.created.append(f"{name}/{item_id}")
-    report.push = push.push_all_due(connection, rounds=1000)
+    with push.push_lock(connection, wait_seconds=120):
+        report.push = push.push_all_due(connection, rounds=1000)
     return report

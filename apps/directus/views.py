@@ -87,8 +87,11 @@ def create_schema(request):
 @require_POST
 @staff_required("core.manage_connections")
 def push_now(request):
-    return _maintenance(request, lambda connection: _("Envoi : %(summary)s.") % {
-        "summary": push.push_all_due(connection).summary()})
+    def send(connection):
+        with push.push_lock(connection, wait_seconds=10):
+            return _("Envoi : %(summary)s.") % {"summary": push.push_all_due(connection).summary()}
+
+    return _maintenance(request, send)
 
 
 @require_POST

@@ -157,3 +157,23 @@ def test_sent_rows_are_purged_after_a_week_pending_ones_never(connection, compan
     OutboxEntry.objects.filter(status=OutboxEntry.Status.PENDING).update(created_at=timezone.now() - timedelta(days=30))
     assert purge_sent() == 1
     assert OutboxEntry.objects.filter(status=OutboxEntry.Status.PENDING).count() == 1
+
+
+@responses.activate
+def test_an_item_created_meanwhile_by_another_writer_is_updated_instead(connection, company):
+    responses.get(f"{BASE}/items/console_companies", json={"data": []})  # not there when the keys were read
+    responses.post(f"{BASE}/items/console_companies", status=400, json={"errors": [
+        {"message": f'Value "company-{company.pk}" for field "id" in collection "console_companies" has to be '
+                    "unique.", "extensions": {"code": "RECORD_NOT_UNIQUE"}}]})
+    responses.patch(f"{BASE}/items/console_companies", json={"data": [{"id": f"company-{company.pk}"}]})
+    report = push.push_pending(connection)
+    assert report.updated == [f"console_companies/company-{company.pk}"] and not report.failed
+    assert json.loads(responses.calls[2].request.body)[0]["name"] == "Boulangerie Martin"  # the full item
+
+
+def test_only_one_pusher_at_a_time(connection, redis_connection):
+    with push.push_lock(connection) as first:
+        with push.push_lock(connection) as second:
+            assert first and not second
+    with push.push_lock(connection) as again:
+        assert again

@@ -48,7 +48,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(report.summary()))
 
     def handle_push(self, connection):
-        report = push.push_all_due(connection, rounds=1000)
+        with push.push_lock(connection, wait_seconds=120):
+            report = push.push_all_due(connection, rounds=1000)
         self.stdout.write(f"Envoi : {report.summary()}. En attente : {push.pending_count(connection)}.")
         if report.failed:
             raise CommandError("Des écritures restent en attente (Directus indisponible ou refus) : "
