@@ -68,7 +68,8 @@ def seed_demo(stdout) -> None:
         admin_client = DirectusClient(connection, token=admin_user.token)
         stdout.write("  schéma : " + bootstrap(connection, admin_client).summary())
         report = resync.resync(connection)
-        stdout.write(f"  miroir : {report.push.summary() if report.push else 'rien à envoyer'}")
+        stdout.write(f"  miroir : {len(report.created)} élément(s) à créer, {len(report.corrected)} à corriger "
+                     "(envoyés par cette commande ou par le worker)")
         stdout.write(f"  Data Studio simulé : {connection.base_url}/")
     except ApiError as exc:
         stdout.write(f"  sandbox Directus injoignable ({exc}) : lancez la sandbox puis "
