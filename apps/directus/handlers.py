@@ -1,7 +1,7 @@
 """One handler per Flow event. A delivery is a hint: the items it names are read again from Directus.
 
-`items.create` / `items.update`: read the named items (`filter[id][_in]`) and reconcile each
-(reconcile.py). `items.delete`: an item of the console deleted in Directus is written again. Items of
+`items.create` / `items.update`: read the named item (`GET /items/<c>/<key>`; a 403 means missing or not
+permitted, said on the hub record's timeline) or items (`filter[id][_in]`) and reconcile each (reconcile.py). `items.delete`: an item of the console deleted in Directus is written again. Items of
 collections that are not the mirror's are ignored. A Directus failure raises, so the kernel retries the
 event with backoff; reconciling is idempotent (an item already handled is then an echo or unchanged).
 """
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from apps.directus import reconcile, schema, webhooks
-from apps.directus.client import DirectusClient
+from apps.core.models import TimelineEntry
+from apps.directus import reconcile, records, schema, webhooks
+from apps.directus.client import DirectusClient, ItemMissingOrForbidden
 from apps.directus.sync import record_remote
 
 logger = logging.getLogger(__name__)
@@ -28,14 +29,27 @@ def item_changed(event):
     if key is None or not keys:
         return
     name = schema.collection_name(event.connection, key)
-    items = DirectusClient(event.connection).list_items(name, filter={schema.PRIMARY_KEY: {"_in": keys}},
-                                                         limit=-1).items
+    client = DirectusClient(event.connection)
+    missing = []
+    if len(keys) == 1:
+        try:
+            items = [client.get_item(name, keys[0])]
+        except ItemMissingOrForbidden as exc:
+            items, missing = [], [(keys[0], str(exc))]
+    else:
+        items = client.list_items(name, filter={schema.PRIMARY_KEY: {"_in": keys}}, limit=-1).items
+        found = {str(item.get(schema.PRIMARY_KEY)) for item in items}
+        missing = [(item_id, f"Élément « {item_id} » absent de la collection « {name} », ou non autorisé pour ce "
+                             "jeton.") for item_id in keys if item_id not in found]
     for item in items:
         record_remote(event.connection, key, item, webhook_event=event)
-    missing = set(keys) - {str(item.get(schema.PRIMARY_KEY)) for item in items}
-    if missing:
-        # Gone since the Flow ran, or not readable by this token: Directus does not say which (403/empty).
-        logger.info("Directus : éléments %s absents ou non autorisés dans %s", sorted(missing), name)
+    for item_id, message in missing:
+        # Gone since the Flow ran, or not readable by this token: Directus does not say which.
+        logger.info("Directus : %s", message)
+        obj = records.find(key, item_id)
+        if obj is not None:
+            TimelineEntry.record(obj, f"Directus : {message}", provider="directus",
+                                 level=TimelineEntry.Level.WARNING, webhook_event=event)
 
 
 def item_deleted(event):

@@ -66,3 +66,23 @@ def test_an_accidental_double_call_is_stored_once_and_unknown_events_are_ignored
     answer = Client().post(connection.webhook_path(), data=other, content_type="application/json",
                            headers={SECRET_HEADER: WEBHOOK_SECRET})
     assert answer.status_code == 200 and answer.json()["status"] == WebhookEvent.Status.IGNORED
+
+
+def test_a_403_on_the_item_a_flow_names_is_said_on_the_record_in_french(connection, redis_connection):
+    import responses
+
+    from apps.core.models import TimelineEntry
+    from apps.core.webhooks.processing import process_event
+    from apps.hub.models import Company
+
+    company = Company.objects.create(name="Atelier")
+    body = json.dumps({"event": "console_companies.items.update", "collection": "console_companies",
+                       "keys": [f"company-{company.pk}"]})
+    answer = Client().post(connection.webhook_path(), data=body, content_type="application/json",
+                           headers={SECRET_HEADER: WEBHOOK_SECRET})
+    with responses.RequestsMock() as mocked:
+        mocked.get(f"{connection.base_url}/items/console_companies/company-{company.pk}", status=403, json={
+            "errors": [{"message": "You don't have permission to access this.", "extensions": {"code": "FORBIDDEN"}}]})
+        assert process_event(answer.json()["id"]) == WebhookEvent.Status.PROCESSED
+    entry = TimelineEntry.objects.get(object_id=str(company.pk), provider="directus")
+    assert "absent de la collection « console_companies », ou non autorisé pour ce jeton" in entry.message
