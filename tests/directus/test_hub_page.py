@@ -50,3 +50,17 @@ def test_a_refused_maintenance_call_is_a_readable_message_not_a_500(client, conn
         answer = client.post("/directus/schema/", {"connection": connection.pk}, follow=True)
     assert answer.status_code == 200
     assert "You don&#x27;t have permission to access this." in answer.content.decode()
+
+
+def test_a_record_page_shows_its_directus_item_status_and_last_note(admin_client, connection):
+    from apps.directus.models import MirroredItem
+    from apps.hub.models import Quote
+
+    company = Company.objects.create(name="Atelier")
+    quote = Quote.objects.create(company=company, title="Site", status=Quote.Status.SENT)
+    MirroredItem.objects.create(connection=connection, collection="quotes", item_id=f"quote-{quote.pk}",
+                                note="Modification refusée le 03/12/2026 10:00 : total (champ géré par la console).")
+    page = admin_client.get(f"/admin/hub/quote/{quote.pk}/change/").content.decode()
+    assert f"console_quotes/quote-{quote.pk}" in page
+    assert "envoyé" in page and "écritures en attente" in page
+    assert "total (champ géré par la console)" in page
