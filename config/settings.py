@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "apps.erpnext",
     "apps.mautic",
     "apps.docuseal",
+    "apps.directus",
     "apps.automations",
 ]
 

@@ -17,12 +17,14 @@ urlpatterns = [
     path("erpnext/", include("apps.erpnext.urls")),
     path("mautic/", include("apps.mautic.urls")),
     path("docuseal/", include("apps.docuseal.urls")),
+    path("directus/", include("apps.directus.urls")),
     # Vendor emulators: every view is wrapped by apps.core.sandbox.sandbox_view (404 unless SANDBOX is on).
     path("sandbox/invoiceninja/", include("apps.invoiceninja.sandbox")),
     path("sandbox/revolut/", include("apps.revolut.sandbox")),
     path("sandbox/erpnext/", include("apps.erpnext.sandbox.urls")),
     path("sandbox/mautic/", include("apps.mautic.sandbox")),
     path("sandbox/docuseal/", include("apps.docuseal.sandbox.urls")),
+    path("sandbox/directus/", include("apps.directus.sandbox")),
     path("i18n/", include("django.conf.urls.i18n")),
     # django-rq's pages, for operators only (apps/core/queue_dashboard.py).
     path("django-rq/", include("apps.core.queue_dashboard")),

@@ -10,3 +10,7 @@ webhook_event_processed = Signal()
 sync_run_progressed = Signal()
 # sender=ActionRun class, run=<ActionRun>; sent when a run changes status.
 action_run_changed = Signal()
+# sender=<provider key>, record=<hub Quote|Invoice|SupplierBill>, signature_state=<str|None>,
+# reminder_level=<int|None>: an integration fact no hub field holds (e.g. DocuSeal: "signé"; Mautic: reminder
+# level 2). Send it from any system app; mirrors (Directus) keep it in their integration statuses.
+integration_status_reported = Signal()

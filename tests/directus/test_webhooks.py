@@ -1,0 +1,90 @@
+"""Directus Flow deliveries: the shared security suite, the event table, the dedupe key."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from apps.core.models import Connection, WebhookEvent
+from apps.directus.provider import DirectusProvider
+from apps.directus.webhooks import SECRET_HEADER, trigger_keys
+from tests.core.webhook_security import WebhookSecuritySuite
+from tests.directus.conftest import WEBHOOK_SECRET
+
+pytestmark = pytest.mark.django_db
+
+
+class TestDirectusWebhookSecurity(WebhookSecuritySuite):
+    provider_key = "directus"
+    signature_headers = (SECRET_HEADER,)
+    sequence = 0
+
+    def make_connection(self, webhook_secrets):
+        return Connection.objects.create(provider="directus", name="Directus", slug="directus-sec",
+                                         base_url="https://directus.example.test", webhook_secrets=webhook_secrets)
+
+    def signed_delivery(self, secret, *, timestamp=None, body=None):
+        if body is not None:
+            return body, {SECRET_HEADER: secret}
+        TestDirectusWebhookSecurity.sequence += 1
+        body = {"event": "console_contacts.items.update", "collection": "console_contacts",
+                "keys": [f"contact-{self.sequence}"], "payload": {"email": f"n{self.sequence}@example.test"}}
+        return json.dumps(body).encode(), {SECRET_HEADER: secret}
+
+    def tampered_delivery(self, secret):
+        # Directus signs nothing (NOTES §4.3): only the shared secret header authenticates a delivery.
+        body, _headers = self.signed_delivery(secret)
+        return body, {SECRET_HEADER: secret + "-forged"}
+
+
+def test_event_type_is_the_items_action_whatever_the_prefix():
+    provider = DirectusProvider()
+    for event in ("console_quotes.items.update", "items.update"):
+        body = json.dumps({"event": event, "collection": "console_quotes", "keys": ["quote-1"]}).encode()
+        assert provider.describe_event(body, {}, None).event_type == "items.update"
+    with pytest.raises(ValueError):
+        provider.describe_event(b"[1]", {}, None)
+    with pytest.raises(ValueError):
+        provider.describe_event(b"not json", {}, None)
+
+
+def test_keys_are_read_from_a_list_a_rendered_list_or_a_single_key():
+    assert trigger_keys({"keys": ["a", "b"]}) == ["a", "b"]
+    assert trigger_keys({"keys": '["a","b"]'}) == ["a", "b"]
+    assert trigger_keys({"keys": "a,b"}) == ["a", "b"]
+    assert trigger_keys({"key": "c"}) == ["c"]
+    assert trigger_keys({"key": 7}) == ["7"]
+
+
+def test_an_accidental_double_call_is_stored_once_and_unknown_events_are_ignored(redis_connection, settings):
+    settings.PUBLIC_BASE_URL = "https://console.example.test"
+    connection = Connection.objects.create(provider="directus", name="D", slug="d", webhook_secrets=[WEBHOOK_SECRET])
+    body = json.dumps({"event": "console_contacts.items.update", "collection": "console_contacts",
+                       "keys": ["contact-1"]})
+    statuses = [Client().post(connection.webhook_path(), data=body, content_type="application/json",
+                              headers={SECRET_HEADER: WEBHOOK_SECRET}).json()["status"] for _ in range(2)]
+    assert statuses[1] == WebhookEvent.Status.DUPLICATE
+    other = json.dumps({"event": "directus_users.users.login", "collection": "directus_users"})
+    answer = Client().post(connection.webhook_path(), data=other, content_type="application/json",
+                           headers={SECRET_HEADER: WEBHOOK_SECRET})
+    assert answer.status_code == 200 and answer.json()["status"] == WebhookEvent.Status.IGNORED
+
+
+def test_a_403_on_the_item_a_flow_names_is_said_on_the_record_in_french(connection, redis_connection):
+    import responses
+
+    from apps.core.models import TimelineEntry
+    from apps.core.webhooks.processing import process_event
+    from apps.hub.models import Company
+
+    company = Company.objects.create(name="Atelier")
+    body = json.dumps({"event": "console_companies.items.update", "collection": "console_companies",
+                       "keys": [f"company-{company.pk}"]})
+    answer = Client().post(connection.webhook_path(), data=body, content_type="application/json",
+                           headers={SECRET_HEADER: WEBHOOK_SECRET})
+    with responses.RequestsMock() as mocked:
+        mocked.get(f"{connection.base_url}/items/console_companies/company-{company.pk}", status=403, json={
+            "errors": [{"message": "You don't have permission to access this.", "extensions": {"code": "FORBIDDEN"}}]})
+        assert process_event(answer.json()["id"]) == WebhookEvent.Status.PROCESSED
+    entry = TimelineEntry.objects.get(object_id=str(company.pk), provider="directus")
+    assert "absent de la collection « console_companies », ou non autorisé pour ce jeton" in entry.message
