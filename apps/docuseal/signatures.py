@@ -12,6 +12,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from apps.core import signals
 from apps.core.models import TimelineEntry
 from apps.docuseal import panels
 from apps.docuseal.models import SignatureRequest, Signer
@@ -144,5 +145,8 @@ def apply_submission(request: SignatureRequest, data: dict, *, webhook_event=Non
 
 
 def changed(request: SignatureRequest) -> None:
-    """Push the quote's DocuSeal panel to the pages showing it (after commit)."""
+    """Push the quote's DocuSeal panel to the pages showing it (after commit), and report its signature state
+    to whoever mirrors integration statuses."""
     panels.push_after_commit(request.quote)
+    signals.integration_status_reported.send(sender="docuseal", record=request.quote,
+                                             signature_state=request.status)

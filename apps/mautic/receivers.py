@@ -2,7 +2,8 @@
 
 - a client's contact saved with a changed email/name/phone is pushed to Mautic (after commit, in a worker);
 - an invoice that becomes paid or cancelled stops its dunning: no further reminder, a note on its timeline,
-  and its company's contacts move from "Relances en cours" (to "Payés" when paid).
+  and its company's contacts move from "Relances en cours" (to "Payés" when paid);
+- a reminder confirmed sent reports the invoice's reminder level to whoever mirrors integration statuses.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from django.db.models.signals import post_save
 from django.utils.translation import gettext as _
 
-from apps.core import jobs
+from apps.core import jobs, signals
 from apps.core.models import Connection, TimelineEntry
 from apps.hub.models import Contact, Invoice
 from apps.mautic.models import DunningStop, ReminderSend
@@ -42,6 +43,14 @@ def invoice_saved(sender, instance: Invoice, raw=False, **kwargs):
     jobs.enqueue_on_commit(mautic_jobs.sync_company_segments, instance.company_id, queue="default")
 
 
+def reminder_saved(sender, instance: ReminderSend, raw=False, **kwargs):
+    if raw or instance.status != ReminderSend.Status.SENT:
+        return
+    signals.integration_status_reported.send(sender="mautic", record=instance.invoice,
+                                             reminder_level=instance.level)
+
+
 def connect() -> None:
     post_save.connect(contact_saved, sender=Contact, dispatch_uid="mautic.contact_saved")
     post_save.connect(invoice_saved, sender=Invoice, dispatch_uid="mautic.invoice_saved")
+    post_save.connect(reminder_saved, sender=ReminderSend, dispatch_uid="mautic.reminder_saved")
