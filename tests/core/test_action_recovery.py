@@ -99,7 +99,7 @@ def test_a_run_that_could_not_start_within_the_hour_fails_instead_of_acting_late
 
 
 def test_while_it_waits_the_page_says_it_is_queued_and_why(client, client_company, default_queue, redis_down):
-    user = make_user("lea", "send_emails")
+    user = make_user("lea", "send_emails", "view_console")
     client.force_login(user)
     run = clicked_while_redis_was_down(redis_down, client_company, user)
     url = reverse("core:action_run", args=[run.pk])
@@ -124,14 +124,14 @@ def test_while_it_waits_the_page_says_it_is_queued_and_why(client, client_compan
 
 def test_a_failed_run_offers_relancer_to_whoever_may_run_the_action_and_acts_once(
         client, client_company, default_queue, redis_down, django_capture_on_commit_callbacks):
-    requester = make_user("lea", "send_emails")
+    requester = make_user("lea", "send_emails", "view_console")
     run = clicked_while_redis_was_down(redis_down, client_company, requester, key="cle-unique")
     age(run, minutes=61)
     actions.recover_stalled_runs()
     status_url = reverse("core:action_run", args=[run.pk])
     relaunch_url = reverse("core:action_relaunch", args=[run.pk])
 
-    onlooker = make_user("marc")  # may see the record, may not send emails
+    onlooker = make_user("marc", "view_console")  # may see the record, may not send emails
     onlooker.user_permissions.add(Permission.objects.get(codename="view_company"))
     client.force_login(onlooker)
     assert "Relancer" not in client.get(status_url, **HTMX).content.decode()
@@ -176,7 +176,7 @@ def test_the_waiting_reason_follows_the_workers(client, client_company, default_
     from rq import Worker
     from rq.suspension import resume, suspend
 
-    user = make_user("lea", "send_emails")
+    user = make_user("lea", "send_emails", "view_console")
     client.force_login(user)
     ahead = django_rq.get_queue("default", commit_mode="auto").enqueue("apps.core.actions.recover_stalled_runs")
     with django_capture_on_commit_callbacks(execute=True):

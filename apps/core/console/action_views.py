@@ -196,7 +196,7 @@ def approve(request, run_id):
 def relaunch(request, run_id):
     """"Relancer" on a failed run: the same permission as the action itself (actions.relaunch checks it)."""
     run = ActionRun.objects.select_related("content_type").filter(pk=run_id).first()
-    if run is None or not _may_see_record(request.user, run):
+    if run is None or not _may_see_run(request.user, run):
         return refuse(request, _("Exécution introuvable."), status=404)
     try:
         run = actions.relaunch(run, request.user)
