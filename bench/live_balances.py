@@ -7,9 +7,10 @@ REDIS_URL (its database is flushed: give it one of its own). Three Revolut accou
 each; `--sockets` consumers (apps/core/consumers.py, through Channels' Redis layer, in this process) join
 `revolut.balances` as a treasurer. Rounds alternate:
 
-- project: `balances.push_accounts(ids)` — what a refresh does after storing the balances: read the
-  accounts and their histories, render the cards, push them to the group;
-- baseline: `group_send` of the same fragment rendered beforehand (Channels alone).
+- project: `balances.push_accounts(accounts)` — what a refresh does after storing the balances (it holds
+  the accounts it stored): read their histories (one query), render the cards once, push them to the group;
+- baseline: the same fragment, rendered beforehand, pushed the same way (`live.push_html`, Channels'
+  `group_send`, called from a worker's synchronous code like the refresh job): Channels alone.
 
 Each figure is the time from the call until every socket has received the fragment; medians are reported.
 Then every socket stays idle for `--idle` seconds (several of the layer's 5 s blocking pops) and the sockets
@@ -68,6 +69,7 @@ def main() -> None:
     from django.template.loader import render_to_string
     from django.utils import timezone
 
+    from apps.core import live
     from apps.core.consumers import LiveFragmentConsumer
     from apps.core.models import Connection
     from apps.revolut import balances
@@ -104,6 +106,8 @@ def main() -> None:
             await socket.send_input({"type": "websocket.connect"})
             assert (await socket.receive_output(10))["type"] == "websocket.accept"
         layer = get_channel_layer()
+        # What balances.refresh() holds when it pushes: the accounts it has just stored.
+        accounts = await sync_to_async(lambda: list(RevolutAccount.objects.filter(pk__in=ids)))()
 
         async def everyone_received():
             await asyncio.gather(*(socket.receive_output(30) for socket in sockets))
@@ -113,9 +117,9 @@ def main() -> None:
             for kind in ("project", "baseline"):
                 started = time.perf_counter()
                 if kind == "project":
-                    await sync_to_async(balances.push_accounts)(ids)
+                    await sync_to_async(balances.push_accounts)(accounts)
                 else:
-                    await layer.group_send(balances.LIVE_GROUP, {"type": "fragment", "html": pre_rendered})
+                    await sync_to_async(live.push_html)(balances.LIVE_GROUP, pre_rendered)
                 await everyone_received()
                 timings[kind].append(time.perf_counter() - started)
         await asyncio.sleep(options.idle)

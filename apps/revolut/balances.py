@@ -67,7 +67,7 @@ def refresh(connection: Connection) -> int:
                 records = store(connection, AccountsResource, items)
         finally:
             _refresh_pushes.reset(token)
-    push_accounts([record.pk for record in records])
+    push_accounts(records)  # the accounts just stored: only their histories are read again
     return len(records)
 
 
@@ -152,9 +152,13 @@ def visible_accounts(connection_ids=None):
     return accounts.order_by("connection__name", "currency", "name")
 
 
-def push_accounts(account_ids) -> None:
+def push_accounts(accounts) -> None:
+    """Push the cards of these accounts (instances just read, or primary keys to read)."""
     from apps.revolut.models import RevolutAccount
 
-    cards = cards_for(RevolutAccount.objects.filter(pk__in=list(account_ids)))
+    accounts = list(accounts)
+    if accounts and not isinstance(accounts[0], RevolutAccount):
+        accounts = RevolutAccount.objects.filter(pk__in=accounts)
+    cards = cards_for(accounts)
     if cards:
         live.push(LIVE_GROUP, "revolut/balances/_cards.html", {"cards": cards, "oob": True})
