@@ -84,6 +84,12 @@ class SyncResource:
     def is_deleted(self, item: dict) -> bool:
         return False
 
+    # Columns of the mirror model filled from the payload by `copy_columns`, for lookups that need an index.
+    copied_columns: ClassVar[tuple[str, ...]] = ()
+
+    def copy_columns(self, record: ExternalRecord, item: dict) -> None:
+        """Set `copied_columns` on a mirror about to be written from `item`."""
+
     def apply(self, record: ExternalRecord) -> None:
         """Reflect one added or changed mirror into the hub records. Runs in its own savepoint."""
 
@@ -127,11 +133,13 @@ def upsert(resource: SyncResource, items: list[dict], seen_at: datetime, *,
         record.is_deleted = deleted
         record.seen_at = seen_at
         record.synced_at = seen_at
+        resource.copy_columns(record, item)
         result.changed.append(record)
     model.objects.bulk_create(to_create, batch_size=500)
     model.objects.bulk_update(
         to_update,
-        ["payload", "content_hash", "remote_updated_at", "is_deleted", "seen_at", "synced_at"],
+        ["payload", "content_hash", "remote_updated_at", "is_deleted", "seen_at", "synced_at",
+         *resource.copied_columns],
         batch_size=500,
     )
     if result.unchanged and mark_unchanged_seen:
