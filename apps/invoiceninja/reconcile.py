@@ -283,7 +283,7 @@ def quote_of_remote_invoice(connection, payload: dict) -> Quote | None:
     quote = _adopt(Quote, payload, "quote")
     if quote is not None:
         return quote
-    mirror = QuoteMirror.objects.filter(connection=connection, payload__invoice_id=payload["id"]).first()
+    mirror = QuoteMirror.objects.filter(connection=connection, invoice_id=payload["id"]).first()
     if mirror is None:
         return None
     link = QuoteLink.objects.filter(connection=connection, external_id=mirror.external_id).first()

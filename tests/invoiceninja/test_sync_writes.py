@@ -56,3 +56,23 @@ def test_a_change_in_the_high_water_second_is_still_applied(connection, redis_co
     run.refresh_from_db()
     assert run.updated == 1
     assert Company.objects.filter(name="Client 2 renamed").exists()
+
+
+@responses.activate
+def test_an_invoice_converted_in_invoice_ninja_joins_its_quote_through_the_quote_mirror(connection, redis_connection):
+    from apps.hub.models import Invoice
+    from apps.invoiceninja.models import QuoteMirror
+    from tests.invoiceninja.conftest import fixture
+
+    quote = dict(fixture("quote.json"), id="Qu000001", number="D-0001", client_id="Client0001", private_notes="",
+                 status_id="4", invoice_id="In000001", updated_at=100)
+    invoice = dict(fixture("invoice.json"), id="In000001", number="F-0001", client_id="Client0001",
+                   private_notes="", updated_at=110)
+    responses.get(f"{API}/clients", json=page_of([client(1, 100)], 1, 1))
+    responses.get(f"{API}/quotes", json=page_of([quote], 1, 1))
+    responses.get(f"{API}/invoices", json=page_of([invoice], 1, 1))
+    for resource in ("clients", "quotes", "invoices"):
+        run_sync(start(connection, resource).pk)
+    assert QuoteMirror.objects.get(external_id="Qu000001").invoice_id == "In000001"
+    hub_invoice = Invoice.objects.get(number="F-0001")
+    assert hub_invoice.quote is not None and hub_invoice.quote.number == "D-0001"
