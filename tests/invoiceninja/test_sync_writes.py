@@ -76,3 +76,35 @@ def test_an_invoice_converted_in_invoice_ninja_joins_its_quote_through_the_quote
     assert QuoteMirror.objects.get(external_id="Qu000001").invoice_id == "In000001"
     hub_invoice = Invoice.objects.get(number="F-0001")
     assert hub_invoice.quote is not None and hub_invoice.quote.number == "D-0001"
+
+
+@responses.activate
+def test_a_first_import_inserts_each_document_once_with_its_lines_and_totals(connection, redis_connection):
+    from decimal import Decimal
+
+    from apps.hub.models import Invoice
+    from tests.invoiceninja.conftest import fixture
+
+    lines = [{"notes": "Conseil", "quantity": 2, "cost": 500, "tax_rate1": 20},
+             {"notes": "Déplacement", "quantity": 1, "cost": 120.5, "tax_rate1": 0}]
+    invoices = [dict(fixture("invoice.json"), id=f"In{n:06d}", number=f"F-{n:04d}", client_id="Client0001",
+                     private_notes="", line_items=lines, updated_at=100 + n) for n in range(5)]
+    responses.get(f"{API}/clients", json=page_of([client(1, 100)], 1, 1))
+    responses.get(f"{API}/invoices", json=page_of(invoices, 1, 1))
+    run_sync(start(connection, "clients").pk)
+    run = start(connection, "invoices")
+    with CaptureQueriesContext(db) as queries:
+        run_sync(run.pk)
+    statements = [q["sql"] for q in queries.captured_queries]
+    written = [re.match(r'\s*(INSERT INTO|UPDATE|DELETE FROM)\s+"?(\w+)"?', sql, re.IGNORECASE) for sql in statements]
+    written = [(m.group(1).upper(), m.group(2)) for m in written if m]
+    assert ("INSERT INTO", "hub_invoice") in written
+    assert ("UPDATE", "hub_invoice") not in written  # no insert-then-update
+    assert not any(table == "hub_invoiceline" and verb != "INSERT INTO" for verb, table in written)
+    assert written.count(("INSERT INTO", "hub_invoiceline")) == 5  # one statement per invoice, both lines
+    assert not any('FROM "hub_invoiceline"' in sql and sql.lstrip().upper().startswith("SELECT") for sql in statements)
+    invoice = Invoice.objects.get(number="F-0003")
+    assert [(line.description, line.quantity) for line in invoice.lines.all()] == [
+        ("Conseil", Decimal("2.000")), ("Déplacement", Decimal("1.000"))]
+    assert (invoice.subtotal, invoice.tax_total, invoice.total) == (
+        Decimal("1120.50"), Decimal("200.00"), Decimal("1320.50"))
