@@ -144,10 +144,14 @@ RQ_QUEUES = {
 }
 # `rqworker` runs the console's worker: it waits for Redis instead of quitting and heartbeats every few seconds.
 RQ = {"WORKER_CLASS": "apps.core.worker.ConsoleWorker"}
+# Each socket's receive loop blocks in BZPOPMIN for 5 s (channels-redis' brpop_timeout) on a connection whose read
+# timeout redis-py 8 sets to 5 s by default (redis._defaults.DEFAULT_SOCKET_TIMEOUT): the server's "nothing came"
+# reply races the client's timeout and, when it loses, the socket dies with redis.exceptions.TimeoutError. The
+# read timeout must outlast the blocking pop; it still catches a dead Redis, 15 s later instead of 5.
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}]},
     }
 }
 CACHES = {

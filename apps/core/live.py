@@ -7,6 +7,7 @@ declared here with `register_group`; the consumer (apps/core/consumers.py) enfor
 
 import logging
 import re
+import time
 from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
@@ -56,3 +57,33 @@ def push(group: str, template: str, context: dict | None = None) -> None:
 
 
 register_group("console", "core.view_console")
+
+
+_listener_clients: dict[str, object] = {}
+
+
+def has_listeners(group: str) -> bool:
+    """Whether any socket is in `group` now: a fragment nobody would receive need not be rendered.
+
+    Reads the Redis layer's group set (channels-redis keeps one sorted set per group, `<prefix>:group:<name>`,
+    members expire after `group_expiry`). Any other layer, or Redis not answering: True, push as before.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return False
+    group_key = getattr(layer, "_group_key", None)
+    hosts = getattr(layer, "hosts", None)
+    if group_key is None or not hosts:
+        return True
+    address = hosts[layer.consistent_hash(group)].get("address")
+    if not address:
+        return True
+    try:
+        client = _listener_clients.get(address)
+        if client is None:
+            import redis
+
+            client = _listener_clients[address] = redis.Redis.from_url(address, socket_timeout=5)
+        return bool(client.zcount(group_key(group), time.time() - layer.group_expiry, "+inf"))
+    except (RedisError, OSError):
+        return True

@@ -35,12 +35,28 @@ def push_action_run(sender, run: ActionRun, **kwargs):
 
 
 def push_timeline(sender, instance: TimelineEntry, created, **kwargs):
+    """After commit, each record whose timeline grew is rendered and pushed once, and only if a page listens.
+
+    A sync writing thousands of entries in a transaction used to render and push a timeline per entry,
+    for pages nobody had open; the records are now collected per transaction and flushed together.
+    """
     if not created:
         return
-    group = presenters.record_group(instance.content_type_id, instance.object_id)
-    transaction.on_commit(lambda: live.push(
-        group, "core/live/timeline.html", presenters.timeline_context_for(instance.content_type_id, instance.object_id)
-    ))
+    connection = transaction.get_connection()
+    pending = connection.__dict__.setdefault("_timeline_records", set())
+    pending.add((instance.content_type_id, instance.object_id))
+    # Registered again if a rolled-back savepoint took the previous registration with it.
+    if not any(callback is _flush_timelines for _sids, callback, _robust in connection.run_on_commit):
+        transaction.on_commit(_flush_timelines)
+
+
+def _flush_timelines():
+    connection = transaction.get_connection()
+    records = connection.__dict__.pop("_timeline_records", set())
+    for content_type_id, object_id in records:
+        group = presenters.record_group(content_type_id, object_id)
+        if live.has_listeners(group):
+            live.push(group, "core/live/timeline.html", presenters.timeline_context_for(content_type_id, object_id))
 
 
 def may_listen_to_record(user, group: str) -> bool:

@@ -3,7 +3,10 @@
 A SyncRun is single-flight per (connection, resource), saves its checkpoint after every page and
 beats a heartbeat, so a killed worker's run is found stale and resumed from where it stopped.
 Upserts are bulk and keyed by (connection, external id); a row whose content hash did not change
-is not rewritten.
+is not rewritten. An incremental run does not even touch an unchanged row's `seen_at` (only a full run's
+deletion sweep reads it) unless its resource says it must (`marks_unchanged_seen`); and the last page's
+rows, checkpoint and success are one transaction, so an incremental run that finds nothing new writes the
+SyncRun record and nothing else.
 """
 
 from __future__ import annotations
@@ -58,6 +61,9 @@ class SyncResource:
     name: ClassVar[str]
     label: ClassVar[str]
     model: ClassVar[type[ExternalRecord]]
+    # True when the app reads `seen_at` of unchanged rows as "the vendor confirmed it lately" (e.g. a balance's
+    # freshness): incremental runs then touch it too. Full runs always do, for their deletion sweep.
+    marks_unchanged_seen: ClassVar[bool] = False
 
     def __init__(self, connection: Connection, run: SyncRun):
         self.connection = connection
@@ -80,6 +86,12 @@ class SyncResource:
     def is_deleted(self, item: dict) -> bool:
         return False
 
+    # Columns of the mirror model filled from the payload by `copy_columns`, for lookups that need an index.
+    copied_columns: ClassVar[tuple[str, ...]] = ()
+
+    def copy_columns(self, record: ExternalRecord, item: dict) -> None:
+        """Set `copied_columns` on a mirror about to be written from `item`."""
+
     def apply(self, record: ExternalRecord) -> None:
         """Reflect one added or changed mirror into the hub records. Runs in its own savepoint."""
 
@@ -88,7 +100,8 @@ class SyncResource:
         return checkpoint
 
 
-def upsert(resource: SyncResource, items: list[dict], seen_at: datetime) -> UpsertResult:
+def upsert(resource: SyncResource, items: list[dict], seen_at: datetime, *,
+           mark_unchanged_seen: bool = True) -> UpsertResult:
     model = resource.model
     connection = resource.connection
     result = UpsertResult()
@@ -137,14 +150,16 @@ def upsert(resource: SyncResource, items: list[dict], seen_at: datetime) -> Upse
         record.is_deleted = deleted
         record.seen_at = seen_at
         record.synced_at = seen_at
+        resource.copy_columns(record, item)
         result.changed.append(record)
     model.objects.bulk_create(to_create, batch_size=500)
     model.objects.bulk_update(
         to_update,
-        ["payload", "content_hash", "remote_updated_at", "is_deleted", "seen_at", "synced_at"],
+        ["payload", "content_hash", "remote_updated_at", "is_deleted", "seen_at", "synced_at",
+         *resource.copied_columns],
         batch_size=500,
     )
-    if result.unchanged:
+    if result.unchanged and mark_unchanged_seen:
         changed_ids = {record.external_id for record in result.changed}
         model.objects.filter(
             connection=connection, external_id__in=[i for i in incoming if i not in changed_ids]
@@ -220,19 +235,21 @@ def run_sync(run_id: int) -> None:
     try:
         while True:
             page = resource.fetch_page(checkpoint)
-            _apply_page(run, resource, page, engine_state)
+            with transaction.atomic():
+                _apply_page(run, resource, page, engine_state)
+                if page.done:
+                    # The last page's rows and the run's success commit together: one SyncRun write, not two.
+                    if run.kind == SyncRun.Kind.FULL:
+                        since = datetime.fromisoformat(engine_state["sweep_since"])
+                        run.deleted += _mark_unseen_deleted(resource, since)
+                    run.checkpoint = resource.final_checkpoint(page.checkpoint)
+                    run.status = SyncRun.Status.SUCCEEDED
+                    run.finished_at = run.heartbeat_at = timezone.now()
+                    run.save()
             checkpoint = page.checkpoint
-            sync_run_progressed.send(sender=SyncRun, run=run)
             if page.done:
                 break
-        with transaction.atomic():
-            if run.kind == SyncRun.Kind.FULL:
-                since = datetime.fromisoformat(engine_state["sweep_since"])
-                run.deleted += _mark_unseen_deleted(resource, since)
-            run.checkpoint = resource.final_checkpoint(checkpoint)
-            run.status = SyncRun.Status.SUCCEEDED
-            run.finished_at = run.heartbeat_at = timezone.now()
-            run.save()
+            sync_run_progressed.send(sender=SyncRun, run=run)
     except Exception as exc:  # the run records any failure; the checkpoint stays for a resume
         logger.exception("Synchronisation %s en échec", run)
         run.status = SyncRun.Status.FAILED
@@ -245,7 +262,8 @@ def run_sync(run_id: int) -> None:
 def _apply_page(run: SyncRun, resource: SyncResource, page: Page, engine_state: dict) -> None:
     now = timezone.now()
     with transaction.atomic():
-        result = upsert(resource, page.items, seen_at=now)
+        mark_unchanged_seen = run.kind == SyncRun.Kind.FULL or resource.marks_unchanged_seen
+        result = upsert(resource, page.items, seen_at=now, mark_unchanged_seen=mark_unchanged_seen)
         failed = result.failed
         for record in result.changed:
             try:
@@ -262,6 +280,8 @@ def _apply_page(run: SyncRun, resource: SyncResource, page: Page, engine_state: 
         run.failed += failed
         run.checkpoint = {**page.checkpoint, **engine_state}
         run.heartbeat_at = now
+        if page.done:
+            return  # run_sync saves the run once, as succeeded, in this same transaction
         run.save(update_fields=["pages", "added", "updated", "unchanged", "deleted", "failed", "checkpoint",
                                 "heartbeat_at"])
 

@@ -51,6 +51,10 @@ class ClientMirror(Mirror):
 
 
 class QuoteMirror(Mirror):
+    # The invoice a converted quote became, copied out of the payload so an imported invoice finds its quote
+    # through an index instead of a scan of every quote's JSON.
+    invoice_id = models.CharField(_("facture Invoice Ninja"), max_length=64, blank=True, db_index=True)
+
     class Meta(Mirror.Meta):
         verbose_name = _("devis Invoice Ninja")
         verbose_name_plural = _("devis Invoice Ninja")

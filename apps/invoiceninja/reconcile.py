@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal
 from datetime import datetime, timezone as dt_timezone
 
 from django.db import transaction
@@ -203,20 +204,43 @@ def _adopt(model, payload: dict, kind: str):
     return model.objects.filter(pk=pk).first() if pk else None
 
 
-def _write_lines(document, payload: dict):
+def _lines_to_write(document, payload: dict) -> list | None:
+    """The document's lines as Invoice Ninja has them (unsaved, totals set on `document`), or None if unchanged.
+
+    A document not saved yet has no lines to compare or delete; its totals go into its first INSERT.
+    """
     wanted = [
         (item.get("notes") or item.get("product_key") or "—", decimal(item.get("quantity")),
          money(decimal(item.get("cost"))), decimal(item.get("tax_rate1")))
         for item in payload.get("line_items") or []
     ]
-    current = [(line.description, line.quantity, line.unit_price, line.tax_rate) for line in document.lines.all()]
-    if wanted == current:
+    if document.pk is not None:
+        current = [(line.description, line.quantity, line.unit_price, line.tax_rate) for line in document.lines.all()]
+        if wanted == current:
+            return None
+    line_model = type(document).lines.rel.related_model  # the instance's manager refuses an unsaved document
+    lines = [line_model(position=position, description=description[:500], quantity=quantity,
+                        unit_price=unit_price, tax_rate=tax_rate)
+             for position, (description, quantity, unit_price, tax_rate) in enumerate(wanted)]
+    document.subtotal = money(sum((line.net_amount for line in lines), Decimal(0)))
+    document.tax_total = money(sum((line.tax_amount for line in lines), Decimal(0)))
+    document.total = document.subtotal + document.tax_total
+    return lines
+
+
+def _save_with_lines(document, payload: dict):
+    """Save the document and replace its lines if they changed: one INSERT of all lines, totals computed once."""
+    existed = document.pk is not None
+    lines = _lines_to_write(document, payload)
+    document.save()
+    if lines is None:
         return
-    document.lines.all().delete()
-    for position, (description, quantity, unit_price, tax_rate) in enumerate(wanted):
-        document.lines.create(position=position, description=description[:500], quantity=quantity,
-                              unit_price=unit_price, tax_rate=tax_rate)
-    document.recalculate_totals()
+    if existed:
+        document.lines.all().delete()
+    owner = type(document).lines.field.name
+    for line in lines:
+        setattr(line, owner, document)
+    type(document).lines.rel.related_model.objects.bulk_create(lines)
 
 
 def _status_changed(document, new_status, webhook_event, external_id):
@@ -237,8 +261,7 @@ def _write_quote(quote: Quote, payload: dict, webhook_event):
     quote.issue_date = parse_date(payload.get("date")) or quote.issue_date
     quote.valid_until = parse_date(payload.get("due_date")) or quote.valid_until
     quote.notes = payload.get("public_notes") or quote.notes
-    quote.save()
-    _write_lines(quote, payload)
+    _save_with_lines(quote, payload)
     if after_save:
         after_save()
 
@@ -257,7 +280,7 @@ def apply_quote(connection, payload: dict, *, webhook_event=None, fetch_client=N
         if payload.get("is_deleted"):
             return None
         company = company_for_client(connection, payload["client_id"], fetch=fetch_client)
-        quote = Quote.objects.create(company=company, currency=company.currency)
+        quote = Quote(company=company, currency=company.currency)  # inserted once, complete, by _write_quote
         _write_quote(quote, payload, webhook_event)
         note(quote, _("Devis importé depuis Invoice Ninja."), webhook_event=webhook_event,
              invoiceninja_id=payload["id"])
@@ -279,8 +302,7 @@ def _write_invoice(invoice: Invoice, payload: dict, webhook_event):
     invoice.due_date = parse_date(payload.get("due_date")) or invoice.due_date
     invoice.notes = payload.get("public_notes") or invoice.notes
     invoice.amount_paid = money(decimal(payload.get("paid_to_date")))
-    invoice.save()
-    _write_lines(invoice, payload)
+    _save_with_lines(invoice, payload)
     if after_save:
         after_save()
 
@@ -290,7 +312,7 @@ def quote_of_remote_invoice(connection, payload: dict) -> Quote | None:
     quote = _adopt(Quote, payload, "quote")
     if quote is not None:
         return quote
-    mirror = QuoteMirror.objects.filter(connection=connection, payload__invoice_id=payload["id"]).first()
+    mirror = QuoteMirror.objects.filter(connection=connection, invoice_id=payload["id"]).first()
     if mirror is None:
         return None
     link = QuoteLink.objects.filter(connection=connection, external_id=mirror.external_id).first()
@@ -312,8 +334,8 @@ def invoice_from_converted_quote(connection, quote: Quote, payload: dict, *, web
                 link.invoice.save(update_fields=["quote", "updated_at"])
                 in_step(link, payload)
             return link.invoice
-        invoice = Invoice.objects.create(company=quote.company, quote=quote, currency=quote.currency,
-                                         title=quote.title, notes=quote.notes)
+        invoice = Invoice(company=quote.company, quote=quote, currency=quote.currency, title=quote.title,
+                          notes=quote.notes)
         _write_invoice(invoice, payload, webhook_event)
         link = InvoiceLink.objects.create(connection=connection, invoice=invoice, external_id=payload["id"])
         in_step(link, payload, number=payload.get("number", ""))
@@ -345,7 +367,7 @@ def apply_invoice(connection, payload: dict, *, webhook_event=None, fetch_client
         if payload.get("is_deleted"):
             return None
         company = company_for_client(connection, payload["client_id"], fetch=fetch_client)
-        invoice = Invoice.objects.create(company=company, currency=company.currency)
+        invoice = Invoice(company=company, currency=company.currency)
         _write_invoice(invoice, payload, webhook_event)
         note(invoice, _("Facture importée depuis Invoice Ninja."), webhook_event=webhook_event,
              invoiceninja_id=payload["id"])

@@ -88,6 +88,10 @@ class QuotesResource(InvoiceNinjaResource):
     label = "Devis"
     entity = "quotes"
     model = QuoteMirror
+    copied_columns = ("invoice_id",)
+
+    def copy_columns(self, record, item):
+        record.invoice_id = str(item.get("invoice_id") or "")[:64]
 
     def apply_payload(self, payload):
         reconcile.apply_quote(self.connection, payload, webhook_event=self.webhook_event,

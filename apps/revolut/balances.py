@@ -1,12 +1,15 @@
 """Balances: refresh from Revolut, keep a snapshot per change, and push the re-rendered cards live.
 
 The "Soldes en direct" page listens on the `revolut.balances` group; each card carries a stable id
-and hx-swap-oob, so a pushed card replaces its twin on every open page.
+and hx-swap-oob, so a pushed card replaces its twin on every open page. A refresh renders its cards once
+(one query for the accounts, one for all their histories) and pushes that one fragment to the group, however
+many sockets listen; the snapshots it records do not push again on their own.
 """
 
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -14,6 +17,8 @@ from decimal import Decimal
 import redis
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from apps.core import live
@@ -26,6 +31,9 @@ STALE_AFTER = timedelta(minutes=3)
 HISTORY_POINTS = 30
 CHART_WIDTH, CHART_HEIGHT = 220, 48
 
+# True while balances.refresh() runs: it pushes every card it read once, so a snapshot does not push its own.
+_refresh_pushes = ContextVar("revolut_refresh_pushes", default=False)
+
 
 def record_snapshot(account) -> bool:
     """Add a history point if the balance differs from the last one; True when one was added."""
@@ -35,7 +43,8 @@ def record_snapshot(account) -> bool:
     if last is not None and last.balance == account.balance:
         return False
     BalanceSnapshot.objects.create(account=account, balance=account.balance, recorded_at=timezone.now())
-    transaction.on_commit(lambda: push_accounts([account.pk]))
+    if not _refresh_pushes.get():
+        transaction.on_commit(lambda: push_accounts([account.pk]))
     return True
 
 
@@ -52,9 +61,13 @@ def refresh(connection: Connection) -> int:
     )
     with lock:
         items = AccountsResource(connection, run=None).client.list_accounts()
-        with transaction.atomic():
-            records = store(connection, AccountsResource, items)
-    push_accounts([record.pk for record in records])
+        token = _refresh_pushes.set(True)
+        try:
+            with transaction.atomic():
+                records = store(connection, AccountsResource, items)
+        finally:
+            _refresh_pushes.reset(token)
+    push_accounts(records)  # the accounts just stored: only their histories are read again
     return len(records)
 
 
@@ -70,10 +83,29 @@ class AccountCard:
     history_count: int
 
 
-def card_for(account, now=None) -> AccountCard:
+def cards_for(accounts, now=None) -> list[AccountCard]:
+    """The cards of these accounts, their last HISTORY_POINTS snapshots read in one query."""
+    from apps.revolut.models import BalanceSnapshot
+
     now = now or timezone.now()
+    accounts = list(accounts)
+    histories = {account.pk: [] for account in accounts}
+    if accounts:
+        latest = BalanceSnapshot.objects.filter(account__in=accounts).annotate(
+            position=Window(RowNumber(), partition_by=[F("account_id")],
+                            order_by=[F("recorded_at").desc(), F("id").desc()])
+        ).filter(position__lte=HISTORY_POINTS).order_by("account_id", "recorded_at", "id")
+        for snapshot in latest:
+            histories[snapshot.account_id].append(snapshot)
+    return [_card(account, histories[account.pk], now) for account in accounts]
+
+
+def card_for(account, now=None) -> AccountCard:
+    return cards_for([account], now)[0]
+
+
+def _card(account, history, now) -> AccountCard:
     confirmed_at = account.confirmed_at
-    history = list(account.snapshots.order_by("-recorded_at", "-id")[:HISTORY_POINTS])[::-1]
     points, low, high = chart_polyline(history, now)
     return AccountCard(
         account=account,
@@ -120,10 +152,13 @@ def visible_accounts(connection_ids=None):
     return accounts.order_by("connection__name", "currency", "name")
 
 
-def push_accounts(account_ids) -> None:
+def push_accounts(accounts) -> None:
+    """Push the cards of these accounts (instances just read, or primary keys to read)."""
     from apps.revolut.models import RevolutAccount
 
-    now = timezone.now()
-    cards = [card_for(account, now) for account in RevolutAccount.objects.filter(pk__in=list(account_ids))]
+    accounts = list(accounts)
+    if accounts and not isinstance(accounts[0], RevolutAccount):
+        accounts = RevolutAccount.objects.filter(pk__in=accounts)
+    cards = cards_for(accounts)
     if cards:
         live.push(LIVE_GROUP, "revolut/balances/_cards.html", {"cards": cards, "oob": True})

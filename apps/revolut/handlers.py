@@ -1,14 +1,17 @@
 """One function per Revolut webhook event type. Each is idempotent (see apps/core/webhooks/processing.py).
 
 Both transaction events update the mirror and the supplier payment it belongs to, then ask for a
-balance refresh once the transaction commits, so the live balances page moves at once.
+balance refresh once the transaction commits, so the live balances page moves at once. The refresh is
+coalesced per connection (apps/core/coalesce.py): a burst of transactions (a month-end batch) costs a
+couple of immediate reads and then one per window, not one Revolut call per event against the
+60 requests/minute budget.
 """
 
 from __future__ import annotations
 
 import json
 
-from apps.core import jobs
+from apps.core import coalesce, jobs
 from apps.core.models import WebhookEvent
 from apps.revolut import payments
 from apps.revolut.models import RevolutPayment, RevolutTransaction
@@ -22,10 +25,18 @@ def _data(event: WebhookEvent) -> dict:
     return data
 
 
+# Two immediate refreshes per window let a lone payment and its completion show at once; more events in the
+# same window share one trailing refresh at its end: at most 12 webhook-driven reads a minute per business.
+BALANCE_REFRESH_WINDOW_SECONDS = 10
+BALANCE_REFRESH_BURST = 2
+
+
 def _refresh_balances_after_commit(event: WebhookEvent) -> None:
     from apps.revolut.jobs import refresh_connection_balances
 
-    jobs.enqueue_on_commit(refresh_connection_balances, event.connection_id, queue="default")
+    coalesce.request_on_commit(f"revolut.balances.{event.connection_id}", refresh_connection_balances,
+                               event.connection_id, window=BALANCE_REFRESH_WINDOW_SECONDS,
+                               burst=BALANCE_REFRESH_BURST, queue="default")
 
 
 def transaction_created(event: WebhookEvent) -> None:

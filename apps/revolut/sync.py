@@ -42,6 +42,9 @@ def to_decimal(value) -> Decimal | None:
 
 
 class RevolutResource(SyncResource):
+    # seen_at is read as "Revolut confirmed it lately": a balance's freshness, a pending transaction's last check.
+    marks_unchanged_seen = True
+
     def remote_updated_at(self, item):
         return parse_time(item.get("updated_at"))
 

@@ -83,7 +83,7 @@ def hub(request):
         payments_in_progress=in_progress,
         webhook_events=WebhookEvent.objects.filter(provider="revolut").order_by("-received_at")[:10],
         sync_runs=SyncRun.objects.filter(connection__provider="revolut").select_related("connection")[:10],
-        cards=[balances.card_for(account) for account in balances.visible_accounts()],
+        cards=balances.cards_for(balances.visible_accounts()),
         can_view_balances=request.user.has_perm("core.view_balances"),
     ))
 
@@ -94,7 +94,7 @@ def hub(request):
 def balance_page(request):
     return render(request, "revolut/balances/page.html", shell_context(
         request, _("Soldes en direct"),
-        cards=[balances.card_for(account) for account in balances.visible_accounts()],
+        cards=balances.cards_for(balances.visible_accounts()),
         live_group=balances.LIVE_GROUP,
         stale_minutes=int(balances.STALE_AFTER.total_seconds() // 60),
     ))
@@ -105,7 +105,7 @@ def balance_page(request):
 def balance_cards(request):
     """The same cards as out-of-band fragments: the page polls it so "Données anciennes" shows even when
     nothing is pushed (scheduler stopped, Revolut unreachable)."""
-    cards = [balances.card_for(account) for account in balances.visible_accounts()]
+    cards = balances.cards_for(balances.visible_accounts())
     return render(request, "revolut/balances/_cards.html", {"cards": cards, "oob": True})
 
 
