@@ -77,9 +77,11 @@ INSTALLED_APPS = [
     "apps.mautic",
     "apps.docuseal",
     "apps.automations",
+    "apps.operations",
 ]
 
 MIDDLEWARE = [
+    "apps.operations.middleware.ResponseCounterMiddleware",  # first: counts every answer, 5xx included
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -136,6 +138,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis serves RQ and the Channels layer. The embedded launcher exports REDIS_URL for its children.
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+# /metrics (apps/operations/metrics_view.py): a bearer token and/or allowed addresses; neither set: 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 
 RQ_QUEUES = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}
