@@ -10,9 +10,10 @@ at enqueue time into the job's meta and binds it again while the job runs in the
 its processing job, the action runs it triggers and the vendor calls they make (and any job they enqueue in
 turn) share one id. A job enqueued outside any request (the scheduler) is its own correlation id.
 
-Secrets: values under sensitive keys are masked, bearer/basic credentials, `token=` parameters, PEM private
-keys and webhook endpoint ids are cut out of any text, and every secret value a Connection holds (remembered when a connection is loaded
-or saved, `remember_connection_secrets`) is replaced wherever it appears, tracebacks included.
+Secrets: values under sensitive keys are masked; bearer/basic credentials, `token=` parameters, PEM private
+keys and webhook endpoint ids are cut out of any text; every secret value a Connection holds (remembered when
+a connection is loaded or saved, `remember_connection_secrets`) is replaced wherever it appears, tracebacks
+included.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ TEXT_PATTERNS = (
      "[clé privée masquée]"),
     (re.compile(r"(/hooks/[^/\s'\"]+/)[0-9a-fA-F-]{32,36}"), "\\1…"),  # a webhook endpoint id, half its secret
     (re.compile(r"(?i)\b(bearer|basic|token)(\s+)[A-Za-z0-9._~+/=:-]{6,}"), rf"\1\2{MASK}"),
-    (re.compile(r"(?i)\b((?:access|refresh|id)_token|client_secret|client_assertion|api_?key|password|secret|token|code)"
-                r"(\s*[=:]\s*)([^&\s\"',;]+)"), rf"\1\2{MASK}"),
+    (re.compile(r"(?i)\b((?:access|refresh|id)_token|client_secret|client_assertion|api_?key|password|secret|"
+                r"token|code)(\s*[=:]\s*)([^&\s\"',;]+)"), rf"\1\2{MASK}"),
 )
 CORRELATION_HEADER = "X-Request-ID"
 VALID_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")

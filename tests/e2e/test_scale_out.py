@@ -61,11 +61,13 @@ def second_web_and_worker(console, request):
     suffix = request.node.name.removeprefix("test_")[:24]
     web = start_extra(console, f"web-2-{suffix}", [sys.executable, "-m", "uvicorn", "config.asgi:application",
                                          "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"])
-    worker = start_extra(console, f"worker-2-{suffix}", [sys.executable, "manage.py", "rqworker", "webhooks", "sync", "default"])
+    worker = start_extra(console, f"worker-2-{suffix}",
+                         [sys.executable, "manage.py", "rqworker", "webhooks", "sync", "default"])
     try:
         redis_url = console.env["REDIS_URL"]
         wait_for(lambda: answers_ok(f"http://127.0.0.1:{port}/healthz") and rq_worker_count(redis_url) >= 2,
-                 timeout=60, failure=f"second web process or worker did not start:\n{web.log_tail()}\n{worker.log_tail()}")
+                 timeout=60,
+                 failure=f"second web process or worker did not start:\n{web.log_tail()}\n{worker.log_tail()}")
         request.node.extra_logs = (web.log_path, worker.log_path)
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -19,7 +19,8 @@ PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 
 def promtool(*args, cwd=RULES_DIR):
     if not Path(PROMTOOL).exists():
-        pytest.fail("promtool introuvable : `make test` installe le paquet Debian prometheus (apt-get install prometheus).")
+        pytest.fail("promtool introuvable : `make test` installe le paquet Debian prometheus "
+                    "(apt-get install prometheus).")
     return subprocess.run([PROMTOOL, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
