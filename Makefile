@@ -13,7 +13,7 @@ PYTHON ?= $(shell for candidate in python3.12 python3.13 python3.14 python3 \
 	    && $$path -c 'import sys; print(sys.executable)' && break; \
 	done)
 
-.PHONY: run test test-e2e install install-test browser translations clean
+.PHONY: run test test-e2e install install-test browser promtool translations clean
 
 # RUN_ARGS: options of runconsole, e.g. RUN_ARGS="--port 8100 --sandbox-port 8101 --no-demo".
 run: install translations
@@ -27,7 +27,7 @@ define pytest
 	fi; exit $$status
 endef
 
-test: install-test browser translations
+test: install-test browser promtool translations
 	$(call pytest,)
 
 test-e2e: install-test browser translations
@@ -45,6 +45,16 @@ browser:
 	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
 	  echo "Installation de Chromium (navigateur des tests e2e)…"; \
 	  $$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y chromium; \
+	fi
+
+# The alert rules (deploy/prometheus/) are checked and unit-tested with promtool, from Debian's prometheus package.
+PROMTOOL := /usr/bin/promtool
+promtool:
+	@if [ ! -x $(PROMTOOL) ] && ! command -v promtool >/dev/null; then \
+	  command -v apt-get >/dev/null || { echo "promtool absent et apt-get introuvable : installez le paquet prometheus." >&2; exit 1; }; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	  echo "Installation de prometheus (promtool, pour vérifier les règles d'alerte)…"; \
+	  $$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends prometheus; \
 	fi
 
 translations: install

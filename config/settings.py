@@ -12,6 +12,7 @@ from pathlib import Path
 
 import environ
 
+from apps.operations.logs import logging_settings
 from config.environment import DEFAULT_SECRET_KEY, production_refusals
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -78,9 +79,12 @@ INSTALLED_APPS = [
     "apps.docuseal",
     "apps.directus",
     "apps.automations",
+    "apps.operations",
 ]
 
 MIDDLEWARE = [
+    "apps.operations.middleware.ResponseCounterMiddleware",  # first: counts every answer, 5xx included
+    "apps.operations.logs.RequestLogMiddleware",  # one log line per request, with its correlation id
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -137,6 +141,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis serves RQ and the Channels layer. The embedded launcher exports REDIS_URL for its children.
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+# /metrics (apps/operations/metrics_view.py): a bearer token and/or allowed addresses; neither set: 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+
+# Errors of web requests and jobs go to Sentry when a DSN is set, scrubbed (apps/operations/sentry.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
+
+# Jobs carry the correlation id of what enqueued them (apps/operations/logs.py).
+RQ = {"JOB_CLASS": "apps.operations.logs.CorrelatedJob"}
 
 RQ_QUEUES = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}
@@ -245,11 +260,6 @@ SECURE_REDIRECT_EXEMPT = [r"^hooks/", r"^healthz$", r"^readyz$"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# Structured logs (apps/operations/logs.py): LOG_FORMAT=json in production, readable lines by default.
+LOGGING = logging_settings(env.str("LOG_FORMAT", default="console"), env.str("LOG_LEVEL", default="INFO"))
 

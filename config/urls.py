@@ -11,6 +11,7 @@ admin.site.site_url = None
 
 urlpatterns = [
     path("", include("apps.core.urls")),
+    path("", include("apps.operations.urls")),
     path("hub/", include("apps.hub.urls")),
     path("invoiceninja/", include("apps.invoiceninja.urls")),
     path("revolut/", include("apps.revolut.urls")),

@@ -48,8 +48,13 @@ def store_tokens(connection: Connection, payload: dict, *, keep_refresh_token: s
         lifetime = int(payload.get("expires_in") or default_lifetime)
     except (TypeError, ValueError):
         lifetime = default_lifetime
+    previous = connection.oauth_token if isinstance(connection.oauth_token, dict) else {}
+    # When the refresh token was issued: kept while the same one is reused, so its expiry can be watched.
+    issued_at = (previous.get("refresh_token_issued_at") if previous.get("refresh_token") == refresh_token
+                 else None) or timezone.now().isoformat()
     connection.oauth_token = {"access_token": access_token, "refresh_token": refresh_token,
-                              "token_type": payload.get("token_type", "bearer")}
+                              "token_type": payload.get("token_type", "bearer"),
+                              "refresh_token_issued_at": issued_at}
     connection.token_expires_at = timezone.now() + timedelta(seconds=lifetime)
     connection.token_status = Connection.TokenStatus.OK
     connection.save(update_fields=["oauth_token", "token_expires_at", "token_status", "updated_at"])

@@ -6,7 +6,8 @@ kernel (webhook inbox, sync engine, CLI, console home) only talks to that interf
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Callable, ClassVar
 
 if TYPE_CHECKING:
@@ -24,6 +25,20 @@ class EventDescription:
     event_key: str
 
 
+@dataclass(frozen=True)
+class MetricSample:
+    """One figure a provider reports about a connection at scrape time (`Provider.metrics`), e.g. a rate budget.
+
+    `name` is a Prometheus metric name without the console's prefix; labels "provider" and "connection"
+    are added by the collector.
+    """
+
+    name: str
+    documentation: str
+    value: float
+    labels: dict[str, str] = field(default_factory=dict)
+
+
 class Provider:
     """Base class of a system's plug-in. Subclasses fill the class attributes and override hooks."""
 
@@ -39,6 +54,8 @@ class Provider:
     # True when the system works fully without webhooks (they only hint): a connection without a webhook
     # secret is then no configuration error (its deliveries are still refused, fail closed).
     webhooks_optional: ClassVar[bool] = False
+    # How long a refresh token lives after it is issued, where the vendor documents it (None: no known expiry).
+    refresh_token_lifetime: ClassVar[timedelta | None] = None
 
     def verifier(self, connection: Connection) -> Verifier:
         raise NotImplementedError
@@ -56,6 +73,21 @@ class Provider:
 
     def hub_url(self) -> str | None:
         return None
+
+    def metrics(self, connection: Connection) -> list[MetricSample]:
+        """Figures of this connection only the system knows (read cheaply, at scrape time). Optional."""
+        return []
+
+    def sync_period_seconds(self, resource: str) -> int | None:
+        """How often the scheduler syncs `resource`, when it does (None: only on demand). Used by alerts.
+
+        Default: the shortest period of this system's jobs on the "sync" queue, for every resource.
+        """
+        from apps.core.scheduler import periodic_jobs
+
+        periods = [job.seconds for job in periodic_jobs()
+                   if job.queue == "sync" and job.func.startswith(f"apps.{self.key}.")]
+        return min(periods) if periods else None
 
     def sync_resource(self, name: str) -> type[SyncResource]:
         for resource in self.sync_resources:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -18,6 +20,9 @@ class MauticProvider(Provider):
     # Basic: username + password. OAuth2: client_id + client_secret, then "Connecter Mautic".
     secret_names = ("username", "password", "client_id", "client_secret")
     sync_resources = RESOURCES
+    # Mautic's default api_oauth2_refresh_token_lifetime (14 days; an instance may configure another):
+    # every refresh issues a new one, so this only runs out when no refresh happened for 14 days.
+    refresh_token_lifetime = timedelta(days=14)
     webhook_handlers = {event_type: handle_delivery for event_type in [*webhooks.SUBSCRIBED_EVENTS, webhooks.BATCH]}
 
     def verifier(self, connection):

@@ -8,9 +8,10 @@ from django.conf import settings
 from django.urls import reverse
 
 from apps.core.models import Connection
-from apps.core.providers import EventDescription, Provider
+from apps.core.providers import EventDescription, MetricSample, Provider
 from apps.revolut import webhooks
 from apps.revolut.client import RevolutClient
+from apps.revolut.rate_limit import RequestBudget
 from apps.revolut.sync import AccountsResource, CounterpartiesResource, TransactionsResource
 
 DEMO_SLUG = "revolut-sandbox"
@@ -44,6 +45,17 @@ class RevolutProvider(Provider):
 
     def hub_url(self) -> str:
         return reverse("revolut:hub")
+
+    def metrics(self, connection) -> list[MetricSample]:
+        budget = RequestBudget(str(connection.pk))
+        return [MetricSample("revolut_request_budget_remaining",
+                             "Requests Revolut still accepts in the current 60-second window.",
+                             max(0, budget.limit - budget.used()))]
+
+    def sync_period_seconds(self, resource: str) -> int | None:
+        # Only transactions are reconciled on a schedule (jobs.reconcile_transactions, every 5 minutes);
+        # accounts refresh through the balances job, counterparties on demand.
+        return 300 if resource == "transactions" else None
 
     def seed_demo(self, stdout) -> None:
         """The sandbox connection of `manage.py demo`: key, certificate registered with the emulator, accounts."""
