@@ -150,15 +150,13 @@ METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
 
-# Jobs carry the correlation id of what enqueued them (apps/operations/logs.py).
-RQ = {"JOB_CLASS": "apps.operations.logs.CorrelatedJob"}
-
 RQ_QUEUES = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}
     for name in ("default", "webhooks", "sync")
 }
 # `rqworker` runs the console's worker: it waits for Redis instead of quitting and heartbeats every few seconds.
-RQ = {"WORKER_CLASS": "apps.core.worker.ConsoleWorker"}
+# Jobs carry the correlation id of what enqueued them (apps/operations/logs.py).
+RQ = {"WORKER_CLASS": "apps.core.worker.ConsoleWorker", "JOB_CLASS": "apps.operations.logs.CorrelatedJob"}
 # Each socket's receive loop blocks in BZPOPMIN for 5 s (channels-redis' brpop_timeout) on a connection whose read
 # timeout redis-py 8 sets to 5 s by default (redis._defaults.DEFAULT_SOCKET_TIMEOUT): the server's "nothing came"
 # reply races the client's timeout and, when it loses, the socket dies with redis.exceptions.TimeoutError. The
