@@ -8,7 +8,20 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin.mixins import ContextualActionsAdmin
+from apps.hub.forms import RecordVersionForm
 from apps.hub.models import Company, Contact, Invoice, InvoiceLine, Payment, Quote, QuoteLine, SupplierBill
+
+
+class VersionCheckedAdmin:
+    """The change form refuses to save over a newer version of its record (apps.hub.forms)."""
+
+    form = RecordVersionForm
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or not self.has_change_permission(request, obj):
+            return fieldsets
+        return [*fieldsets, (None, {"fields": ["record_version"], "classes": ["hidden"]})]
 
 
 class ContactInline(admin.TabularInline):
@@ -18,7 +31,7 @@ class ContactInline(admin.TabularInline):
 
 
 @admin.register(Company)
-class CompanyAdmin(ContextualActionsAdmin, admin.ModelAdmin):
+class CompanyAdmin(VersionCheckedAdmin, ContextualActionsAdmin, admin.ModelAdmin):
     list_display = ("name", "is_client", "is_supplier", "email", "city", "vat_number")
     list_filter = ("is_client", "is_supplier", "country_code", "currency")
     search_fields = ("name", "email", "vat_number", "city", "contacts__email", "contacts__last_name")
@@ -51,8 +64,12 @@ class InvoiceLineInline(LineInline):
     model = InvoiceLine
 
 
-class SalesDocumentAdmin(ContextualActionsAdmin, admin.ModelAdmin):
-    """Totals are computed from the lines (never typed): read-only, recalculated on every save."""
+class SalesDocumentAdmin(VersionCheckedAdmin, ContextualActionsAdmin, admin.ModelAdmin):
+    """Totals are computed from the lines (never typed): read-only, recalculated on every save.
+
+    Fields the integrations own are never written by the form: the status (sent, accepted, paid come
+    from Invoice Ninja), and the number once the document has left the draft (the vendor's number).
+    """
 
     list_display = ("__str__", "status", "company", "issue_date", "total_display")
     list_filter = ("status", "currency", "issue_date")
@@ -65,6 +82,12 @@ class SalesDocumentAdmin(ContextualActionsAdmin, admin.ModelAdmin):
     @admin.display(description=_("Total TTC"), ordering="total")
     def total_display(self, obj):
         return f"{obj.total} {obj.currency}"
+
+    def get_readonly_fields(self, request, obj=None):
+        owned = ["status"]
+        if obj is not None and obj.status != obj.Status.DRAFT:
+            owned.append("number")
+        return [*super().get_readonly_fields(request, obj), *(f for f in owned if f not in self.readonly_fields)]
 
     def save_model(self, request, obj, form, change):
         if not change and obj.created_by_id is None:
@@ -96,7 +119,7 @@ class InvoiceAdmin(SalesDocumentAdmin):
 
 
 @admin.register(SupplierBill)
-class SupplierBillAdmin(ContextualActionsAdmin, admin.ModelAdmin):
+class SupplierBillAdmin(VersionCheckedAdmin, ContextualActionsAdmin, admin.ModelAdmin):
     list_display = ("reference", "status", "supplier", "issue_date", "due_date", "amount_display")
     list_filter = ("status", "currency", "due_date")
     search_fields = ("reference", "description", "supplier__name")

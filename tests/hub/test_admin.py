@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from apps.hub.models import Company, Contact, Invoice, Quote
+from tests.hub.forms_in_tests import opened_form
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +80,7 @@ def test_a_supplier_bill_cannot_be_marked_paid_by_hand(admin_client):
     bill = SupplierBill.objects.create(supplier=supplier, reference="IMP-1", amount=Decimal("480.00"))
     response = admin_client.post(reverse("admin:hub_supplierbill_change", args=[bill.pk]), {
         "supplier": supplier.pk, "reference": "IMP-1", "description": "", "amount": "480.00", "currency": "EUR",
-        "issue_date": "2026-11-02", "due_date": "", "status": "paid",
+        "issue_date": "2026-11-02", "due_date": "", "status": "paid", **opened_form(admin_client, bill),
     })
     assert response.status_code == 302
     bill.refresh_from_db()
