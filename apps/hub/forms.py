@@ -15,7 +15,8 @@ from django.core import signing
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from apps.hub.numbers import format_number
+from apps.core.numbers import format_number
+from apps.hub import bank_details
 
 VERSION_SALT = "hub.record-version"
 UNTRACKED = {"id", "created_at", "updated_at"}
@@ -93,6 +94,46 @@ class RecordVersionForm(forms.ModelForm):
               "Changements : %(changes)s. Vos saisies sont conservées : vérifiez-les puis enregistrez à "
               "nouveau pour les appliquer à la version actuelle.") % {"changes": " ; ".join(changes)},
             code="stale_record")
+
+
+class CompanyForm(RecordVersionForm):
+    """Bank details and identifiers are refused where they are typed, not when a payment later fails."""
+
+    def clean_iban(self):
+        return bank_details.validate_iban(self.cleaned_data["iban"]) if self.cleaned_data["iban"].strip() else ""
+
+    def clean_bic(self):
+        return bank_details.validate_bic(self.cleaned_data["bic"]) if self.cleaned_data["bic"].strip() else ""
+
+    def clean_sort_code(self):
+        value = self.cleaned_data["sort_code"]
+        return bank_details.validate_sort_code(value) if value.strip() else ""
+
+    def clean_routing_number(self):
+        value = self.cleaned_data["routing_number"]
+        return bank_details.validate_routing_number(value) if value.strip() else ""
+
+    def clean_vat_number(self):
+        return bank_details.validate_vat_number(self.cleaned_data["vat_number"])
+
+    def clean(self):
+        cleaned = super().clean()
+        country = cleaned.get("country_code") or ""
+        if "registration_number" in cleaned:
+            try:
+                cleaned["registration_number"] = bank_details.validate_company_identifier(
+                    cleaned["registration_number"], country)
+            except forms.ValidationError as error:
+                self.add_error("registration_number", error)
+        account_no = (cleaned.get("account_no") or "").strip()
+        if account_no:
+            validate = (bank_details.validate_uk_account_no if cleaned.get("sort_code")
+                        else bank_details.validate_us_account_no)
+            try:
+                cleaned["account_no"] = validate(account_no)
+            except forms.ValidationError as error:
+                self.add_error("account_no", error)
+        return cleaned
 
 
 RecordVersionForm.base_fields["record_version"].label = gettext_lazy("version du dossier")

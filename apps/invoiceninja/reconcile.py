@@ -23,7 +23,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.models import TimelineEntry
-from apps.hub.models import Company, Contact, Invoice, Payment, Quote, money
+from apps.core.numbers import format_money
+from apps.hub.models import Company, Contact, Invoice, Payment, Quote, lines_from_vendor, money
 from apps.invoiceninja.models import ClientLink, InvoiceLink, QuoteLink, QuoteMirror
 from apps.invoiceninja.client import dumps
 from apps.invoiceninja.payloads import CURRENCY_CODES, decimal, marked_pk
@@ -205,10 +206,11 @@ def _write_lines(document, payload: dict):
     current = [(line.description, line.quantity, line.unit_price, line.tax_rate) for line in document.lines.all()]
     if wanted == current:
         return
-    document.lines.all().delete()
-    for position, (description, quantity, unit_price, tax_rate) in enumerate(wanted):
-        document.lines.create(position=position, description=description[:500], quantity=quantity,
-                              unit_price=unit_price, tax_rate=tax_rate)
+    with lines_from_vendor():  # Invoice Ninja's copy is the truth, even of a paid invoice
+        document.lines.all().delete()
+        for position, (description, quantity, unit_price, tax_rate) in enumerate(wanted):
+            document.lines.create(position=position, description=description[:500], quantity=quantity,
+                                  unit_price=unit_price, tax_rate=tax_rate)
     document.recalculate_totals()
 
 
@@ -383,8 +385,8 @@ def apply_payment(connection, payload: dict, *, webhook_event=None, fetch_invoic
                 )
                 recorded.append(payment)
                 if created or existing.amount != amount:
-                    note(invoice, _("Paiement reçu via Invoice Ninja : %(amount)s %(currency)s (n° %(number)s).") % {
-                        "amount": amount, "currency": invoice.currency, "number": payload.get("number") or "—"},
+                    note(invoice, _("Paiement reçu via Invoice Ninja : %(amount)s (n° %(number)s).") % {
+                        "amount": format_money(amount, invoice.currency), "number": payload.get("number") or "—"},
                         level=TimelineEntry.Level.SUCCESS, webhook_event=webhook_event,
                         invoiceninja_payment_id=payload["id"])
             elif existing is not None:
@@ -416,8 +418,8 @@ def refresh_payment_state(invoice: Invoice, *, webhook_event=None):
     invoice.status, invoice.amount_paid = status, paid
     invoice.save(update_fields=["status", "amount_paid", "updated_at"])
     if became:
-        note(invoice, _("Facture « %(status)s » (payé : %(paid)s %(currency)s).") % {
-            "status": invoice.get_status_display(), "paid": paid, "currency": invoice.currency},
+        note(invoice, _("Facture « %(status)s » (payé : %(paid)s).") % {
+            "status": invoice.get_status_display(), "paid": format_money(paid, invoice.currency)},
             level=TimelineEntry.Level.SUCCESS if status == Invoice.Status.PAID else TimelineEntry.Level.INFO,
             webhook_event=webhook_event)
 

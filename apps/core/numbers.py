@@ -44,6 +44,11 @@ def format_number(value, decimal_places: int = 2) -> str:
     return format_decimal(Decimal(value), format=pattern, locale=current_locale())
 
 
+def format_rate(value) -> str:
+    """An exchange rate with every decimal it has (0,0061), in the user's language."""
+    return format_decimal(Decimal(value).normalize(), locale=current_locale(), decimal_quantization=False)
+
+
 def parse_decimal(text: str, decimal_places: int) -> Decimal:
     """The number a person typed, or forms.ValidationError with a French sentence saying why not."""
     compact = SPACES.sub("", str(text).strip())
