@@ -7,6 +7,7 @@ is only rendered when a user is given, and pushed fragments ask the server for t
 import uuid
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ObjectDoesNotExist
 from django.urls import reverse
 
 from apps.core import actions, providers
@@ -41,7 +42,8 @@ OPEN_RUNS_SHOWN = 5
 
 def action_bar_context(obj, request) -> dict:
     items = []
-    for action, reason in actions.for_object(obj, request.user):
+    declared = actions.for_object(obj, request.user)
+    for action, reason in declared:
         if not actions.user_may_run(action, request.user):
             continue  # an action the user may never run is not shown at all, not even disabled
         kwargs = {"key": action.key, **_target_kwargs(obj)}
@@ -55,6 +57,7 @@ def action_bar_context(obj, request) -> dict:
     return {
         "obj": obj,
         "items": items,
+        "declared_actions": len(declared),
         "record_key": record_key(obj),
         "live_group": group_for(obj),
         "bar_url": reverse("core:action_bar", kwargs=_target_kwargs(obj)),
@@ -79,9 +82,36 @@ def can_approve(run: ActionRun, user) -> bool:
     return bool(permission and user.is_active and user.is_staff and user.has_perm(permission))
 
 
+def approval_summary(run: ActionRun) -> list[tuple[str, str]]:
+    """What is being approved, read from the record as it is now (empty once the run no longer waits)."""
+    if run.status != ActionRun.Status.PENDING_APPROVAL:
+        return []
+    try:
+        action = actions.get(run.action)
+        obj = run.content_type.get_object_for_this_type(pk=run.object_id)
+    except (KeyError, ObjectDoesNotExist):
+        return []
+    return action.approval_summary(obj)
+
+
+def approvals_waiting(user) -> list[dict]:
+    """The approver's to-do: each held run with its record, requester and summary."""
+    rows = []
+    for run in actions.waiting_for(user):
+        try:
+            obj = run.content_type.get_object_for_this_type(pk=run.object_id)
+        except ObjectDoesNotExist:
+            continue
+        url = obj.get_absolute_url() if hasattr(obj, "get_absolute_url") else reverse("core:action_run", args=[run.pk])
+        rows.append({"run": run, "obj": obj, "url": url, "status": run_status_context(run, user)})
+    return rows
+
+
 def run_status_context(run: ActionRun, user=None) -> dict:
     return {
         "run": run,
+        "summary": approval_summary(run),
+        "refuse_url": reverse("core:action_refuse", args=[run.pk]),
         "user_is_requester": user is not None and run.user_id == user.pk,
         "is_active": run.status in (ActionRun.Status.RUNNING, ActionRun.Status.PENDING_APPROVAL),
         "can_approve": can_approve(run, user),
