@@ -79,7 +79,9 @@ def _count(queryset):
 
 def connection_cards(now: datetime | None = None) -> list[ConnectionCard]:
     since = (now or timezone.now()) - FAILURE_WINDOW
-    webhooks = WebhookEvent.objects.filter(connection=OuterRef("pk")).order_by("-received_at", "-id")
+    # A rejected delivery (bad signature) is not news from the system: never the card's "Dernier webhook".
+    webhooks = (WebhookEvent.objects.filter(connection=OuterRef("pk")).exclude(status=WebhookEvent.Status.REJECTED)
+                .order_by("-received_at", "-id"))
     runs = SyncRun.objects.filter(connection=OuterRef("pk")).order_by("-created_at", "-id")
     connections = Connection.objects.annotate(
         last_webhook_at=Subquery(webhooks.values("received_at")[:1]),
