@@ -99,6 +99,9 @@ class RecordVersionForm(forms.ModelForm):
 class CompanyForm(RecordVersionForm):
     """Bank details and identifiers are refused where they are typed, not when a payment later fails."""
 
+    # Typed as printed ("BR18 0036 …"): up to 34 characters plus the spaces of groups of four.
+    iban = forms.CharField(label=gettext_lazy("IBAN"), max_length=44, required=False)
+
     def clean_iban(self):
         return bank_details.validate_iban(self.cleaned_data["iban"]) if self.cleaned_data["iban"].strip() else ""
 

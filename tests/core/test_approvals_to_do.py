@@ -82,5 +82,5 @@ def test_a_user_with_no_action_is_told_why_and_not_that_nothing_exists(client):
     html = client.get(reverse("core:action_bar", kwargs={
         "content_type_id": ContentType.objects.get_for_model(Company).pk, "object_id": company.pk}), **HTMX)
     text = html.content.decode()
-    assert "demandent une permission que votre compte n&#x27;a pas" in text
+    assert "demandent une permission que votre compte n'a pas" in text
     assert "Aucune action disponible" not in text

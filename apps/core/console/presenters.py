@@ -9,6 +9,7 @@ import uuid
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from apps.core import actions, providers
 from apps.core.models import ActionRun, SyncRun, TimelineEntry
@@ -123,6 +124,34 @@ def run_status_context(run: ActionRun, user=None) -> dict:
             "core:action_bar", kwargs={"content_type_id": run.content_type_id, "object_id": run.object_id}
         ),
     }
+
+
+# What an external id is, in words: "<provider>_<entity>_id" reads "<Provider label> · <entity>".
+ENTITY_LABELS = {
+    "quote": _("devis"), "invoice": _("facture"), "client": _("client"), "payment": _("paiement"),
+    "contact": _("contact"), "counterparty": _("bénéficiaire"), "transaction": _("transaction"),
+}
+ID_LABELS = {"request_id": _("demande"), "transaction_id": _("transaction")}
+
+
+def readable_ids(external_ids: dict) -> list[tuple[str, str]]:
+    """The identifiers a person may look up elsewhere, labelled in French; internal flags and keys left out
+    (a boolean is a progress flag, "*_pk" a console row the page already links, approver names are in the message)."""
+    rows = []
+    for key, value in (external_ids or {}).items():
+        if isinstance(value, bool) or value in (None, "") or key.endswith("_pk") or key.endswith("_by"):
+            continue
+        label = ID_LABELS.get(key)
+        if label is None and key.endswith("_id"):
+            provider_key, _sep, entity = key[:-3].partition("_")
+            try:
+                provider_label = providers.get(provider_key).label
+            except providers.UnknownProvider:
+                provider_label = None
+            if provider_label:
+                label = f"{provider_label} · {ENTITY_LABELS.get(entity, entity)}" if entity else provider_label
+        rows.append((str(label or key), str(value)))
+    return rows
 
 
 def timeline_items(content_type_id, object_id) -> list[dict]:
