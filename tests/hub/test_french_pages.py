@@ -43,3 +43,11 @@ def test_the_timeline_shows_ids_in_words_and_no_internal_flags(admin_client):
 def test_a_duplicate_says_so_in_french(admin_client):
     assert str(WebhookEvent._meta.get_field("duplicate_of").verbose_name) == "doublon de"
     assert str(Connection(provider="invoiceninja", name="Invoice Ninja")) == "Invoice Ninja"
+
+
+def test_a_record_page_carries_the_notice_shown_when_its_live_connection_drops(admin_client):
+    """The notice is hidden until the socket closes (static/core/live-status.js shows it, hides it on reopen)."""
+    quote = Quote.objects.create(company=Company.objects.create(name="Boulangerie Martin"))
+    page = admin_client.get(reverse("admin:hub_quote_change", args=[quote.pk])).content.decode()
+    assert '<p class="console-live-lost" role="status" hidden>Mise à jour en direct interrompue — reconnexion…</p>' in page
+    assert "core/live-status.js" in page
