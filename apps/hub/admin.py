@@ -5,8 +5,8 @@ panels the system apps register (apps.core.record_panels), rendered by Contextua
 """
 
 from django.contrib import admin, messages
-from django.db import models
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -16,8 +16,8 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin.mixins import ContextualActionsAdmin
 from apps.core.models import TimelineEntry
-from apps.hub.forms import CompanyForm, RecordVersionForm
 from apps.core.numbers import LocalizedDecimalField, format_money
+from apps.hub.forms import CompanyForm, RecordVersionForm
 from apps.hub.models import (
     Company,
     Contact,
@@ -60,7 +60,8 @@ class CompanyAdmin(VersionCheckedAdmin, ContextualActionsAdmin, admin.ModelAdmin
     form = CompanyForm
     list_display = ("name", "is_client", "is_supplier", "email", "city", "vat_number")
     list_filter = ("is_client", "is_supplier", "country_code", "currency")
-    search_fields = ("name", "email", "vat_number", "registration_number", "city", "contacts__email", "contacts__last_name")
+    search_fields = ("name", "email", "vat_number", "registration_number", "city", "contacts__email",
+                     "contacts__last_name")
     inlines = [ContactInline]
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
@@ -188,7 +189,8 @@ class SalesDocumentAdmin(VersionCheckedAdmin, ContextualActionsAdmin, admin.Mode
                 "Nouvelle version ouverte par %(user)s : les lignes sont modifiables jusqu'au prochain envoi.")
                 % {"user": request.user.get_full_name() or request.user.get_username()},
                 level=TimelineEntry.Level.WARNING)
-            messages.warning(request, gettext("Nouvelle version ouverte : modifiez les lignes puis renvoyez le document."))
+            messages.warning(request, gettext(
+                "Nouvelle version ouverte : modifiez les lignes puis renvoyez le document."))
             return redirect(change_url)
         context = {
             **self.admin_site.each_context(request),

@@ -98,7 +98,8 @@ def test_a_day_of_an_accountant(browsing, console, demo):
     log_in(requester_page, requester)
     requester_page.goto(f"/admin/hub/supplierbill/{second.pk}/change/")
     expect(requester_page.locator(".field-status .readonly")).to_have_text("À payer")
-    expect(requester_page.locator(".console-timeline")).to_contain_text("Refusé par bruno : Montant à vérifier avec Durand")
+    expect(requester_page.locator(".console-timeline")).to_contain_text(
+        "Refusé par bruno : Montant à vérifier avec Durand")
     step(requester_page, "requester reads the refusal on the bill")
 
     # A French amount, typed and shown back; an ambiguous one refused with a sentence.

@@ -49,5 +49,6 @@ def test_a_record_page_carries_the_notice_shown_when_its_live_connection_drops(a
     """The notice is hidden until the socket closes (static/core/live-status.js shows it, hides it on reopen)."""
     quote = Quote.objects.create(company=Company.objects.create(name="Boulangerie Martin"))
     page = admin_client.get(reverse("admin:hub_quote_change", args=[quote.pk])).content.decode()
-    assert '<p class="console-live-lost" role="status" hidden>Mise à jour en direct interrompue — reconnexion…</p>' in page
+    assert ('<p class="console-live-lost" role="status" hidden>Mise à jour en direct interrompue — reconnexion…</p>'
+            in page)
     assert "core/live-status.js" in page

@@ -28,8 +28,8 @@ def document_with_a_line(model, company, status, **fields):
 
 
 def invoice_form_data(invoice, line, unit_price, **hidden):
-    return {"company": invoice.company_id, "quote": "", "number": invoice.number, "title": "", "issue_date": "2026-11-02",
-            "due_date": "", "currency": "EUR", "notes": "", **inline_management("lines", total=1, initial=1),
+    return {"company": invoice.company_id, "quote": "", "number": invoice.number, "title": "",
+            "issue_date": "2026-11-02", "due_date": "", "currency": "EUR", "notes": "", **inline_management("lines", total=1, initial=1),
             "lines-0-id": line.pk, "lines-0-invoice": invoice.pk, "lines-0-position": "0",
             "lines-0-description": "Maintenance", "lines-0-quantity": "12", "lines-0-unit_price": unit_price,
             "lines-0-tax_rate": "20", **hidden}
