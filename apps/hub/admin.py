@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin.mixins import ContextualActionsAdmin
 from apps.core.models import TimelineEntry
-from apps.core.numbers import LocalizedDecimalField, format_money
+from apps.core.numbers import LocalizedDecimalField, format_money, format_number
 from apps.hub.forms import CompanyForm, RecordVersionForm
 from apps.hub.models import (
     Company,
@@ -85,7 +85,24 @@ class LineInline(admin.TabularInline):
     extra = 1
     formfield_overrides = FRENCH_NUMBERS
     fields = ("position", "description", "quantity", "unit_price", "tax_rate", "line_total")
-    readonly_fields = ("line_total",)
+    readonly_fields = ("line_total", "quantity_shown", "unit_price_shown", "tax_rate_shown")
+    locked_fields = ("position", "description", "quantity_shown", "unit_price_shown", "tax_rate_shown", "line_total")
+
+    def get_fields(self, request, obj=None):
+        # Locked lines read like the editable ones ("2,5", "450,00 €"), not as raw decimals ("2,500").
+        return self.fields if self._lines_editable(obj) else self.locked_fields
+
+    @admin.display(description=_("quantité"))
+    def quantity_shown(self, line):
+        return format_number(line.quantity, 0)
+
+    @admin.display(description=_("prix unitaire HT"))
+    def unit_price_shown(self, line):
+        return format_money(line.unit_price, line.document.currency)
+
+    @admin.display(description=_("taux de TVA (%)"))
+    def tax_rate_shown(self, line):
+        return format_number(line.tax_rate, 0)
 
     @admin.display(description=_("total HT de la ligne"))
     def line_total(self, line):

@@ -169,7 +169,7 @@ def timeline_items(content_type_id, object_id) -> list[dict]:
             "what": run.label,
             "message": run.message,
             "outcome": run.get_status_display(),
-            "level": {"succeeded": "success", "failed": "error"}.get(run.status, "info"),
+            "level": {"succeeded": "success", "failed": "error", "refused": "warning"}.get(run.status, "info"),
             "external_ids": run.external_ids,
         }
         for run in runs
