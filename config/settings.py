@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "apps.core.error_pages.ConsoleNotFoundMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 

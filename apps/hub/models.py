@@ -366,7 +366,7 @@ class ExchangeRate(models.Model):
 
     class Meta:
         verbose_name = _("taux de change")
-        verbose_name_plural = _("taux de change")
+        verbose_name_plural = pgettext_lazy("pluriel", "taux de change")
         ordering = ["currency", "-valid_on"]
         constraints = [models.UniqueConstraint(fields=["currency", "valid_on"], name="exchange_rate_one_per_day")]
 

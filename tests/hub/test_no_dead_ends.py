@@ -69,3 +69,12 @@ def test_converting_a_quote_asks_for_confirmation():
     assert convert.confirm
     quote = Quote(company=Company(name="Boulangerie Martin"), total=Decimal("1200.40"))
     assert ("Total TTC", "1\u202f200,40\xa0€") in convert.confirmation_details(quote)
+
+
+def test_with_debug_on_a_missing_page_is_still_the_console_page_not_the_url_list(admin_client, settings):
+    settings.DEBUG = True  # the demo (`make run`) runs with DEBUG on
+    response = admin_client.get("/admin/no-such-page/")
+    page = response.content.decode()
+    assert response.status_code == 404
+    assert "Page introuvable" in page and "Django tried these URL patterns" not in page
+    assert "Retour à l'accueil de la console" in page
