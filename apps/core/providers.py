@@ -36,6 +36,11 @@ class Provider:
     sync_resources: ClassVar[tuple[type[SyncResource], ...]] = ()
     # Webhook event type -> handler(event: WebhookEvent) -> None. Types not listed are stored as `ignored`.
     webhook_handlers: ClassVar[dict[str, Callable[[WebhookEvent], None]]] = {}
+    # Webhook event type -> what a person reads ("Devis créé"); a type missing here is shown as sent.
+    event_labels: ClassVar[dict[str, str]] = {}
+
+    def event_label(self, event_type: str) -> str:
+        return str(self.event_labels.get(event_type, event_type))
 
     def verifier(self, connection: Connection) -> Verifier:
         raise NotImplementedError

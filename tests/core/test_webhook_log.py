@@ -56,3 +56,19 @@ def test_a_rejected_delivery_never_becomes_the_cards_last_webhook(hook):
     card = next(card for card in home.connection_cards() if card.connection.pk == hook.connection.pk)
 
     assert card.last_webhook_type == "thing.created"
+
+
+def test_event_types_read_as_words_where_people_meet_them(root):
+    from apps.core import home
+    from apps.core.models import Connection, WebhookEvent
+    from apps.invoiceninja.provider import InvoiceNinjaProvider  # noqa: F401  (registered by the app)
+
+    connection = Connection.objects.create(provider="invoiceninja", name="Invoice Ninja", slug="in-words")
+    WebhookEvent.objects.create(connection=connection, provider="invoiceninja", event_type="sent_quote",
+                                provider_event_id="k-1", status=WebhookEvent.Status.PROCESSED, body=b"{}")
+
+    assert [row.event_label for row in home.latest_webhooks()] == ["Devis envoyé"]
+    card = next(card for card in home.connection_cards() if card.connection.pk == connection.pk)
+    assert card.last_webhook_type == "Devis envoyé"
+    listing = root.get(CHANGELIST).content.decode()
+    assert "Devis envoyé" in listing

@@ -38,12 +38,12 @@ class EventTypeFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         selected = request.GET.get(ProviderFilter.parameter_name)
         types = {
-            event_type
+            event_type: provider.event_label(event_type)
             for provider in providers.all_providers()
             if not selected or provider.key == selected
             for event_type in provider.webhook_handlers
         }
-        return [(event_type, event_type) for event_type in sorted(types)]
+        return sorted(types.items(), key=lambda item: str(item[1]))
 
     def queryset(self, request, queryset):
         return queryset.filter(event_type=self.value()) if self.value() else queryset
@@ -61,7 +61,7 @@ def pretty_json(raw: bytes | str) -> str:
 class WebhookEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     # An audit trail (ReadOnlyAdmin); retention deletes, never a person.
     change_form_template = "admin/core/webhookevent/change_form.html"
-    list_display = ("received_at", "provider", "connection", "event_type", "status", "provider_event_id",
+    list_display = ("received_at", "provider", "connection", "event_column", "status", "provider_event_id",
                     "reason_column", "attempts")
     list_filter = (
         ProviderFilter,
@@ -108,6 +108,14 @@ class WebhookEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
         by_object = (TimelineEntry.objects.filter(webhook_event__isnull=False, external_ids__icontains=search_term)
                      .values("webhook_event"))
         return queryset.filter(Q(provider_event_id__icontains=search_term) | Q(pk__in=by_object)), False
+
+    @admin.display(description=_("événement"), ordering="event_type")
+    def event_column(self, event):
+        """What happened, as people read it ("Devis envoyé"); the raw type stays in the detail and the filter."""
+        try:
+            return providers.get(event.provider).event_label(event.event_type) if event.event_type else "—"
+        except providers.UnknownProvider:
+            return event.event_type
 
     @admin.display(description=_("motif"))
     def reason_column(self, event):
