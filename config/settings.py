@@ -98,6 +98,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "apps.core.error_pages.ConsoleNotFoundMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
@@ -227,7 +228,10 @@ HTTP_READ_TIMEOUT = env.float("HTTP_READ_TIMEOUT", default=30.0)
 HTTP_MAX_RETRIES = env.int("HTTP_MAX_RETRIES", default=3)
 HTTP_BACKOFF_CAP_SECONDS = env.float("HTTP_BACKOFF_CAP_SECONDS", default=30.0)
 
+# A supplier payment above this amount, in the reference currency, needs a second approver; other currencies
+# are converted with the rates admins keep in the hub (apps.hub.approval_rule).
 PAYMENT_APPROVAL_THRESHOLD = Decimal(env.str("PAYMENT_APPROVAL_THRESHOLD", default="1000.00"))
+REFERENCE_CURRENCY = env.str("REFERENCE_CURRENCY", default="EUR")
 
 # Content Security Policy (Django's built-in): scripts only from self or with the per-request nonce.
 from django.utils.csp import CSP  # noqa: E402

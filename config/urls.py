@@ -2,7 +2,10 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.staticfiles.views import serve as serve_static
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 # The admin is the console shell (templates/admin/base_site.html).
 admin.site.site_header = "Hypervisual Console"
@@ -10,6 +13,10 @@ admin.site.site_title = "Hypervisual Console"
 admin.site.site_url = None
 
 urlpatterns = [
+    # "/" is the console home, never a 404.
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False), name="root"),
+    path("favicon.ico", login_not_required(lambda request: HttpResponsePermanentRedirect(
+        static("console/favicon.svg")))),
     path("", include("apps.core.urls")),
     path("", include("apps.operations.urls")),
     path("hub/", include("apps.hub.urls")),

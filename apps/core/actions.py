@@ -102,6 +102,10 @@ class Action:
     def needs_approval(self, obj, user) -> bool:
         return False
 
+    def approval_summary(self, obj) -> list[tuple[str, str]]:
+        """What the second approver approves (amount, recipient, rule): the confirmation's rows by default."""
+        return self.confirmation_details(obj)
+
     # Execution ----------------------------------------------------------------------------------
     def run(self, obj, run: ActionRun) -> ActionOutcome:
         """Do the work. Must be resumable: a retried job sees the external ids saved so far on `run`."""
@@ -212,6 +216,38 @@ def job_id_for(run_id: int) -> str:
 
 def _enqueue_on_commit(run_id: int) -> None:
     jobs.enqueue_on_commit(execute, run_id, queue="default", job_id=job_id_for(run_id))
+
+
+def refuse(run: ActionRun, approver, reason: str) -> ActionRun:
+    """The second person says no: the run ends refused, with who and why; nothing runs."""
+    action = get(run.action)
+    reason = " ".join((reason or "").split())[:300]
+    if run.user_id == approver.pk:
+        raise ActionUnavailable(_("Le refus doit venir d'un autre utilisateur que le demandeur."))
+    if not action.approval_permission or not approver.has_perm(action.approval_permission):
+        raise ActionUnavailable(_("Vous n'avez pas la permission de refuser ce paiement."))
+    if not reason:
+        raise ActionUnavailable(_("Indiquez le motif du refus : le demandeur le lira sur le dossier."))
+    with transaction.atomic():
+        ActionRun.objects.filter(pk=run.pk, status=ActionRun.Status.PENDING_APPROVAL).update(
+            status=ActionRun.Status.REFUSED,
+            message=_("Refusé par %(user)s : %(reason)s") % {"user": approver.get_username(), "reason": reason},
+            external_ids=dict(run.external_ids, refused_by=approver.get_username()),
+            finished_at=timezone.now(),
+        )
+    run.refresh_from_db()
+    transaction.on_commit(lambda: action_run_changed.send(sender=ActionRun, run=run))
+    return run
+
+
+def waiting_for(user) -> list[ActionRun]:
+    """Runs held for a second approver that this user may release (never their own requests)."""
+    if not (user.is_active and user.is_staff):
+        return []
+    held = ActionRun.objects.filter(status=ActionRun.Status.PENDING_APPROVAL).exclude(user=user)
+    keys = [key for key, action in _registry.items()
+            if action.approval_permission and user.has_perm(action.approval_permission)]
+    return list(held.filter(action__in=keys).select_related("user", "content_type").order_by("created_at"))
 
 
 def execute(run_id: int) -> None:

@@ -79,7 +79,9 @@ def _count(queryset):
 
 def connection_cards(now: datetime | None = None) -> list[ConnectionCard]:
     since = (now or timezone.now()) - FAILURE_WINDOW
-    webhooks = WebhookEvent.objects.filter(connection=OuterRef("pk")).order_by("-received_at", "-id")
+    # A rejected delivery (bad signature) is not news from the system: never the card's "Dernier webhook".
+    webhooks = (WebhookEvent.objects.filter(connection=OuterRef("pk")).exclude(status=WebhookEvent.Status.REJECTED)
+                .order_by("-received_at", "-id"))
     runs = SyncRun.objects.filter(connection=OuterRef("pk")).order_by("-created_at", "-id")
     connections = Connection.objects.annotate(
         last_webhook_at=Subquery(webhooks.values("received_at")[:1]),
@@ -116,7 +118,7 @@ def _card(connection: Connection) -> ConnectionCard:
         hub_url=hub_url,
         health_state=health_state(connection),
         last_webhook_at=connection.last_webhook_at,
-        last_webhook_type=connection.last_webhook_type or "",
+        last_webhook_type=event_label(connection.provider, connection.last_webhook_type or ""),
         last_sync_at=connection.last_sync_at,
         last_sync_status=status,
         last_sync_label=str(SyncRun.Status(status).label) if status else "",
@@ -127,12 +129,21 @@ def _card(connection: Connection) -> ConnectionCard:
     )
 
 
+def event_label(provider_key: str, event_type: str) -> str:
+    """The event as people read it ("Devis envoyé"), the raw type when the provider names none."""
+    try:
+        return providers.get(provider_key).event_label(event_type) if event_type else ""
+    except providers.UnknownProvider:
+        return event_type
+
+
 @dataclass
 class FeedRow:
     event: WebhookEvent
     provider_label: str
     status_state: str
     admin_url: str | None
+    event_label: str = ""
 
 
 def feed_row(event: WebhookEvent) -> FeedRow:
@@ -144,7 +155,8 @@ def feed_row(event: WebhookEvent) -> FeedRow:
         admin_url = reverse("admin:core_webhookevent_change", args=[event.pk])
     except NoReverseMatch:  # the webhook log admin is not registered
         admin_url = None
-    return FeedRow(event, provider_label, WEBHOOK_STATUS_STATES.get(event.status, "off"), admin_url)
+    return FeedRow(event, provider_label, WEBHOOK_STATUS_STATES.get(event.status, "off"), admin_url,
+                   event_label(event.provider, event.event_type))
 
 
 def latest_webhooks(limit: int = FEED_SIZE) -> list[FeedRow]:

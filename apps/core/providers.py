@@ -56,6 +56,11 @@ class Provider:
     webhooks_optional: ClassVar[bool] = False
     # How long a refresh token lives after it is issued, where the vendor documents it (None: no known expiry).
     refresh_token_lifetime: ClassVar[timedelta | None] = None
+    # Webhook event type -> what a person reads ("Devis créé"); a type missing here is shown as sent.
+    event_labels: ClassVar[dict[str, str]] = {}
+
+    def event_label(self, event_type: str) -> str:
+        return str(self.event_labels.get(event_type, event_type))
 
     def verifier(self, connection: Connection) -> Verifier:
         raise NotImplementedError

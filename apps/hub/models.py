@@ -1,14 +1,19 @@
 """Business records the console owns. Outside systems are linked to these by their own apps."""
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models.signals import pre_delete, pre_save
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+
+from apps.core.numbers import format_money, format_rate
 
 CENT = Decimal("0.01")
 
@@ -24,6 +29,8 @@ class Company(models.Model):
     email = models.EmailField(_("e-mail"), blank=True)
     phone = models.CharField(_("téléphone"), max_length=40, blank=True)
     vat_number = models.CharField(_("n° TVA"), max_length=40, blank=True)
+    registration_number = models.CharField(_("SIREN ou SIRET"), max_length=20, blank=True,
+                                           help_text=_("9 chiffres (SIREN) ou 14 chiffres (SIRET)."))
     address1 = models.CharField(_("adresse"), max_length=200, blank=True)
     postal_code = models.CharField(_("code postal"), max_length=20, blank=True)
     city = models.CharField(_("ville"), max_length=100, blank=True)
@@ -72,8 +79,36 @@ class Contact(models.Model):
         return f"{self.first_name} {self.last_name}".strip() or self.email
 
 
+class LockedDocument(Exception):
+    """A line of a document whose lines no longer change (paid, converted) was about to be written."""
+
+
+_vendor_copy = ContextVar("hub_vendor_copy", default=False)
+
+
+@contextmanager
+def lines_from_vendor():
+    """The vendor's copy of a document's lines is written as it is, whatever the hub's lock says.
+
+    The outside system is the truth of what it sent or was paid; the lock guards hand edits.
+    """
+    token = _vendor_copy.set(True)
+    try:
+        yield
+    finally:
+        _vendor_copy.reset(token)
+
+
 class SalesDocument(models.Model):
-    """Shared shape of quotes and invoices: a client, dated lines, computed totals."""
+    """Shared shape of quotes and invoices: a client, dated lines, computed totals.
+
+    Lines lock once the document has left the draft: a sent document's lines change only after an
+    explicit "Nouvelle version" (recorded on its timeline; the document is then sent again, which locks
+    them anew); a paid, partly paid, cancelled or converted document's lines never change
+    (`FROZEN_STATUSES`, also refused at model level).
+    """
+
+    FROZEN_STATUSES: tuple = ()
 
     company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+", verbose_name=_("client"))
     number = models.CharField(_("numéro"), max_length=40, blank=True)
@@ -88,6 +123,8 @@ class SalesDocument(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         verbose_name=_("créé par"),
     )
+    lines_reopened_at = models.DateTimeField(_("nouvelle version ouverte le"), null=True, blank=True,
+                                             editable=False)
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
 
@@ -96,6 +133,20 @@ class SalesDocument(models.Model):
 
     def __str__(self):
         return self.number or f"#{self.pk}"
+
+    @property
+    def lines_frozen(self) -> bool:
+        return self.status in self.FROZEN_STATUSES
+
+    @property
+    def lines_editable(self) -> bool:
+        if self.lines_frozen:
+            return False
+        return self.status == self.Status.DRAFT or self.lines_reopened_at is not None
+
+    @property
+    def may_open_new_version(self) -> bool:
+        return not self.lines_editable and not self.lines_frozen
 
     def recalculate_totals(self, save=True):
         lines = list(self.lines.all())
@@ -126,8 +177,12 @@ class DocumentLine(models.Model):
         return self.description
 
     @property
+    def document(self):
+        raise NotImplementedError
+
+    @property
     def net_amount(self) -> Decimal:
-        return money(self.quantity * self.unit_price)
+        return money((self.quantity or 0) * (self.unit_price or 0))
 
     @property
     def tax_amount(self) -> Decimal:
@@ -142,6 +197,8 @@ class Quote(SalesDocument):
         DECLINED = "declined", _("Refusé")
         EXPIRED = "expired", _("Expiré")
         CONVERTED = "converted", _("Converti en facture")
+
+    FROZEN_STATUSES = (Status.CONVERTED,)
 
     company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="quotes", verbose_name=_("client"))
     status = models.CharField(_("statut"), max_length=12, choices=Status.choices, default=Status.DRAFT)
@@ -160,6 +217,10 @@ class Quote(SalesDocument):
 class QuoteLine(DocumentLine):
     quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="lines")
 
+    @property
+    def document(self):
+        return self.quote
+
     class Meta(DocumentLine.Meta):
         verbose_name = _("ligne de devis")
         verbose_name_plural = _("lignes de devis")
@@ -172,6 +233,8 @@ class Invoice(SalesDocument):
         PARTIAL = "partial", _("Partiellement payée")
         PAID = "paid", _("Payée")
         CANCELLED = "cancelled", _("Annulée")
+
+    FROZEN_STATUSES = (Status.PARTIAL, Status.PAID, Status.CANCELLED)
 
     company = models.ForeignKey(
         Company, on_delete=models.PROTECT, related_name="invoices", verbose_name=_("client")
@@ -206,6 +269,10 @@ class Invoice(SalesDocument):
 
 class InvoiceLine(DocumentLine):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+
+    @property
+    def document(self):
+        return self.invoice
 
     class Meta(DocumentLine.Meta):
         verbose_name = _("ligne de facture")
@@ -282,4 +349,47 @@ class Payment(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.amount} {self.currency} ({self.get_direction_display()})"
+        return f"{format_money(self.amount, self.currency)} ({self.get_direction_display()})"
+
+
+class ExchangeRate(models.Model):
+    """What one unit of a currency was worth in the reference currency on a day, as an admin typed it."""
+
+    currency = models.CharField(_("devise"), max_length=3)
+    rate = models.DecimalField(_("valeur d'une unité dans la devise de référence"), max_digits=18, decimal_places=8,
+                               validators=[MinValueValidator(Decimal("0.00000001"))])
+    valid_on = models.DateField(_("taux du"), default=timezone.localdate)
+    source = models.CharField(_("source"), max_length=100, blank=True,
+                              help_text=_("Par exemple : cours de référence de la BCE."))
+    created_at = models.DateTimeField(_("saisi le"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("taux de change")
+        verbose_name_plural = pgettext_lazy("pluriel", "taux de change")
+        ordering = ["currency", "-valid_on"]
+        constraints = [models.UniqueConstraint(fields=["currency", "valid_on"], name="exchange_rate_one_per_day")]
+
+    def __str__(self):
+        return f"1 {self.currency} = {format_rate(self.rate)} ({self.valid_on:%d/%m/%Y})"
+
+    def save(self, *args, **kwargs):
+        self.currency = self.currency.upper()
+        super().save(*args, **kwargs)
+
+
+def _refuse_frozen_line_write(sender, instance, origin=None, **kwargs):
+    if _vendor_copy.get():
+        return
+    if origin is not None and getattr(origin, "model", type(origin)) is not sender:
+        return  # the document itself is being deleted, its lines with it
+    document = type(instance.document).objects.filter(pk=instance.document.pk).only("status").first()
+    if document is not None and document.lines_frozen:
+        raise LockedDocument(
+            _("Les lignes de %(document)s (%(status)s) ne changent plus.")
+            % {"document": document, "status": document.get_status_display()})
+
+
+for line_model in (QuoteLine, InvoiceLine):
+    pre_save.connect(_refuse_frozen_line_write, sender=line_model, dispatch_uid=f"frozen-{line_model.__name__}")
+    pre_delete.connect(_refuse_frozen_line_write, sender=line_model, dispatch_uid=f"frozen-del-{line_model.__name__}")

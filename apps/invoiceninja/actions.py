@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from apps.core import actions
 from apps.core.actions import Action, ActionFailed, ActionOutcome
 from apps.core.http import ApiError, AuthenticationError, NetworkError
+from apps.core.numbers import format_money
 from apps.hub.models import Invoice, Quote, money
 from apps.invoiceninja import payloads, reconcile
 from apps.invoiceninja.client import InvoiceNinjaClient, ValidationFailed, field_errors_text
@@ -142,6 +143,7 @@ def send_document(api, connection, document, run, *, kind: str):
         document.number = remote["number"]
     if document.status == document.Status.DRAFT:
         document.status = document.Status.SENT
+    document.lines_reopened_at = None  # a new version, once sent, locks its lines again
     document.save()
     link.emailed_at = timezone.now()
     reconcile.in_step(link, remote, number=remote.get("number", ""))
@@ -164,7 +166,7 @@ class SendQuote(InvoiceNinjaAction):
         return quote.status in (Quote.Status.DRAFT, Quote.Status.SENT) and quote.lines.exists()
 
     def confirmation_details(self, quote):
-        return [(_("Client"), str(quote.company)), (_("Total TTC"), f"{quote.total} {quote.currency}"),
+        return [(_("Client"), str(quote.company)), (_("Total TTC"), format_money(quote.total, quote.currency)),
                 (_("Destinataires"), recipients(quote))]
 
     def perform(self, quote, run, connection, api):
@@ -179,6 +181,12 @@ class ConvertQuote(InvoiceNinjaAction):
     key = "invoiceninja.convert_quote"
     label = gettext_lazy("Convertir en facture")
     model = Quote
+    # Writes to the vendor (a new invoice there): confirmed like every other action that does.
+    confirm = gettext_lazy("Invoice Ninja créera une facture à partir de ce devis accepté ; elle sera liée au devis "
+                           "ici. La facture n'est pas envoyée au client par cette action.")
+
+    def confirmation_details(self, quote):
+        return [(_("Client"), str(quote.company)), (_("Total TTC"), format_money(quote.total, quote.currency))]
 
     def applies_to(self, quote):
         return quote.status == Quote.Status.ACCEPTED and self.link_for(QuoteLink, quote=quote) is not None
@@ -220,7 +228,7 @@ class SendInvoice(InvoiceNinjaAction):
             and invoice.lines.exists()
 
     def confirmation_details(self, invoice):
-        return [(_("Client"), str(invoice.company)), (_("Total TTC"), f"{invoice.total} {invoice.currency}"),
+        return [(_("Client"), str(invoice.company)), (_("Total TTC"), format_money(invoice.total, invoice.currency)),
                 (_("Destinataires"), recipients(invoice))]
 
     def perform(self, invoice, run, connection, api):
@@ -242,7 +250,7 @@ class MarkInvoicePaid(InvoiceNinjaAction):
             and self.link_for(InvoiceLink, invoice=invoice) is not None
 
     def confirmation_details(self, invoice):
-        return [(_("Client"), str(invoice.company)), (_("Solde dû"), f"{invoice.balance_due} {invoice.currency}")]
+        return [(_("Client"), str(invoice.company)), (_("Solde dû"), format_money(invoice.balance_due, invoice.currency))]
 
     def perform(self, invoice, run, connection, api):
         link = InvoiceLink.objects.filter(connection=connection, invoice=invoice).first()

@@ -10,6 +10,7 @@ import json
 from decimal import Decimal
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from apps.core.models import TimelineEntry
 from apps.hub.models import Quote
@@ -107,6 +108,16 @@ def update_payment(event):
 def delete_payment(event):
     _payment_event(event)
 
+
+EVENT_LABELS = {
+    "create_client": gettext_lazy("Client créé"), "update_client": gettext_lazy("Client modifié"), "delete_client": gettext_lazy("Client supprimé"),
+    "create_quote": gettext_lazy("Devis créé"), "update_quote": gettext_lazy("Devis modifié"), "delete_quote": gettext_lazy("Devis supprimé"),
+    "sent_quote": gettext_lazy("Devis envoyé"), "approve_quote": gettext_lazy("Devis approuvé"),
+    "create_invoice": gettext_lazy("Facture créée"), "update_invoice": gettext_lazy("Facture modifiée"),
+    "delete_invoice": gettext_lazy("Facture supprimée"), "sent_invoice": gettext_lazy("Facture envoyée"),
+    "create_payment": gettext_lazy("Paiement créé"), "update_payment": gettext_lazy("Paiement modifié"),
+    "delete_payment": gettext_lazy("Paiement supprimé"),
+}
 
 HANDLERS = {
     "create_client": create_client,

@@ -5,7 +5,7 @@ from django.urls import reverse
 from apps.core.providers import EventDescription, Provider
 from apps.invoiceninja import webhooks
 from apps.invoiceninja.client import InvoiceNinjaClient
-from apps.invoiceninja.handlers import HANDLERS
+from apps.invoiceninja.handlers import EVENT_LABELS, HANDLERS
 from apps.invoiceninja.sync import RESOURCES
 
 
@@ -15,6 +15,7 @@ class InvoiceNinjaProvider(Provider):
     secret_names = ("api_token",)
     sync_resources = RESOURCES
     webhook_handlers = HANDLERS
+    event_labels = EVENT_LABELS
 
     def verifier(self, connection):
         return webhooks.verifier()

@@ -24,8 +24,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.models import TimelineEntry
+from apps.core.numbers import format_money
 from apps.core.storable import fit_to_columns
-from apps.hub.models import Company, Contact, Invoice, Payment, Quote, money
+from apps.hub.models import Company, Contact, Invoice, Payment, Quote, lines_from_vendor, money
 from apps.invoiceninja.models import ClientLink, InvoiceLink, QuoteLink, QuoteMirror
 from apps.invoiceninja.client import dumps
 from apps.invoiceninja.payloads import CURRENCY_CODES, decimal, marked_pk
@@ -235,12 +236,13 @@ def _save_with_lines(document, payload: dict):
     document.save()
     if lines is None:
         return
-    if existed:
-        document.lines.all().delete()
     owner = type(document).lines.field.name
     for line in lines:
         setattr(line, owner, document)
-    type(document).lines.rel.related_model.objects.bulk_create(lines)
+    with lines_from_vendor():  # Invoice Ninja's copy is the truth, even of a paid invoice
+        if existed:
+            document.lines.all().delete()
+        type(document).lines.rel.related_model.objects.bulk_create(lines)
 
 
 def _status_changed(document, new_status, webhook_event, external_id):
@@ -412,8 +414,8 @@ def apply_payment(connection, payload: dict, *, webhook_event=None, fetch_invoic
                 )
                 recorded.append(payment)
                 if created or existing.amount != amount:
-                    note(invoice, _("Paiement reçu via Invoice Ninja : %(amount)s %(currency)s (n° %(number)s).") % {
-                        "amount": amount, "currency": invoice.currency, "number": payload.get("number") or "—"},
+                    note(invoice, _("Paiement reçu via Invoice Ninja : %(amount)s (n° %(number)s).") % {
+                        "amount": format_money(amount, invoice.currency), "number": payload.get("number") or "—"},
                         level=TimelineEntry.Level.SUCCESS, webhook_event=webhook_event,
                         invoiceninja_payment_id=payload["id"])
             elif existing is not None:
@@ -445,8 +447,8 @@ def refresh_payment_state(invoice: Invoice, *, webhook_event=None):
     invoice.status, invoice.amount_paid = status, paid
     invoice.save(update_fields=["status", "amount_paid", "updated_at"])
     if became:
-        note(invoice, _("Facture « %(status)s » (payé : %(paid)s %(currency)s).") % {
-            "status": invoice.get_status_display(), "paid": paid, "currency": invoice.currency},
+        note(invoice, _("Facture « %(status)s » (payé : %(paid)s).") % {
+            "status": invoice.get_status_display(), "paid": format_money(paid, invoice.currency)},
             level=TimelineEntry.Level.SUCCESS if status == Invoice.Status.PAID else TimelineEntry.Level.INFO,
             webhook_event=webhook_event)
 

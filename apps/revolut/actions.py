@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from apps.core import actions
 from apps.core.actions import ActionFailed, ActionOutcome
 from apps.core.models import Connection
+from apps.core.numbers import format_money
+from apps.hub.approval_rule import approval_rule
 from apps.hub.models import SupplierBill
 from apps.revolut import counterparties, payments
 from apps.revolut.client import RevolutClient
@@ -18,7 +18,7 @@ from apps.revolut.models import RevolutPayment
 
 
 def _money(amount, currency) -> str:
-    return f"{number_format(amount, decimal_pos=2, force_grouping=True)} {currency}"
+    return format_money(amount, currency)
 
 
 @actions.register
@@ -57,7 +57,7 @@ class PayBillViaRevolut(actions.Action):
         return None
 
     def needs_approval(self, bill, user) -> bool:
-        return bill.amount > settings.PAYMENT_APPROVAL_THRESHOLD
+        return approval_rule(bill.amount, bill.currency).needed
 
     def confirmation_details(self, bill) -> list[tuple[str, str]]:
         connection = self.connection()
@@ -82,9 +82,7 @@ class PayBillViaRevolut(actions.Action):
             (_("Bénéficiaire"), recipient),
             (_("Référence"), bill.reference),
         ]
-        if self.needs_approval(bill, None):
-            details.append((_("Approbation"), _("Au-delà de %(threshold)s : un second utilisateur doit approuver.")
-                            % {"threshold": _money(settings.PAYMENT_APPROVAL_THRESHOLD, bill.currency)}))
+        details.append((_("Approbation"), approval_rule(bill.amount, bill.currency).explanation))
         return details
 
     def run(self, bill, run) -> ActionOutcome:

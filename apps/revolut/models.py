@@ -12,6 +12,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import ExternalRecord
+from apps.core.numbers import format_money
 
 FINAL_STATES = ("completed", "declined", "failed", "reverted")
 FAILED_STATES = ("declined", "failed", "reverted")
@@ -106,7 +107,7 @@ class RevolutTransaction(ExternalRecord):
         ordering = ["-created_at_remote", "-id"]
 
     def __str__(self):
-        return f"{self.amount} {self.currency} ({self.state})"
+        return f"{format_money(self.amount, self.currency)} ({self.state})"
 
     @property
     def is_final(self) -> bool:
@@ -160,7 +161,7 @@ class RevolutPayment(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.bill} — {self.amount} {self.currency} ({self.get_state_display()})"
+        return f"{self.bill} — {format_money(self.amount, self.currency)} ({self.get_state_display()})"
 
     @property
     def is_final(self) -> bool:

@@ -283,7 +283,7 @@ def on_action_run_changed(sender, run, **kwargs) -> None:
         SupplierBill.objects.filter(pk=bill.pk).update(status=SupplierBill.Status.AWAITING_APPROVAL)
         TimelineEntry.record(bill, _("Paiement demandé par %(user)s : en attente d'un second approbateur.")
                              % {"user": run.user.get_username() if run.user else "?"}, provider=PROVIDER)
-    elif run.status == run.Status.FAILED and live_payment(bill) is None and bill.status in (
+    elif run.status in (run.Status.FAILED, run.Status.REFUSED) and live_payment(bill) is None and bill.status in (
         SupplierBill.Status.AWAITING_APPROVAL, SupplierBill.Status.PAYMENT_PENDING
     ):
         tried = RevolutPayment.objects.filter(bill=bill).exists()

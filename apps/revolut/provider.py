@@ -29,6 +29,7 @@ class RevolutProvider(Provider):
     secret_names = ("private_key_pem",)
     sync_resources = (AccountsResource, CounterpartiesResource, TransactionsResource)
     webhook_handlers = webhooks.EVENT_HANDLERS
+    event_labels = webhooks.EVENT_LABELS
 
     def verifier(self, connection):
         return webhooks.verifier(connection)

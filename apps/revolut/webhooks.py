@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+from django.utils.translation import gettext_lazy
+
 from apps.core.providers import EventDescription
 from apps.core.webhooks.verifiers import TimestampedHexHmac
 from apps.revolut import handlers
@@ -17,6 +19,10 @@ from apps.revolut import handlers
 EVENT_HANDLERS = {
     "TransactionCreated": handlers.transaction_created,
     "TransactionStateChanged": handlers.transaction_state_changed,
+}
+EVENT_LABELS = {
+    "TransactionCreated": gettext_lazy("Transaction créée"),
+    "TransactionStateChanged": gettext_lazy("État de transaction changé"),
 }
 SUBSCRIBED_EVENTS = list(EVENT_HANDLERS)
 TOLERANCE_SECONDS = 300

@@ -103,8 +103,10 @@ def test_an_action_unavailable_in_this_state_is_disabled_with_its_reason(client,
     client.force_login(lea)
     html = render_bar(client, supplier_only)
 
-    assert re.search(r'<button type="button" class="button" disabled title="Action non applicable dans '
-                     r'l&#x27;état actuel.".*>Envoyer un bonjour</button>', html)
+    # The reason is visible text next to the button, not only a tooltip.
+    assert re.search(r'<button type="button" class="button" disabled[^>]*>Envoyer un bonjour</button>\s*'
+                     r'<span [^>]*class="console-action-reason">Action non applicable dans l&#x27;état actuel.</span>',
+                     html)
 
 
 def test_a_run_waiting_for_approval_offers_approve_to_an_approver_opening_the_record(client):

@@ -1,4 +1,4 @@
-"""The webhook log in the admin: filters, exact search, read-only detail, replay behind its permission."""
+"""The webhook log in the admin: filters, search, read-only detail, replay behind its permission."""
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -61,9 +61,10 @@ def test_list_filters_by_status_provider_connection_type_and_date(admin_client_,
     assert len(listed_ids(today)) == 3
 
 
-def test_search_is_an_exact_match_on_the_provider_event_id(admin_client_, events):
-    assert listed_ids(admin_client_.get(CHANGELIST, {"q": "evt-100"})) == {events["evt-100"].pk}
-    assert listed_ids(admin_client_.get(CHANGELIST, {"q": "evt-10"})) == set()
+def test_search_finds_any_part_of_the_provider_event_id(admin_client_, events):
+    assert listed_ids(admin_client_.get(CHANGELIST, {"q": "evt-1000"})) == {events["evt-1000"].pk}
+    assert listed_ids(admin_client_.get(CHANGELIST, {"q": "VT-10"})) == {events["evt-100"].pk, events["evt-1000"].pk}
+    assert listed_ids(admin_client_.get(CHANGELIST, {"q": "evt-2"})) == set()
 
 
 def test_list_never_counts_the_whole_table(admin_client_, events):

@@ -57,7 +57,7 @@ def test_quote_to_cash_through_invoice_ninja(browsing, console, demo):
 
     wait_for_record_status(page, "Accepté")
     step(page, "quote accepted in the console")
-    run_action(page, "Convertir en facture", confirm=False)
+    run_action(page, "Convertir en facture", confirm=True)
     step(page, "quote converted")
 
     invoice = Invoice.objects.get(quote=quote)

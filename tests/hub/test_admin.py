@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from apps.hub.models import Company, Contact, Invoice, Quote
+from tests.hub.forms_in_tests import opened_form
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +45,7 @@ def test_quote_list_shows_number_status_client_total_and_searches(admin_client, 
     Quote.objects.create(company=company, number="DEV-42", total=Decimal("120.00"))
     Quote.objects.create(company=Company.objects.create(name="Autre"), number="DEV-43")
     page = admin_client.get(reverse("admin:hub_quote_changelist"), {"q": "Martin"}).content.decode()
-    assert "DEV-42" in page and "Boulangerie Martin" in page and "120.00 EUR" in page and "Brouillon" in page
+    assert "DEV-42" in page and "Boulangerie Martin" in page and "120,00\xa0€" in page and "Brouillon" in page
     assert "DEV-43" not in page
     filtered = admin_client.get(reverse("admin:hub_quote_changelist"), {"status__exact": "accepted"}).content.decode()
     assert "DEV-42" not in filtered
@@ -56,7 +57,7 @@ def test_invoice_change_form_has_lines_and_read_only_totals(admin_client, compan
     invoice.recalculate_totals()
     page = admin_client.get(reverse("admin:hub_invoice_change", args=[invoice.pk])).content.decode()
     assert 'name="lines-0-description"' in page
-    assert 'id="id_total"' not in page and "1224,00" in page  # read-only, French number format
+    assert 'id="id_total"' not in page and "1\u202f224,00\xa0€" in page  # read-only, French number format
 
 
 def test_company_admin_has_contacts_inline_and_search_by_contact(admin_client, company):
@@ -79,7 +80,7 @@ def test_a_supplier_bill_cannot_be_marked_paid_by_hand(admin_client):
     bill = SupplierBill.objects.create(supplier=supplier, reference="IMP-1", amount=Decimal("480.00"))
     response = admin_client.post(reverse("admin:hub_supplierbill_change", args=[bill.pk]), {
         "supplier": supplier.pk, "reference": "IMP-1", "description": "", "amount": "480.00", "currency": "EUR",
-        "issue_date": "2026-11-02", "due_date": "", "status": "paid",
+        "issue_date": "2026-11-02", "due_date": "", "status": "paid", **opened_form(admin_client, bill),
     })
     assert response.status_code == 302
     bill.refresh_from_db()

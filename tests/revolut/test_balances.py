@@ -120,4 +120,4 @@ def test_a_refresh_pushes_the_changed_card_to_treasury(api):
 
     received = async_to_sync(scenario)()
     assert 'hx-swap-oob="true"' in received
-    assert 'data-balance="4321.00"' in received and "321,00 EUR" in received
+    assert 'data-balance="4321.00"' in received and "4\u202f321,00\xa0€" in received

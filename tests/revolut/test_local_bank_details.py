@@ -215,7 +215,11 @@ def test_the_emulator_refuses_invalid_local_details_with_code_3000(emulated, bod
 
 
 def test_a_gbp_bill_is_paid_to_a_uk_supplier_from_the_gbp_account(emulated, uk_supplier, accountant):
+    from apps.hub.models import ExchangeRate
+
     jobs.refresh_connection_balances(emulated.pk)  # the accounts mirror (EUR and GBP)
+    # 310 GBP is under the 1 000 EUR threshold once converted (without a rate it would wait for an approver).
+    ExchangeRate.objects.create(currency="GBP", rate=Decimal("1.17"))
     bill = SupplierBill.objects.create(supplier=uk_supplier, reference="TP-118", amount=Decimal("310.00"),
                                        currency="GBP")
     details = dict(PayBillViaRevolut().confirmation_details(bill))

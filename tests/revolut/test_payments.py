@@ -58,7 +58,7 @@ def accountant(db):
 
 def test_confirmation_shows_amount_currency_account_counterparty_and_reference(bill, mirrors, revolut):
     details = dict(PayBillViaRevolut().confirmation_details(bill))
-    assert details["Montant"] == "480,00 EUR"
+    assert details["Montant"] == "480,00\xa0€"
     assert details["Devise"] == "EUR"
     assert details["Compte débité"].startswith("Principal (solde 10")
     assert details["Bénéficiaire"] == "Imprimerie du Centre — FR76 •••• 0189"

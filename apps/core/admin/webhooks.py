@@ -4,15 +4,17 @@ import json
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from apps.core import providers
 from apps.core.admin.mixins import ReadOnlyAdmin
-from apps.core.models import WebhookEvent
+from apps.core.models import TimelineEntry, WebhookEvent
 from apps.core.storable import storable_text
 from apps.core.webhooks.pagination import EstimatedCountPaginator
 from apps.core.webhooks.processing import mark_ignored, replay
@@ -37,12 +39,12 @@ class EventTypeFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         selected = request.GET.get(ProviderFilter.parameter_name)
         types = {
-            event_type
+            event_type: provider.event_label(event_type)
             for provider in providers.all_providers()
             if not selected or provider.key == selected
             for event_type in provider.webhook_handlers
         }
-        return [(event_type, event_type) for event_type in sorted(types)]
+        return sorted(types.items(), key=lambda item: str(item[1]))
 
     def queryset(self, request, queryset):
         return queryset.filter(event_type=self.value()) if self.value() else queryset
@@ -63,7 +65,8 @@ def pretty_json(raw: bytes | str) -> str:
 class WebhookEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     # An audit trail (ReadOnlyAdmin); retention deletes, never a person.
     change_form_template = "admin/core/webhookevent/change_form.html"
-    list_display = ("received_at", "provider", "connection", "event_type", "status", "provider_event_id", "attempts")
+    list_display = ("received_at", "provider", "connection", "event_column", "status", "provider_event_id",
+                    "reason_column", "attempts")
     list_filter = (
         ProviderFilter,
         "connection",
@@ -73,7 +76,8 @@ class WebhookEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     )
     list_select_related = ("connection",)
     search_fields = ("provider_event_id",)
-    search_help_text = _("Identifiant d'événement exact, tel qu'envoyé par le système.")
+    search_help_text = _("Une partie de l'identifiant d'événement, ou l'identifiant d'un objet chez le système "
+                         "(tel qu'affiché sur le dossier, par exemple le n° Invoice Ninja).")
     # Newest first by primary key: ids grow with reception time and the pk index serves the unfiltered list.
     ordering = ("-id",)
     paginator = EstimatedCountPaginator
@@ -98,11 +102,32 @@ class WebhookEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
         return queryset
 
     def get_search_results(self, request, queryset, search_term):
-        # Exact match only, so the provider_event_id index is used (the default would be a LIKE scan).
+        """Any part of the event key, or a vendor object id the processed event wrote on a record's timeline.
+
+        A LIKE over the keys (the list pages through an estimated count, so the scan stops at one page);
+        object ids come from the timeline entries the handlers recorded with their `external_ids`.
+        """
         search_term = search_term.strip()
         if not search_term:
             return queryset, False
-        return queryset.filter(provider_event_id=search_term), False
+        by_object = (TimelineEntry.objects.filter(webhook_event__isnull=False, external_ids__icontains=search_term)
+                     .values("webhook_event"))
+        return queryset.filter(Q(provider_event_id__icontains=search_term) | Q(pk__in=by_object)), False
+
+    @admin.display(description=_("événement"), ordering="event_type")
+    def event_column(self, event):
+        """What happened, as people read it ("Devis envoyé"); the raw type stays in the detail and the filter."""
+        try:
+            return providers.get(event.provider).event_label(event.event_type) if event.event_type else "—"
+        except providers.UnknownProvider:
+            return event.event_type
+
+    @admin.display(description=_("motif"))
+    def reason_column(self, event):
+        """Why a delivery was rejected, failed or ignored, in the list (not only on the detail page)."""
+        if event.status in (WebhookEvent.Status.REJECTED, WebhookEvent.Status.FAILED, WebhookEvent.Status.IGNORED):
+            return Truncator(event.last_error).chars(90) or "—"
+        return ""
 
     def has_replay_permission(self, request):
         return request.user.has_perm("core.replay_webhooks")

@@ -1,4 +1,4 @@
-"""HTMX views behind the action bar: confirm, start, follow, approve and relaunch an ActionRun."""
+"""HTMX views behind the action bar: confirm, start, follow, approve or refuse, and relaunch an ActionRun."""
 
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
@@ -210,6 +210,28 @@ def relaunch(request, run_id):
         return HttpResponseRedirect(_safe_next(request, reverse("core:action_run", args=[run.pk])))
     context = presenters.run_status_context(run, request.user)
     context.update(outcome=outcome, user_is_requester=run.user_id == request.user.pk)
+    return render(request, "core/actions/run_status.html", context)
+
+
+@require_POST
+@staff_required()
+def refuse_run(request, run_id):
+    """"Refuser" next to "Approuver": a reason is required; refusing moves no money, so no code is asked."""
+    run = ActionRun.objects.select_related("content_type").filter(pk=run_id).first()
+    if run is None or not _may_see_run(request.user, run):
+        return refuse(request, _("Exécution introuvable."), status=404)
+    if run.status != ActionRun.Status.PENDING_APPROVAL:
+        return refuse(request, _("Cette exécution n'attend pas d'approbation."), status=409)
+    try:
+        run = actions.refuse(run, request.user, request.POST.get("reason", ""))
+    except KeyError:
+        return refuse(request, _("Action inconnue."), status=404)
+    except actions.ActionUnavailable as exc:
+        return refuse(request, str(exc), status=400 if presenters.can_approve(run, request.user) else 403)
+    if not request.htmx:
+        messages.success(request, _("Refus enregistré."))
+        return HttpResponseRedirect(_safe_next(request, reverse("core:action_run", args=[run.pk])))
+    context = presenters.run_status_context(run, request.user)
     return render(request, "core/actions/run_status.html", context)
 
 

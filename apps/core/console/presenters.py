@@ -7,8 +7,9 @@ is only rendered when a user is given, and pushed fragments ask the server for t
 import uuid
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ObjectDoesNotExist
 from django.urls import reverse
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 
 from apps.core import actions, jobs, providers
 from apps.core.models import ActionRun, SyncRun, TimelineEntry
@@ -42,7 +43,8 @@ OPEN_RUNS_SHOWN = 5
 
 def action_bar_context(obj, request) -> dict:
     items = []
-    for action, reason in actions.for_object(obj, request.user):
+    declared = actions.for_object(obj, request.user)
+    for action, reason in declared:
         if not actions.user_may_run(action, request.user):
             continue  # an action the user may never run is not shown at all, not even disabled
         kwargs = {"key": action.key, **_target_kwargs(obj)}
@@ -56,6 +58,7 @@ def action_bar_context(obj, request) -> dict:
     return {
         "obj": obj,
         "items": items,
+        "declared_actions": len(declared),
         "record_key": record_key(obj),
         "live_group": group_for(obj),
         "bar_url": reverse("core:action_bar", kwargs=_target_kwargs(obj)),
@@ -100,12 +103,39 @@ def run_state(run: ActionRun) -> tuple[str, str | None]:
     return run.get_status_display(), waiting_reason
 
 
+def approval_summary(run: ActionRun) -> list[tuple[str, str]]:
+    """What is being approved, read from the record as it is now (empty once the run no longer waits)."""
+    if run.status != ActionRun.Status.PENDING_APPROVAL:
+        return []
+    try:
+        action = actions.get(run.action)
+        obj = run.content_type.get_object_for_this_type(pk=run.object_id)
+    except (KeyError, ObjectDoesNotExist):
+        return []
+    return action.approval_summary(obj)
+
+
+def approvals_waiting(user) -> list[dict]:
+    """The approver's to-do: each held run with its record, requester and summary."""
+    rows = []
+    for run in actions.waiting_for(user):
+        try:
+            obj = run.content_type.get_object_for_this_type(pk=run.object_id)
+        except ObjectDoesNotExist:
+            continue
+        url = obj.get_absolute_url() if hasattr(obj, "get_absolute_url") else reverse("core:action_run", args=[run.pk])
+        rows.append({"run": run, "obj": obj, "url": url, "status": run_status_context(run, user)})
+    return rows
+
+
 def run_status_context(run: ActionRun, user=None) -> dict:
     state_label, waiting_reason = run_state(run)
     return {
         "run": run,
         "state_label": state_label,
         "waiting_reason": waiting_reason,
+        "summary": approval_summary(run),
+        "refuse_url": reverse("core:action_refuse", args=[run.pk]),
         "user_is_requester": user is not None and run.user_id == user.pk,
         "is_active": run.status in (ActionRun.Status.RUNNING, ActionRun.Status.PENDING_APPROVAL),
         "can_approve": can_approve(run, user),
@@ -119,6 +149,34 @@ def run_status_context(run: ActionRun, user=None) -> dict:
             "core:action_bar", kwargs={"content_type_id": run.content_type_id, "object_id": run.object_id}
         ),
     }
+
+
+# What an external id is, in words: "<provider>_<entity>_id" reads "<Provider label> · <entity>".
+ENTITY_LABELS = {
+    "quote": _("devis"), "invoice": _("facture"), "client": _("client"), "payment": _("paiement"),
+    "contact": _("contact"), "counterparty": _("bénéficiaire"), "transaction": _("transaction"),
+}
+ID_LABELS = {"request_id": _("demande"), "transaction_id": _("transaction")}
+
+
+def readable_ids(external_ids: dict) -> list[tuple[str, str]]:
+    """The identifiers a person may look up elsewhere, labelled in French; internal flags and keys left out
+    (a boolean is a progress flag, "*_pk" a console row the page already links, approver names are in the message)."""
+    rows = []
+    for key, value in (external_ids or {}).items():
+        if isinstance(value, bool) or value in (None, "") or key.endswith("_pk") or key.endswith("_by"):
+            continue
+        label = ID_LABELS.get(key)
+        if label is None and key.endswith("_id"):
+            provider_key, _sep, entity = key[:-3].partition("_")
+            try:
+                provider_label = providers.get(provider_key).label
+            except providers.UnknownProvider:
+                provider_label = None
+            if provider_label:
+                label = f"{provider_label} · {ENTITY_LABELS.get(entity, entity)}" if entity else provider_label
+        rows.append((str(label or key), str(value)))
+    return rows
 
 
 def timeline_items(content_type_id, object_id) -> list[dict]:
@@ -136,7 +194,7 @@ def timeline_items(content_type_id, object_id) -> list[dict]:
             "what": run.label,
             "message": run.message,
             "outcome": run.get_status_display(),
-            "level": {"succeeded": "success", "failed": "error"}.get(run.status, "info"),
+            "level": {"succeeded": "success", "failed": "error", "refused": "warning"}.get(run.status, "info"),
             "external_ids": run.external_ids,
         }
         for run in runs

@@ -8,6 +8,7 @@ urlpatterns = [
     path("actions/runs/<int:run_id>/", action_views.run_status, name="action_run"),
     path("actions/runs/<int:run_id>/approve/", action_views.approve, name="action_approve"),
     path("actions/runs/<int:run_id>/relaunch/", action_views.relaunch, name="action_relaunch"),
+    path("actions/runs/<int:run_id>/refuse/", action_views.refuse_run, name="action_refuse"),
     path("actions/dismiss/", action_views.dismiss, name="action_dismiss"),
     path("actions/bar/<int:content_type_id>/<str:object_id>/", action_views.action_bar, name="action_bar"),
     path("actions/<str:key>/<int:content_type_id>/<str:object_id>/confirm/", action_views.confirm,

@@ -13,6 +13,7 @@ class ActionRun(models.Model):
         RUNNING = "running", _("En cours")
         SUCCEEDED = "succeeded", _("Réussie")
         FAILED = "failed", _("Échec")
+        REFUSED = "refused", _("Refusée")
 
     action = models.CharField(_("action"), max_length=80, db_index=True)
     label = models.CharField(_("libellé"), max_length=200)

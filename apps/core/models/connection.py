@@ -51,7 +51,7 @@ class Connection(models.Model):
         ordering = ["provider", "name"]
 
     def __str__(self):
-        return f"{self.name} ({self.provider})"
+        return self.name  # the provider key ("invoiceninja") is not for people; the name says it
 
     @property
     def is_healthy(self) -> bool:

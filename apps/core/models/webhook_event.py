@@ -32,7 +32,8 @@ class WebhookEvent(models.Model):
     traceback = models.TextField(_("trace"), blank=True)
     processed_at = models.DateTimeField(_("traité le"), null=True, blank=True)
     duplicate_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates",
+        verbose_name=_("doublon de"),
     )
     # On the original: how many redeliveries came after it (their rows keep headers and time, not the body).
     duplicate_count = models.PositiveIntegerField(_("redélivrances"), default=0)

@@ -44,3 +44,9 @@ def record_panels(context, obj):
     if not shown:
         return ""
     return render_to_string("core/actions/panels.html", {"panels": shown}, request=request)
+
+
+@register.filter
+def readable_ids(external_ids):
+    """{% for label, value in run.external_ids|readable_ids %}: ids in words, no internal flags."""
+    return presenters.readable_ids(external_ids)

@@ -1,8 +1,11 @@
-"""`{% console_home %}`: the connection cards and the live webhook feed of the admin index."""
+"""`{% console_home %}`: the connection cards and the live webhook feed of the admin index.
+`{% approvals_to_do %}`: the payments waiting for this user's approval, first on the home page;
+`{% approvals_count as n %}`: their number, in the header of every page."""
 
 from django import template
 
-from apps.core import home, live_feed
+from apps.core import actions, home, live_feed
+from apps.core.console import presenters
 
 register = template.Library()
 
@@ -15,3 +18,18 @@ def console_home(context):
         "feed_group": live_feed.GROUP,
         "perms": context.get("perms"),
     }
+
+
+@register.inclusion_tag("core/home/approvals.html", takes_context=True)
+def approvals_to_do(context):
+    request = context.get("request")
+    return {"rows": presenters.approvals_waiting(request.user) if request else []}
+
+
+@register.simple_tag(takes_context=True)
+def approvals_count(context):
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return 0
+    return len(actions.waiting_for(user))
