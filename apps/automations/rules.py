@@ -92,7 +92,18 @@ BANK_CREDIT = Rule(
     ),
 )
 
-RULES = {rule.key: rule for rule in (QUOTE_SIGNED, QUOTE_DECLINED, BANK_CREDIT)}
+PAYMENT_THANKS = Rule(
+    key="payment_thanks",
+    label=_("Facture payée → remerciement Mautic"),
+    description=_("Quand une facture devient payée (paiement Invoice Ninja ou virement Revolut) et que la connexion "
+                  "Mautic a un e-mail de remerciement configuré (thank_you_email) : il est envoyé au client, une "
+                  "fois. Les relances Mautic s'arrêtent d'elles-mêmes."),
+    steps=(
+        Step("thanks", _("Envoyer un remerciement Mautic"), "mautic.send_thanks", _invoice, lambda chain, i: None),
+    ),
+)
+
+RULES = {rule.key: rule for rule in (QUOTE_SIGNED, QUOTE_DECLINED, BANK_CREDIT, PAYMENT_THANKS)}
 
 
 def is_enabled(key: str) -> bool:

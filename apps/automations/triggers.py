@@ -63,9 +63,42 @@ def transaction_saved(sender, instance, raw=False, **kwargs):
     transaction.on_commit(lambda: matching.consider(instance.pk))
 
 
+def invoice_paid(invoice_id: int) -> None:
+    from apps.core.models import Connection
+    from apps.hub.models import Invoice
+    from apps.mautic.actions import thanks_email_id
+
+    invoice = Invoice.objects.filter(pk=invoice_id, status=Invoice.Status.PAID).first()
+    mautic = Connection.objects.filter(provider="mautic", is_active=True).order_by("pk").first()
+    if invoice is None or mautic is None or thanks_email_id(mautic) is None or not is_enabled("payment_thanks"):
+        return
+    entry = (TimelineEntry.objects.filter(object_id=str(invoice.pk), content_type__model="invoice",
+                                          webhook_event__isnull=False).select_related("webhook_event")
+             .order_by("-pk").first())
+    if entry is not None:
+        cause = _("facture payée (webhook %(provider)s %(type)s n° %(pk)s)") % {
+            "provider": entry.webhook_event.provider, "type": entry.webhook_event.event_type,
+            "pk": entry.webhook_event.pk}
+    else:
+        cause = _("facture %(number)s payée") % {"number": invoice}
+    chains.start("payment_thanks", invoice, cause=cause, cause_event=entry.webhook_event if entry else None)
+
+
+def invoice_saved(sender, instance, raw=False, **kwargs):
+    if raw or instance.status != "paid":
+        return
+    if Chain.objects.filter(rule="payment_thanks", object_id=str(instance.pk)).exists():
+        return
+    transaction.on_commit(lambda: invoice_paid(instance.pk))
+
+
 def connect() -> None:
     from django.apps import apps
 
+    from apps.hub.models import Invoice
+
+    if apps.is_installed("apps.mautic"):
+        post_save.connect(invoice_saved, sender=Invoice, dispatch_uid="automations.invoice_paid")
     if apps.is_installed("apps.docuseal"):
         from apps.docuseal.models import SignatureRequest
 
