@@ -114,7 +114,7 @@ def test_a_worker_killed_mid_chain_resumes_where_it_stopped(
 
 
 def test_invoice_ninja_down_while_converting_the_chain_waits_says_why_and_resumes(
-        sandbox_connection, docuseal, quote, staff, no_pacing, monkeypatch):
+        sandbox_connection, docuseal, quote, staff, admin_user, no_pacing, monkeypatch, client):
     sent_for_signature(quote, staff, docuseal)
     from apps.core.http import ServerError
 
@@ -134,6 +134,9 @@ def test_invoice_ninja_down_while_converting_the_chain_waits_says_why_and_resume
     assert chain.next_attempt_at is not None
     failed = automatic_runs().get(action="invoiceninja.convert_quote")
     assert failed.status == ActionRun.Status.FAILED
+    client.force_login(admin_user)
+    page = client.get("/automations/").text  # the rules page shows the wait, its reason and the failed step
+    assert "En attente de" in page and "503" in page and "Automatique — Convertir en facture : Échec" in page
 
     # Too early: nothing is tried again before the backoff delay.
     assert chains.resume_due() == 0
@@ -205,3 +208,16 @@ def test_a_rule_switched_off_by_an_admin_does_nothing(sandbox_connection, docuse
     run_default_jobs()
     assert not Chain.objects.exists() and not automatic_runs().exists()
     assert "désactivée" in client.get("/automations/").text
+
+
+def test_switching_a_rule_needs_the_permission_and_a_csrf_token(db, staff, admin_user):
+    from django.test import Client
+
+    salesperson = Client()
+    salesperson.force_login(staff)
+    assert salesperson.get("/automations/").status_code == 200
+    assert salesperson.post("/automations/rules/quote_signed/switch/", {}).status_code == 403
+    forged = Client(enforce_csrf_checks=True)
+    forged.force_login(admin_user)
+    assert forged.post("/automations/rules/quote_signed/switch/", {}).status_code == 403
+    assert not Rule.objects.exists()
