@@ -67,8 +67,8 @@ def refusal(credit: BankCredit, invoice: Invoice) -> str | None:
     if credit.amount < invoice.balance_due:
         return _("paiement partiel (solde dû %(due)s %(currency)s)") % {
             "due": invoice.balance_due, "currency": invoice.currency}
-    if BankCredit.objects.filter(invoice=invoice, status__in=[BankCredit.Status.MATCHED,
-                                                             BankCredit.Status.CONFIRMED]).exclude(pk=credit.pk).exists():
+    matched = (BankCredit.Status.MATCHED, BankCredit.Status.CONFIRMED)
+    if BankCredit.objects.filter(invoice=invoice, status__in=matched).exclude(pk=credit.pk).exists():
         return _("un autre virement est déjà rapproché de cette facture")
     return None
 

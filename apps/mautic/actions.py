@@ -267,7 +267,8 @@ class SendPaymentThanks(MauticAction):
         except ApiError as exc:
             raise failure(exc) from exc
         if not answer.get("success"):
-            raise ActionFailed(_("Mautic n'a pas envoyé l'e-mail : %(detail)s") % {"detail": answer.get("failed") or "?"})
+            raise ActionFailed(_("Mautic n'a pas envoyé l'e-mail : %(detail)s") % {
+                "detail": answer.get("failed") or "?"})
         actions.save_progress(run, thanked=True, mautic_email_id=email_id, mautic_contact_id=link.mautic_id)
         TimelineEntry.record(invoice, _("Remerciement pour le paiement envoyé par Mautic à %(email)s.") % {
             "email": contact.email}, provider="mautic", level=TimelineEntry.Level.SUCCESS,

@@ -34,7 +34,8 @@ def revolut(db):
 def mautic(db, live_server):
     return Connection.objects.create(provider="mautic", name="Mautic", slug="mautic",
                                      base_url=f"{live_server.url}/nowhere/mautic",
-                                     secrets={"username": "u", "password": "p"}, webhook_secrets=["m-secret-0123456789"],
+                                     secrets={"username": "u", "password": "p"},
+                                     webhook_secrets=["m-secret-0123456789"],
                                      config={"reminder_emails": {"1": 5}})
 
 
