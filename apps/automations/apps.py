@@ -17,10 +17,13 @@ class AutomationsConfig(AppConfig):
     def ready(self):
         from django.apps import apps
 
-        from apps.automations import triggers
-        from apps.core import scheduler
+        from apps.automations import panels, triggers
+        from apps.core import record_panels, scheduler
+        from apps.hub.models import Invoice, Quote
 
         triggers.connect()
+        record_panels.register(Quote, panels.PANEL)
+        record_panels.register(Invoice, panels.PANEL)
         scheduler.every(60, "apps.automations.chains.resume_due", queue="default", name="automations-resume")
         if apps.is_installed("apps.mautic") and apps.is_installed("apps.invoiceninja"):
             from apps.automations.payment_links import invoice_ninja_payment_link

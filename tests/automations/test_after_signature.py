@@ -137,6 +137,8 @@ def test_invoice_ninja_down_while_converting_the_chain_waits_says_why_and_resume
     client.force_login(admin_user)
     page = client.get("/automations/").text  # the rules page shows the wait, its reason and the failed step
     assert "En attente de" in page and "503" in page and "Automatique — Convertir en facture : Échec" in page
+    record = client.get(f"/admin/hub/quote/{quote.pk}/change/").text  # the record itself says what it waits for
+    assert "Devis signé → facture envoyée" in record and "en attente de" in record and "503" in record
 
     # Too early: nothing is tried again before the backoff delay.
     assert chains.resume_due() == 0
