@@ -212,3 +212,22 @@ def test_a_client_paying_in_the_invoice_ninja_portal_closes_the_loop(
     assert invoice.status == Invoice.Status.PAID
     assert Payment.objects.filter(invoice=invoice).count() == 1
     assert DunningStop.objects.filter(invoice=invoice).exists()
+
+
+def test_two_payments_for_one_invoice_are_both_recorded_and_it_becomes_paid_once(
+        sandbox_connection, docuseal, quote, staff, no_pacing, live_server):
+    invoice = signed_and_invoiced(sandbox_connection, docuseal, quote, staff)
+    remote_id = InvoiceLink.objects.get(invoice=invoice).external_id
+    half = (invoice.total / 2).quantize(Decimal("0.01"))
+    for amount in (half, invoice.total - half):  # both delivered before the console processes either
+        requests.post(f"{live_server.url}/sandbox/invoiceninja/portal/invoices/{remote_id}/pay/",
+                      data={"amount": str(amount)})
+    run_webhook_jobs()
+    run_default_jobs()
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.PAID and invoice.amount_paid == invoice.total
+    assert sorted(Payment.objects.filter(invoice=invoice).values_list("amount", flat=True)) == sorted(
+        [half, invoice.total - half])
+    became_paid = TimelineEntry.objects.filter(object_id=str(invoice.pk), content_type__model="invoice",
+                                               message__contains="« Payée »")
+    assert became_paid.count() == 1

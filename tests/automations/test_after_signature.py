@@ -223,3 +223,21 @@ def test_switching_a_rule_needs_the_permission_and_a_csrf_token(db, staff, admin
     forged.force_login(admin_user)
     assert forged.post("/automations/rules/quote_signed/switch/", {}).status_code == 403
     assert not Rule.objects.exists()
+
+
+def test_a_signature_seen_by_the_reconciliation_names_it_as_the_cause(docuseal, quote, staff, no_pacing,
+                                                                      sandbox_connection):
+    from django.db import transaction
+
+    from apps.docuseal import signatures
+    from apps.docuseal.models import SignatureRequest
+
+    request = sent_for_signature(quote, staff, docuseal)
+    with transaction.atomic():  # what the periodic check does when a webhook was lost
+        request = SignatureRequest.objects.select_for_update().get(pk=request.pk)
+        signatures.apply_submission(request, {"id": 501, "status": "completed", "submitters": []})
+    chain = Chain.objects.get(rule="quote_signed")
+    assert chain.cause_event is None and "vérification périodique" in chain.cause
+    run_default_jobs()
+    chain.refresh_from_db()
+    assert chain.status == Chain.Status.SUCCEEDED
