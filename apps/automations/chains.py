@@ -156,7 +156,9 @@ def _run_step(chain: Chain, step, target) -> ActionRun | None:
             "step": step.label, "system": action.provider}, count_attempt=False)
         return None
     if not action.applies_to(target):
-        _wait(chain, _("%(step)s : action non applicable à l'état actuel du dossier") % {"step": step.label})
+        # E.g. a signed quote that was never sent through Invoice Ninja: said, retried, then "Relancer" once fixed.
+        _wait(chain, _("%(step)s : action non applicable au dossier %(record)s dans son état actuel (%(state)s)") % {
+            "step": step.label, "record": target, "state": target.get_status_display()})
         return None
     carried = dict(last.external_ids) if last is not None else {}
     try:

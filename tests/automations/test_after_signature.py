@@ -241,3 +241,29 @@ def test_a_signature_seen_by_the_reconciliation_names_it_as_the_cause(docuseal, 
     run_default_jobs()
     chain.refresh_from_db()
     assert chain.status == Chain.Status.SUCCEEDED
+
+
+def test_a_signed_quote_never_sent_through_invoice_ninja_says_so_then_fails_for_good(
+        docuseal, quote, monkeypatch):
+    from apps.core.models import Connection
+    from apps.docuseal.models import SignatureRequest
+
+    Connection.objects.create(provider="invoiceninja", name="Invoice Ninja", slug="in",
+                              base_url="https://in.example.test", secrets={"api_token": "tok-0123456789abcdef"},
+                              webhook_secrets=["whsec-console-0123456789abcdef"])
+    quote.status = Quote.Status.SENT
+    quote.save()
+    SignatureRequest.objects.create(connection=docuseal, quote=quote, submission_id=501,
+                                    source=SignatureRequest.Source.PDF)
+    monkeypatch.setattr(chains, "MAX_ATTEMPTS", 2)
+    docuseal_event(docuseal, "submission.completed", 501, "completed")
+    run_default_jobs()
+    chain = Chain.objects.get()
+    assert chain.status == Chain.Status.WAITING
+    assert "Approuver le devis dans Invoice Ninja : action non applicable" in chain.waiting_for
+    assert not automatic_runs().exists()  # nothing was sent to Invoice Ninja
+    Chain.objects.filter(pk=chain.pk).update(next_attempt_at=chain.created_at)
+    chains.resume_due()
+    run_default_jobs()
+    chain.refresh_from_db()
+    assert chain.status == Chain.Status.FAILED and "(Accepté)" in chain.last_error
