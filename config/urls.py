@@ -26,6 +26,7 @@ urlpatterns = [
     path("mautic/", include("apps.mautic.urls")),
     path("docuseal/", include("apps.docuseal.urls")),
     path("directus/", include("apps.directus.urls")),
+    path("automations/", include("apps.automations.urls")),
     # Vendor emulators: every view is wrapped by apps.core.sandbox.sandbox_view (404 unless SANDBOX is on).
     path("sandbox/invoiceninja/", include("apps.invoiceninja.sandbox")),
     path("sandbox/revolut/", include("apps.revolut.sandbox")),

@@ -177,6 +177,34 @@ class SendQuote(InvoiceNinjaAction):
         )
 
 
+class ApproveQuote(InvoiceNinjaAction):
+    """The quote signed elsewhere (DocuSeal) is approved in Invoice Ninja too, so both systems say the same."""
+
+    key = "invoiceninja.approve_quote"
+    label = gettext_lazy("Approuver le devis dans Invoice Ninja")
+    model = Quote
+
+    def applies_to(self, quote):
+        return quote.status == Quote.Status.ACCEPTED and self.link_for(QuoteLink, quote=quote) is not None
+
+    def perform(self, quote, run, connection, api):
+        link = QuoteLink.objects.filter(connection=connection, quote=quote).first()
+        if link is None:
+            raise ActionFailed(_("Ce devis n'existe pas dans Invoice Ninja : envoyez-le d'abord."))
+        remote = api.get_quote(link.external_id)
+        # 3 = approved; a quote already converted (invoice_id) is past approval.
+        if str(remote.get("status_id")) != "3" and not remote.get("invoice_id"):
+            api.bulk("quotes", "approve", [link.external_id])
+            remote = api.get_quote(link.external_id)  # bulk skips silently what it cannot do (NOTES §8)
+        if str(remote.get("status_id")) != "3" and not remote.get("invoice_id"):
+            raise ActionFailed(_("Invoice Ninja n'a pas approuvé le devis (statut %(status)s).") % {
+                "status": remote.get("status_id")})
+        record_remote(connection, QuotesResource, remote, apply=False)
+        reconcile.in_step(link, remote)
+        return ActionOutcome(_("Devis %(number)s approuvé dans Invoice Ninja.") % {
+            "number": remote.get("number") or quote.number}, {"invoiceninja_quote_id": link.external_id})
+
+
 class ConvertQuote(InvoiceNinjaAction):
     key = "invoiceninja.convert_quote"
     label = gettext_lazy("Convertir en facture")
@@ -308,4 +336,4 @@ class TakeRemoteInvoice(TakeRemoteVersion):
     resource = InvoicesResource
 
 
-ACTIONS = (SendQuote, ConvertQuote, SendInvoice, MarkInvoicePaid, TakeRemoteQuote, TakeRemoteInvoice)
+ACTIONS = (SendQuote, ApproveQuote, ConvertQuote, SendInvoice, MarkInvoicePaid, TakeRemoteQuote, TakeRemoteInvoice)

@@ -223,4 +223,58 @@ class SendClientReminders(MauticAction):
         return ActionOutcome(message)
 
 
-ACTIONS = (SendInvoiceReminder, SendClientReminders)
+def thanks_email_id(connection) -> int | None:
+    """The Mautic email thanking a client for a payment: `Connection.config["thank_you_email"]` (optional)."""
+    try:
+        return int((connection.config or {}).get("thank_you_email"))
+    except (TypeError, ValueError):
+        return None
+
+
+class SendPaymentThanks(MauticAction):
+    """A thank-you email once the invoice is paid (started by the automations, or by hand)."""
+
+    key = "mautic.send_thanks"
+    label = gettext_lazy("Envoyer un remerciement Mautic")
+    model = Invoice
+    confirm = gettext_lazy("Un e-mail de remerciement pour le paiement sera envoyé au client par Mautic.")
+
+    def applies_to(self, invoice):
+        connection = self.connection()
+        return (invoice.status == Invoice.Status.PAID and connection is not None
+                and thanks_email_id(connection) is not None and dunning.recipient(invoice) is not None)
+
+    def run(self, invoice, run):
+        connection = self.connection()
+        if connection is None or thanks_email_id(connection) is None:
+            raise ActionFailed(_("Aucun e-mail de remerciement Mautic n'est configuré (thank_you_email)."))
+        if run.external_ids.get("thanked"):
+            return ActionOutcome(_("Remerciement déjà envoyé."), {})
+        api = self.api(connection)
+        email_id = thanks_email_id(connection)
+        contact = dunning.recipient(invoice)
+        try:
+            link = contacts.ensure_linked(connection, api, contact)
+            remote = api.get_contact(link.mautic_id)
+            reasons = do_not_contact_reasons(remote)
+            if reasons:
+                raise ActionFailed(_("Remerciement non envoyé : %(reason)s (%(email)s).") % {
+                    "reason": DNC_REASONS.get(reasons[0], DNC_REASONS[3]), "email": contact.email})
+            # Mautic takes no idempotency key: a worker dying between this call and save_progress may send twice.
+            answer = api.send_email_to_contact(email_id, link.mautic_id, dunning.tokens(invoice, connection))
+        except contacts.InvalidContact as exc:
+            raise ActionFailed(str(exc)) from None
+        except ApiError as exc:
+            raise failure(exc) from exc
+        if not answer.get("success"):
+            raise ActionFailed(_("Mautic n'a pas envoyé l'e-mail : %(detail)s") % {
+                "detail": answer.get("failed") or "?"})
+        actions.save_progress(run, thanked=True, mautic_email_id=email_id, mautic_contact_id=link.mautic_id)
+        TimelineEntry.record(invoice, _("Remerciement pour le paiement envoyé par Mautic à %(email)s.") % {
+            "email": contact.email}, provider="mautic", level=TimelineEntry.Level.SUCCESS,
+            external_ids={"mautic_email_id": email_id})
+        return ActionOutcome(_("Remerciement envoyé à %(email)s.") % {"email": contact.email},
+                             {"mautic_email_id": email_id})
+
+
+ACTIONS = (SendInvoiceReminder, SendClientReminders, SendPaymentThanks)
