@@ -15,7 +15,7 @@ PYTHON ?= $(shell for candidate in python3.12 python3.13 python3.14 python3 \
 
 .PHONY: run test test-e2e install install-test browser promtool translations clean
 
-# RUN_ARGS: options of runconsole, e.g. RUN_ARGS="--port 8100 --sandbox-port 8101 --no-demo".
+# RUN_ARGS: options of runconsole, e.g. RUN_ARGS="--port 8100 --no-demo".
 run: install translations
 	@DEBUG=$${DEBUG:-1} SANDBOX=$${SANDBOX:-1} exec $(PY) manage.py runconsole $(RUN_ARGS)
 

@@ -38,9 +38,9 @@ SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 SANDBOX = env.bool("SANDBOX", default=False)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
-# Where the sandboxes answer for the demo connections: a second server process (see runconsole), because
-# a view calling an emulator served by its own process would wait on itself.
-SANDBOX_BASE_URL = env.str("SANDBOX_BASE_URL", default="http://127.0.0.1:8001").rstrip("/")
+# Where the sandboxes answer for the demo connections: the console's own server (runconsole serves both;
+# a view calling an emulator in its own process does not wait on itself, bench/asgi_sync_views.py).
+SANDBOX_BASE_URL = env.str("SANDBOX_BASE_URL", default=PUBLIC_BASE_URL).rstrip("/")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 
 _refusals = production_refusals(

@@ -2,7 +2,7 @@
 webhooks come back to the console, then one sync of every doctype through the real client.
 
 Idempotent: the site, its documents (keyed by name) and the connection are looked up before being made.
-The sandbox answers in a second process (runconsole serves it on SANDBOX_BASE_URL); if it is not up yet,
+The sandbox answers at SANDBOX_BASE_URL (runconsole: the console's own server); if it is not up yet,
 the sync is left to the scheduler and a hint is printed.
 """
 

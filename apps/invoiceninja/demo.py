@@ -1,8 +1,8 @@
 """`manage.py demo` for Invoice Ninja: a connection to the sandbox, its webhooks, records on both sides.
 
 Idempotent: the sandbox account, the connection and each pushed record are looked up before being made.
-The sandbox runs in a second process (runconsole serves it on port 8001: under ASGI a view calling its
-own process would deadlock), so everything here goes through the real client, as an admin would.
+The sandbox answers over HTTP at SANDBOX_BASE_URL (runconsole: the console's own server), so everything
+here goes through the real client, as an admin would.
 """
 
 from __future__ import annotations

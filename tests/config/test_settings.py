@@ -114,3 +114,20 @@ def test_production_cookies_are_secure_and_http_only():
     result = manage("shell", "--no-imports", "-c", script, **production_environment())
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "True", "True"]
+
+
+@pytest.mark.parametrize(
+    ("environment", "sandbox_base_url"),
+    [
+        ({}, "http://127.0.0.1:8000"),
+        ({"PUBLIC_BASE_URL": "http://127.0.0.1:8100/"}, "http://127.0.0.1:8100"),
+        ({"PUBLIC_BASE_URL": "http://127.0.0.1:8100", "SANDBOX_BASE_URL": "http://127.0.0.1:9000"},
+         "http://127.0.0.1:9000"),
+    ],
+)
+def test_the_sandboxes_answer_on_the_consoles_own_address_unless_told_otherwise(environment, sandbox_base_url):
+    # The emulators have no server of their own any more (README, bench/asgi_sync_views.py).
+    script = "from django.conf import settings as s; print(s.SANDBOX_BASE_URL)"
+    result = manage("shell", "--no-imports", "-c", script, DEBUG="1", SANDBOX="1", **environment)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == sandbox_base_url

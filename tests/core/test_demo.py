@@ -1,6 +1,7 @@
 import io
 import re
 from base64 import b32decode
+from importlib import import_module
 
 import pytest
 from django.contrib.auth import authenticate
@@ -10,6 +11,7 @@ from django.test import RequestFactory
 from django_otp.oath import totp
 
 from apps.core import providers
+from apps.core.models import Connection
 from apps.core.providers import Provider
 from apps.hub.models import Company, Contact, Invoice, Quote, QuoteLine, SupplierBill
 
@@ -115,3 +117,39 @@ def test_demo_totp_refuses_without_sandbox(seeded_provider, settings):
     settings.SANDBOX = False
     with pytest.raises(CommandError, match="SANDBOX"):
         call_command("demo_totp", "demo")
+
+
+def _revolut_demo_connection():
+    from apps.revolut.provider import DEMO_SLUG, RevolutProvider
+
+    RevolutProvider().seed_demo(io.StringIO())
+    return Connection.objects.get(slug=DEMO_SLUG)
+
+
+def _first(made):
+    return made[0] if isinstance(made, tuple) else made
+
+
+DEMO_CONNECTIONS = {
+    "invoiceninja": lambda: _first(import_module("apps.invoiceninja.demo").demo_connection()),
+    "revolut": _revolut_demo_connection,
+    "mautic": lambda: _first(import_module("apps.mautic.demo").demo_connection()),
+    "docuseal": lambda: _first(import_module("apps.docuseal.demo").demo_connection()),
+    "erpnext": lambda: _first(import_module("apps.erpnext.demo").demo_connection()),
+    "directus": lambda: _first(import_module("apps.directus.demo").demo_connection()),
+}
+
+
+@pytest.mark.parametrize("system", DEMO_CONNECTIONS)
+def test_demo_run_again_moves_a_connection_left_on_the_old_sandbox_server_to_the_console(system, settings):
+    # An earlier `make run` served the sandboxes from a second server on :8001; that server is gone.
+    settings.SANDBOX_BASE_URL = "http://127.0.0.1:8001"
+    before = DEMO_CONNECTIONS[system]()
+    assert before.base_url == f"http://127.0.0.1:8001/sandbox/{system}"
+
+    settings.SANDBOX_BASE_URL = "http://127.0.0.1:8000"  # runconsole now: the console's own address
+    again = DEMO_CONNECTIONS[system]()
+
+    assert again.pk == before.pk
+    assert Connection.objects.get(pk=before.pk).base_url == f"http://127.0.0.1:8000/sandbox/{system}"
+    assert Connection.objects.filter(provider=system).count() == 1

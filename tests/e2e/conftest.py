@@ -1,6 +1,6 @@
 """Browser journeys against the console running as production runs it.
 
-Session: pytest-django creates the test database; the web (uvicorn), sandbox (uvicorn), RQ worker and
+Session: pytest-django creates the test database; the web (uvicorn, the emulators included), RQ worker and
 scheduler processes are started on it (see processes.py). Each journey is a `transactional_db` test with
 serialized rollback: what it writes is committed (the servers see it), and after it the database is
 emptied and the data of the migrations (permission groups) restored for the next one.

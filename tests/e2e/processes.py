@@ -1,11 +1,11 @@
 """The console as production runs it, started for the browser journeys.
 
-Four process groups, each logging to test-artifacts/e2e/logs/<name>.log:
-- web: the ASGI server (uvicorn) serving the console on a free port;
-- sandbox: a second uvicorn serving the vendor emulators. Under ASGI every sync view of a process runs on
-  one thread, so a sandbox view calling back into the console (a webhook) from the same process would wait
-  on itself forever; in their own process the emulators behave like the vendors do. Its settings
-  (sandbox_settings.py) leave completing Revolut payments to the journeys;
+Three process groups, each logging to test-artifacts/e2e/logs/<name>.log:
+- web: the ASGI server (uvicorn) on a free port, serving the console and the vendor emulators at
+  /sandbox/<system>/ (SANDBOX_BASE_URL = the console's address), as `make run` does: under ASGI each
+  request's sync views run on a thread of their own, so a console view calling an emulator, or an emulator
+  posting a webhook back, does not wait on itself. Its settings (sandbox_settings.py) leave completing
+  Revolut payments to the journeys;
 - worker: the RQ worker on the console's queues, with RQ's scheduler for delayed retries;
 - scheduler: the console's periodic jobs (`manage.py scheduler`), when that command exists.
 """
@@ -33,7 +33,7 @@ class ConsoleDidNotStart(RuntimeError):
 
 
 def free_port() -> int:
-    """A port nobody listens on right now (the kernel picks it; 8000/8001 are never in its range)."""
+    """A port nobody listens on right now (the kernel picks it; 8000 is never in its range)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -71,11 +71,15 @@ class ServiceProcess:
 
 @dataclass
 class RunningConsole:
-    url: str  # the console, also PUBLIC_BASE_URL
-    sandbox_url: str  # the process serving /sandbox/<system>/
+    url: str  # the console, also PUBLIC_BASE_URL and SANDBOX_BASE_URL
     env: dict[str, str]
     log_dir: Path
     processes: list[ServiceProcess] = field(default_factory=list)
+
+    @property
+    def sandbox_url(self) -> str:
+        """Where /sandbox/<system>/ answers: the console's own server."""
+        return self.url
 
     def manage(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
         """Run a management command against the same database, Redis and URLs as the servers."""
@@ -101,7 +105,7 @@ class RunningConsole:
             process.stop()
 
 
-def child_environment(*, database_url: str, redis_url: str, console_url: str, sandbox_url: str) -> dict[str, str]:
+def child_environment(*, database_url: str, redis_url: str, console_url: str) -> dict[str, str]:
     env = dict(os.environ)
     # The test process may allow sync ORM calls next to Playwright's event loop; the servers must not.
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
@@ -112,8 +116,8 @@ def child_environment(*, database_url: str, redis_url: str, console_url: str, sa
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         PUBLIC_BASE_URL=console_url,
-        # Where `manage.py demo` points the connections: the emulators' own process, not the console's.
-        SANDBOX_BASE_URL=sandbox_url,
+        # Where `manage.py demo` points the connections: the console's server, which serves the emulators.
+        SANDBOX_BASE_URL=console_url,
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -121,31 +125,22 @@ def child_environment(*, database_url: str, redis_url: str, console_url: str, sa
 
 def start_console(*, database_url: str, redis_url: str, log_dir: Path, with_scheduler: bool) -> RunningConsole:
     log_dir.mkdir(parents=True, exist_ok=True)
-    console_port, sandbox_port = free_port(), free_port()
-    while sandbox_port == console_port:
-        sandbox_port = free_port()
+    console_port = free_port()
     console_url = f"http://127.0.0.1:{console_port}"
-    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-    env = child_environment(
-        database_url=database_url, redis_url=redis_url, console_url=console_url, sandbox_url=sandbox_url
-    )
-    console = RunningConsole(url=console_url, sandbox_url=sandbox_url, env=env, log_dir=log_dir)
-
-    def asgi_server(port: int) -> list[str]:
-        return [
-            sys.executable, "-m", "uvicorn", "config.asgi:application",
-            "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
-        ]
+    env = child_environment(database_url=database_url, redis_url=redis_url, console_url=console_url)
+    console = RunningConsole(url=console_url, env=env, log_dir=log_dir)
 
     commands = {
-        "web": asgi_server(console_port),
-        "sandbox": asgi_server(sandbox_port),
+        "web": [
+            sys.executable, "-m", "uvicorn", "config.asgi:application",
+            "--host", "127.0.0.1", "--port", str(console_port), "--lifespan", "off",
+        ],
         "worker": [sys.executable, "manage.py", "rqworker", "webhooks", "sync", "default", "--with-scheduler"],
     }
     if with_scheduler:
         commands["scheduler"] = [sys.executable, "manage.py", "scheduler"]
     environments = {name: env for name in commands}
-    environments["sandbox"] = dict(env, DJANGO_SETTINGS_MODULE="tests.e2e.sandbox_settings")
+    environments["web"] = dict(env, DJANGO_SETTINGS_MODULE="tests.e2e.sandbox_settings")
 
     try:
         for name, command in commands.items():
@@ -164,7 +159,7 @@ def start_console(*, database_url: str, redis_url: str, log_dir: Path, with_sche
 
 def wait_until_ready(console: RunningConsole, redis_url: str) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    pending = {"web /healthz": console.url + "/healthz", "sandbox /healthz": console.sandbox_url + "/healthz"}
+    pending = {"web /healthz": console.url + "/healthz"}
     worker_registered = False
     while pending or not worker_registered:
         dead = console.dead_processes()

@@ -1,4 +1,4 @@
-"""Settings of the process serving the vendor emulators during the journeys (not of the console's processes).
+"""Settings of the web process during the journeys, which serves the vendor emulators too (not the worker's).
 
 The Revolut emulator completes a pending payment by itself after REVOLUT_SANDBOX_COMPLETION_SECONDS (15 s
 by default). A journey that completes it by hand ("Compléter") would race that timer on a loaded machine;

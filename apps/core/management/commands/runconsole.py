@@ -1,15 +1,15 @@
 """`make run`: the whole console on one machine, in the foreground, stopped by Ctrl-C.
 
 Starts a private Redis when REDIS_URL is unset, migrates, then runs together:
-  web      uvicorn config.asgi:application on --port (the console)
-  sandbox  the same application on --sandbox-port, serving /sandbox/<system>/ to the demo connections
-           (under ASGI a process runs its sync views on one thread: a view calling an emulator served by
-           its own process would wait on itself)
+  web      uvicorn config.asgi:application on --port: the console and, with SANDBOX on, the emulators at
+           /sandbox/<system>/ that the demo connections call (SANDBOX_BASE_URL = this server's address)
   worker   rqworker (apps.core.worker.ConsoleWorker) on the webhooks, sync and default queues
   scheduler the periodic jobs
-and seeds the demo. A child that stops on its own — the worker, the scheduler, a server — is started again
-after a backoff (1 s, doubling up to 30 s, back to 1 s once it has run a minute), and so is the private Redis,
-on the same port, so every child finds it at the URL it already has. Every child runs in its own process
+and seeds the demo. One server is enough: under ASGI Django runs each request's sync views on a thread of
+its own, so a view calling an emulator served by the same process does not wait on itself
+(bench/asgi_sync_views.py). A child that stops on its own — the worker, the scheduler, the server — is
+started again after a backoff (1 s, doubling up to 30 s, back to 1 s once it has run a minute), and so is
+the private Redis, on the same port, so every child finds it at the URL it already has. Every child runs in its own process
 group; on Ctrl-C or SIGTERM all groups get SIGTERM, then SIGKILL after a grace period, and the private Redis
 stops last.
 """
@@ -92,18 +92,16 @@ class RestartBackoff:
 
 
 class Command(BaseCommand):
-    help = ("Lance la console complète (web, bacs à sable, worker, planificateur), redémarre ce qui s'arrête ; "
+    help = ("Lance la console complète (web et bacs à sable, worker, planificateur), redémarre ce qui s'arrête ; "
             "Ctrl-C arrête tout.")
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--sandbox-port", type=int, default=8001)
         parser.add_argument("--no-demo", action="store_true", help="Ne pas créer les données de démonstration.")
 
-    def handle(self, *args, host, port, sandbox_port, no_demo, **options):
-        for wanted in (port, sandbox_port) if settings.SANDBOX else (port,):
-            ensure_port_free(host, wanted)
+    def handle(self, *args, host, port, no_demo, **options):
+        ensure_port_free(host, port)
         self.children: list[Child] = []
         self.redis: EmbeddedRedis | None = None
         self.stopping = threading.Event()
@@ -112,12 +110,10 @@ class Command(BaseCommand):
             signal.signal(signum, self._on_signal)
         exit_code = 0
         try:
-            env = self.child_environment(host, port, sandbox_port)
+            env = self.child_environment(host, port)
             self.run_step("migrate", [sys.executable, "manage.py", "migrate", "--noinput"], env)
-            self.start_processes(env, host, port, sandbox_port)
+            self.start_processes(env, host, port)
             self.wait_until_ready(f"http://{host}:{port}/healthz")
-            if settings.SANDBOX:
-                self.wait_until_ready(f"http://{host}:{sandbox_port}/healthz")
             if not no_demo and settings.SANDBOX and not self.stopping.is_set():
                 self.run_step("demo", [sys.executable, "manage.py", "demo"], env)
             if not self.stopping.is_set():
@@ -141,10 +137,10 @@ class Command(BaseCommand):
             self.say("\nArrêt demandé…")
         self.stopping.set()
 
-    def child_environment(self, host, port, sandbox_port) -> dict:
+    def child_environment(self, host, port) -> dict:
         env = dict(os.environ)
         env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
-        env.setdefault("SANDBOX_BASE_URL", f"http://{host}:{sandbox_port}")
+        env.setdefault("SANDBOX_BASE_URL", f"http://{host}:{port}")  # the emulators answer on the web server
         env["PYTHONUNBUFFERED"] = "1"
         if not os.environ.get("REDIS_URL"):
             self.redis = EmbeddedRedis(workdir=Path(settings.VAR_DIR) / "redis")
@@ -161,11 +157,9 @@ class Command(BaseCommand):
         if result.returncode != 0:
             raise CommandError(f"L'étape « {name} » a échoué (code {result.returncode}).")
 
-    def start_processes(self, env, host, port, sandbox_port) -> None:
-        uvicorn = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", host, "--lifespan", "off"]
-        commands = {"web": uvicorn + ["--port", str(port)]}
-        if settings.SANDBOX:
-            commands["sandbox"] = uvicorn + ["--port", str(sandbox_port), "--no-access-log"]
+    def start_processes(self, env, host, port) -> None:
+        commands = {"web": [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", host,
+                            "--port", str(port), "--lifespan", "off"]}
         commands["worker"] = [
             sys.executable, "manage.py", "rqworker", "webhooks", "sync", "default", "--with-scheduler",
             "--worker-class", "apps.core.worker.ConsoleWorker",
@@ -250,4 +244,4 @@ def ensure_port_free(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError:
             raise CommandError(f"Le port {port} est déjà utilisé sur {host} : arrêtez l'autre processus ou "
-                               f"choisissez --port/--sandbox-port.") from None
+                               f"choisissez --port.") from None
