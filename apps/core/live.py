@@ -7,12 +7,17 @@ declared here with `register_group`; the consumer (apps/core/consumers.py) enfor
 
 import logging
 import re
+import time
 from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
+from django.conf import settings
 from django.template.loader import render_to_string
 from redis.exceptions import RedisError
+
+from apps.core import redis_clients
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +58,31 @@ def push_html(group: str, html: str) -> None:
 
 def push(group: str, template: str, context: dict | None = None) -> None:
     push_html(group, render_to_string(template, context or {}))
+
+
+def has_listeners(group: str) -> bool:
+    """Whether any socket listens to `group`: one ZCOUNT on the channel layer's own membership set, so a
+    sender can skip rendering a fragment nobody will receive. Answers True whenever it cannot tell (another
+    layer, Redis unreachable): a useless push costs time, a skipped one would leave a page stale.
+
+    The set is channels_redis's (`<prefix>:group:<name>`, one member per channel, scored by the time it
+    joined); a member is alive for `group_expiry` seconds, as for group_send. A socket whose server died
+    without leaving counts until then: pushes for nobody, never the reverse.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return False
+    if type(layer) is not RedisChannelLayer:
+        return True
+    hosts = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts") or []
+    host = hosts[layer.consistent_hash(group)] if len(hosts) == layer.ring_size else None
+    if not isinstance(host, str):
+        return True
+    try:
+        alive_since = int(time.time()) - layer.group_expiry
+        return redis_clients.for_url(host).zcount(layer._group_key(group), alive_since, "+inf") > 0
+    except (RedisError, OSError):
+        return True
 
 
 register_group("console", "core.view_console")
