@@ -5,6 +5,7 @@ Redis through a connection that stays open, no feed row rendered while no page l
 guarantees as before (queued with its job, received when Redis refuses it).
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -124,3 +125,26 @@ def test_the_asgi_entry_point_pools_database_connections_without_passing_it_on()
     output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
                             cwd=settings.BASE_DIR, timeout=120)
     assert output.stdout.split() == ["True", "False"], output.stderr[-2000:]
+
+
+@pytest.mark.django_db
+def test_a_sender_that_hangs_up_before_its_body_is_read_gets_a_readable_400_not_a_traceback(hook):
+    """Under ASGI, Django closes the body when the client disconnects while the view still runs (wrk does it
+    at the end of every run): the read then fails on a closed file."""
+    import io
+
+    from django.core.handlers.asgi import ASGIRequest
+
+    from apps.core.webhooks import views
+
+    body = b'{"id": "evt-hung-up"}'
+    scope = {"type": "http", "method": "POST", "path": hook.connection.webhook_path(), "query_string": b"",
+             "client": ("127.0.0.1", 5000), "headers": [(b"content-length", str(len(body)).encode())]}
+    stream = io.BytesIO(body)
+    request = ASGIRequest(scope, stream)
+    stream.close()
+    response = views.receive(request, provider=hook.connection.provider,
+                             endpoint_id=str(hook.connection.webhook_endpoint_id))
+    assert response.status_code == 400
+    assert "interrompu" in json.loads(response.content)["detail"]
+    assert not WebhookEvent.objects.exists()

@@ -85,7 +85,12 @@ def receive(request, provider: str, endpoint_id, url_event: str | None = None):
     if request.method != "POST":
         return HttpResponse("Point de réception de webhooks actif.\n", content_type="text/plain; charset=utf-8")
 
-    body = request.read(limit + 1)
+    try:
+        body = request.read(limit + 1)
+    except (ValueError, OSError):
+        # Under ASGI the body is closed once the sender has hung up, while this view still runs: nobody is
+        # left to answer, but not with a 500 and a traceback in the log (nothing was stored: it will resend).
+        return refusal(400, "Corps de requête interrompu : l'expéditeur a coupé la connexion.")
     if len(body) > limit:
         return too_large()
 
