@@ -130,6 +130,21 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'console.sqlite3'}"),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# A pool of PostgreSQL connections per process, which the ASGI server turns on (config/asgi.py) and nothing
+# else does. Under ASGI each request runs its synchronous code on a thread of its own, and Django's
+# connections belong to a thread: CONN_MAX_AGE keeps nothing (every request still connects, and the kept
+# connection dies with its thread), a pool hands the next request the same connection. The RQ worker forks a
+# child per job, and a pool must never cross a fork, so workers and commands keep one connection each.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", default=False):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses persistent connections alongside a pool
+    # Each checkout checks its connection (an empty query): after a PostgreSQL restart the pooled connections
+    # are dead, and without the check each would fail one request before being replaced.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+        "timeout": env.int("DATABASE_POOL_TIMEOUT", default=20),  # a request waits this long for a free one
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and scheduler share one file: wait for locks instead of failing, and use WAL.
     DATABASES["default"].setdefault("OPTIONS", {}).update(

@@ -23,6 +23,8 @@ from rq import Worker
 from rq.job import Job, JobStatus
 from rq.suspension import is_suspended
 
+from apps.core import redis_clients
+
 logger = logging.getLogger(__name__)
 
 QUEUES = ("default", "webhooks", "sync")
@@ -38,7 +40,14 @@ def enqueue_now(func, *args, queue: str = "default", **kwargs):
     try:
         # commit_mode="auto": django-rq's default would defer (and return None) inside an atomic block;
         # deferral is enqueue_on_commit's job, and None must keep meaning "Redis is unreachable".
-        return django_rq.get_queue(queue, commit_mode="auto").enqueue(func, *args, **kwargs)
+        # The process's shared client (a new one per call opened a TCP connection, and asked the server's
+        # version, each time), and one pipeline: RQ sends its queue registration and the job in one round trip.
+        redis = redis_clients.for_queue(queue)
+        rq_queue = django_rq.get_queue(queue, commit_mode="auto", connection=redis)
+        with redis.pipeline() as pipe:
+            job = rq_queue.enqueue(func, *args, pipeline=pipe, **kwargs)
+            pipe.execute()
+        return job
     except RedisError as exc:
         logger.warning("Redis indisponible, tâche %s non mise en file : %s", getattr(func, "__name__", func), exc)
         return None

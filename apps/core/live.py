@@ -12,8 +12,11 @@ from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
 from django.template.loader import render_to_string
 from redis.exceptions import RedisError
+
+from apps.core import redis_clients
 
 logger = logging.getLogger(__name__)
 
@@ -56,34 +59,28 @@ def push(group: str, template: str, context: dict | None = None) -> None:
     push_html(group, render_to_string(template, context or {}))
 
 
-register_group("console", "core.view_console")
-
-
-_listener_clients: dict[str, object] = {}
-
-
 def has_listeners(group: str) -> bool:
-    """Whether any socket is in `group` now: a fragment nobody would receive need not be rendered.
+    """Whether any socket listens to `group`: one ZCOUNT on the channel layer's own membership set, so a
+    sender can skip rendering a fragment nobody will receive. Answers True whenever it cannot tell (another
+    layer, Redis unreachable): a useless push costs time, a skipped one would leave a page stale.
 
-    Reads the Redis layer's group set (channels-redis keeps one sorted set per group, `<prefix>:group:<name>`,
-    members expire after `group_expiry`). Any other layer, or Redis not answering: True, push as before.
+    The set is channels_redis's (`<prefix>:group:<name>`, one member per channel, scored by the time it
+    joined); a member is alive for `group_expiry` seconds, as for group_send. A socket whose server died
+    without leaving counts until then: pushes for nobody, never the reverse.
     """
     layer = get_channel_layer()
     if layer is None:
         return False
-    group_key = getattr(layer, "_group_key", None)
-    hosts = getattr(layer, "hosts", None)
-    if group_key is None or not hosts:
+    if not isinstance(layer, RedisChannelLayer) or not layer.hosts:
         return True
-    address = hosts[layer.consistent_hash(group)].get("address")
+    address = layer.hosts[layer.consistent_hash(group)].get("address")
     if not address:
         return True
     try:
-        client = _listener_clients.get(address)
-        if client is None:
-            import redis
-
-            client = _listener_clients[address] = redis.Redis.from_url(address, socket_timeout=5)
-        return bool(client.zcount(group_key(group), time.time() - layer.group_expiry, "+inf"))
+        alive_since = time.time() - layer.group_expiry
+        return redis_clients.for_url(address).zcount(layer._group_key(group), alive_since, "+inf") > 0
     except (RedisError, OSError):
         return True
+
+
+register_group("console", "core.view_console")

@@ -2,6 +2,8 @@
 
 A stored event is inserted on top of the feed; a processed (or failed) one replaces its row in place.
 Listeners of the group need core.view_console (the "console" prefix is declared in apps.core.live).
+While no page listens (the usual case during a burst of deliveries), no row is rendered nor sent: one
+Redis ZCOUNT per event instead of a template render and a group send.
 """
 
 import logging
@@ -29,7 +31,8 @@ def _push(template: str, event: WebhookEvent) -> None:
     # The inbox and the workers send these signals: a feed that cannot render or reach its listeners
     # must never fail them (a missed row is caught up by the next page load).
     try:
-        live.push_html(GROUP, render_to_string(template, {"row": home.feed_row(event)}))
+        if live.has_listeners(GROUP):
+            live.push_html(GROUP, render_to_string(template, {"row": home.feed_row(event)}))
     except Exception:
         logger.exception("Ligne du flux de webhooks non diffusée (événement %s)", event.pk)
 

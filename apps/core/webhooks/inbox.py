@@ -5,18 +5,17 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-import django_rq
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from apps.core import signals
+from apps.core import jobs, redis_clients, signals
 from apps.core.models import Connection, WebhookEvent
 from apps.core.providers import EventDescription, Provider
 from apps.core.storable import storable_text
-from apps.core.webhooks.processing import enqueue_processing
+from apps.core.webhooks.processing import process_event, retry_policy
 from apps.core.webhooks.redaction import redact_headers
 
 logger = logging.getLogger(__name__)
@@ -27,6 +26,13 @@ Status = WebhookEvent.Status
 def store_verified(connection: Connection, provider: Provider, description: EventDescription, *,
                    body: bytes, headers, remote_addr: str | None) -> WebhookEvent:
     """Store a verified delivery and enqueue its processing after commit.
+
+    Under a server (autocommit) that is one INSERT: the INSERT commits, so an event to process is stored
+    directly as `queued` and its job enqueued right after; only if Redis refuses the job does it go back to
+    `received`, for the sweeper. A process that dies between the INSERT and the enqueue leaves it `queued`
+    without a job, which the sweeper re-enqueues too (it takes `queued` rows as well as `received` ones).
+    Inside a caller's transaction, whose commit may come much later or never, the row says `received` until
+    that commit has enqueued its job.
 
     The partial unique constraint on (connection, provider_event_id) decides which of two concurrent
     deliveries of one event wins; the loser is stored as `duplicate` and never processed.
@@ -41,16 +47,16 @@ def store_verified(connection: Connection, provider: Provider, description: Even
         "headers": redact_headers(headers),
         "remote_addr": remote_addr,
     }
+    in_transaction = transaction.get_connection().in_atomic_block
     if not connection.is_active:
         fields |= {"status": Status.IGNORED, "last_error": "Connexion désactivée : événement non traité."}
     elif description.event_type not in provider.webhook_handlers:
         fields["status"] = Status.IGNORED
     else:
-        fields["status"] = Status.RECEIVED
+        fields["status"] = Status.RECEIVED if in_transaction else Status.QUEUED
 
     try:
-        with transaction.atomic():
-            event = WebhookEvent.objects.create(**fields)
+        event = _insert(fields, in_transaction)
     except IntegrityError:
         original = (
             WebhookEvent.objects.filter(connection=connection, provider_event_id=fields["provider_event_id"])
@@ -66,15 +72,32 @@ def store_verified(connection: Connection, provider: Provider, description: Even
         WebhookEvent.objects.filter(pk=original.pk).update(
             duplicate_count=F("duplicate_count") + 1, last_duplicate_at=event.received_at)
 
-    if event.status == Status.RECEIVED:
-        # If Redis is down the row stays `received`: acknowledged, and picked up later by the sweeper.
-        def enqueue():
-            if enqueue_processing(event.pk):
-                event.status = Status.QUEUED
-
-        transaction.on_commit(enqueue)
+    if event.status in (Status.RECEIVED, Status.QUEUED):
+        transaction.on_commit(lambda: _enqueue(event))
     transaction.on_commit(lambda: signals.webhook_event_stored.send(sender=WebhookEvent, event=event))
     return event
+
+
+def _insert(fields: dict, in_transaction: bool) -> WebhookEvent:
+    if in_transaction:
+        # Inside a caller's transaction a failed INSERT must not spoil it: a savepoint around it.
+        with transaction.atomic():
+            return WebhookEvent.objects.create(**fields)
+    # In autocommit the INSERT is its own transaction: no BEGIN / COMMIT round trips around it.
+    return WebhookEvent.objects.create(**fields)
+
+
+def _enqueue(event: WebhookEvent) -> None:
+    """After commit: the job, then the status that says so (an UPDATE only when it is not already right)."""
+    enqueued = jobs.enqueue_now(process_event, event.pk, queue="webhooks", retry=retry_policy()) is not None
+    if enqueued and event.status == Status.RECEIVED:
+        # A fast worker may already have claimed it: only a row still `received` becomes `queued`.
+        WebhookEvent.objects.filter(pk=event.pk, status=Status.RECEIVED).update(status=Status.QUEUED)
+        event.status = Status.QUEUED
+    elif not enqueued and event.status == Status.QUEUED:
+        # Redis is down: acknowledged all the same, `received` until the sweeper enqueues it.
+        WebhookEvent.objects.filter(pk=event.pk, status=Status.QUEUED).update(status=Status.RECEIVED)
+        event.status = Status.RECEIVED
 
 
 def store_rejected(connection: Connection, *, body: bytes, headers, error: str,
@@ -101,7 +124,7 @@ def _rejection_quota_left(connection: Connection) -> bool:
     hour = timezone.now().strftime("%Y%m%d%H")
     key = f"webhooks:rejected:{connection.pk}:{hour}"
     try:
-        redis = django_rq.get_connection("webhooks")
+        redis = redis_clients.for_queue("webhooks")
         with redis.pipeline() as pipe:
             pipe.incr(key)
             pipe.expire(key, 3700)

@@ -25,10 +25,20 @@ from apps.core.webhooks.verifiers import InvalidSignature, MissingSignature, NoS
 
 logger = logging.getLogger(__name__)
 
+# What the inbox reads of the connection: not its API secrets nor its OAuth token, which would be decrypted
+# for nothing on every delivery (a verifier that needs one, DocuSeal's header secret, loads it on access).
+# The name and slug are for the live feed's row and for the message naming an unreadable secret.
+CONNECTION_FIELDS = ("id", "provider", "name", "slug", "is_active", "config", "webhook_secrets",
+                     "webhook_endpoint_id")
+
 
 def refusal(status: int, message: str) -> JsonResponse:
     return JsonResponse({"status": "refused", "detail": message}, status=status,
                         json_dumps_params={"ensure_ascii": False})
+
+
+def too_large() -> JsonResponse:
+    return refusal(413, "Corps de requête trop volumineux.")
 
 
 def client_address(request) -> str | None:
@@ -53,15 +63,17 @@ def declared_length(request) -> int:
 @no_append_slash
 def receive(request, provider: str, endpoint_id, url_event: str | None = None):
     limit = settings.WEBHOOK_MAX_BODY_BYTES
-    too_large = refusal(413, "Corps de requête trop volumineux.")
     if request.method == "POST" and declared_length(request) > limit:
-        return too_large
+        return too_large()
 
     try:
         endpoint_uuid = uuid.UUID(endpoint_id)
     except ValueError:
         return refusal(404, "Point de réception inconnu.")
-    connection = Connection.objects.filter(provider=provider, webhook_endpoint_id=endpoint_uuid).first()
+    connection = (
+        Connection.objects.filter(provider=provider, webhook_endpoint_id=endpoint_uuid).only(*CONNECTION_FIELDS)
+        .first()
+    )
     if connection is None:
         return refusal(404, "Point de réception inconnu.")
     try:
@@ -73,9 +85,14 @@ def receive(request, provider: str, endpoint_id, url_event: str | None = None):
     if request.method != "POST":
         return HttpResponse("Point de réception de webhooks actif.\n", content_type="text/plain; charset=utf-8")
 
-    body = request.read(limit + 1)
+    try:
+        body = request.read(limit + 1)
+    except (ValueError, OSError):
+        # Under ASGI the body is closed once the sender has hung up, while this view still runs: nobody is
+        # left to answer, but not with a 500 and a traceback in the log (nothing was stored: it will resend).
+        return refusal(400, "Corps de requête interrompu : l'expéditeur a coupé la connexion.")
     if len(body) > limit:
-        return too_large
+        return too_large()
 
     remote_addr = client_address(request)
     try:
