@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import django_rq
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Min, Q, Sum
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -20,7 +19,7 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from apps.core import jobs, providers
+from apps.core import jobs, providers, redis_clients
 from apps.core.models import ActionRun, ApiCall, Connection, SyncRun, WebhookEvent
 from apps.core.scheduler import LOCK_KEY
 
@@ -32,7 +31,8 @@ HTTP_RESPONSES_KEY = "console:operations:http_responses"  # hash: "2xx".."5xx" -
 
 
 def redis_connection():
-    return django_rq.get_connection("default")
+    # The process's shared client: django_rq.get_connection() builds a new one (and a new connection) per call.
+    return redis_clients.for_queue("default")
 
 
 def _seconds(delta: timedelta) -> float:
