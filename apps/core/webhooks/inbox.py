@@ -15,7 +15,7 @@ from apps.core import jobs, redis_clients, signals
 from apps.core.models import Connection, WebhookEvent
 from apps.core.providers import EventDescription, Provider
 from apps.core.storable import storable_text
-from apps.core.webhooks.processing import process_event, retry_policy
+from apps.core.webhooks.processing import job_id_for, process_event, retry_policy
 from apps.core.webhooks.redaction import redact_headers
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,8 @@ def _insert(fields: dict, in_transaction: bool) -> WebhookEvent:
 
 def _enqueue(event: WebhookEvent) -> None:
     """After commit: the job, then the status that says so (an UPDATE only when it is not already right)."""
-    enqueued = jobs.enqueue_now(process_event, event.pk, queue="webhooks", retry=retry_policy()) is not None
+    enqueued = jobs.enqueue_now(process_event, event.pk, queue="webhooks", retry=retry_policy(),
+                                job_id=job_id_for(event.pk)) is not None
     if enqueued and event.status == Status.RECEIVED:
         # A fast worker may already have claimed it: only a row still `received` becomes `queued`.
         WebhookEvent.objects.filter(pk=event.pk, status=Status.RECEIVED).update(status=Status.QUEUED)
