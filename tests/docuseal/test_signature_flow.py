@@ -171,6 +171,7 @@ def test_a_retried_run_finds_the_submission_docuseal_already_created(sandbox, qu
     SignatureRequest.objects.all().delete()
     run.external_ids = {}
     run.status = ActionRun.Status.RUNNING
+    run.heartbeat_at = timezone.now() - timedelta(minutes=5)  # its worker stopped beating: it died
     run.save()
     actions.execute(run.pk)
     assert SandboxSubmission.objects.count() == 1
