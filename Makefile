@@ -13,7 +13,7 @@ PYTHON ?= $(shell for candidate in python3.12 python3.13 python3.14 python3 \
 	    && $$path -c 'import sys; print(sys.executable)' && break; \
 	done)
 
-.PHONY: run test test-e2e install install-test translations clean
+.PHONY: run test test-e2e mutation install install-test translations clean
 
 # RUN_ARGS: options of runconsole, e.g. RUN_ARGS="--port 8100 --sandbox-port 8101 --no-demo".
 run: install translations
@@ -32,6 +32,12 @@ test: install-test translations
 
 test-e2e: install-test translations
 	$(call pytest,-m e2e)
+
+# Mutation testing of the critical modules, each against its own tests (tests/mutation_targets.toml); writes
+# tests/MUTATION.md. Slow, so not part of `make test`. One module: make mutation MODULE=apps/revolut/payments.py
+# MUTATION_JOBS: mutants tested at once (default 1; more than 1 only on PostgreSQL, SQLite's test file is shared).
+mutation: install-test translations
+	@MODULE="$(MODULE)" MUTATION_JOBS="$(MUTATION_JOBS)" $(PY) tools/mutation.py
 
 install: $(VENV)/.installed-run
 install-test: $(VENV)/.installed-test
