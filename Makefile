@@ -35,9 +35,10 @@ test-e2e: install-test translations
 
 # Mutation testing of the critical modules, each against its own tests (tests/mutation_targets.toml); writes
 # tests/MUTATION.md. Slow, so not part of `make test`. One module: make mutation MODULE=apps/revolut/payments.py
-# MUTATION_JOBS: mutants tested at once (default 1; more than 1 only on PostgreSQL, SQLite's test file is shared).
+# MUTATION_JOBS: mutants tested at once (default 1: the test database is shared by the mutants of a run).
+# RETEST=1: re-run only the mutants the last run of MODULE did not kill, with the current tests.
 mutation: install-test translations
-	@MODULE="$(MODULE)" MUTATION_JOBS="$(MUTATION_JOBS)" $(PY) tools/mutation.py
+	@MODULE="$(MODULE)" MUTATION_JOBS="$(MUTATION_JOBS)" MUTATION_RETEST="$(RETEST)" $(PY) tools/mutation.py
 
 install: $(VENV)/.installed-run
 install-test: $(VENV)/.installed-test

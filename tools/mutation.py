@@ -11,6 +11,10 @@ Order of work, for each target of tests/mutation_targets.toml (or only MODULE=<n
 5. rewrite tests/MUTATION.md: the score table (rows of targets not run this time are kept) and, per target,
    its equivalent mutants with their reasons and the diff of every survivor.
 
+MUTATION_RETEST=1 (make mutation MODULE=... RETEST=1) keeps the target's last run and re-runs only the mutants
+it did not kill, with the current test files: the quick loop while writing tests for survivors. Adding tests can
+only kill more, so the killed ones stand; a plain run redoes everything.
+
 Score = killed / (mutants - equivalent). A timeout counts as killed (the change was noticed); "no tests" and
 "suspicious" count as survived. Not part of `make test`: a full run takes long.
 """
@@ -85,11 +89,33 @@ def prepare(target: dict, workdir: Path, skip_lines: list[dict]) -> list[str]:
     return tests
 
 
-def run_mutmut(workdir: Path, jobs: int) -> None:
+def refresh_tests(target: dict, workdir: Path) -> list[str]:
+    """Retest mode: the current test files into the kept run (mutmut runs them from its mutants/ copy)."""
+    for path in repository_files():
+        if path.startswith("tests/"):
+            for base in (workdir, workdir / "mutants"):
+                destination = base / path
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / path, destination)
+    tests = test_paths(target["tests"])
+    config = (workdir / "pyproject.toml").read_text()
+    config = re.sub(r"^pytest_add_cli_args_test_selection = .*$", f"pytest_add_cli_args_test_selection = "
+                    f"{toml_list(tests)}", config, flags=re.M)
+    (workdir / "pyproject.toml").write_text(config)
+    shutil.copy2(workdir / "pyproject.toml", workdir / "mutants" / "pyproject.toml")
+    return tests
+
+
+def run_mutmut(workdir: Path, jobs: int, names: list[str] | None = None) -> None:
     environment = dict(os.environ)
     environment.pop("PYTEST_ADDOPTS", None)
-    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs)], cwd=workdir,
-                   env=environment, check=True)
+    # Mutants run from a copy under var/: a path that config/settings.py derives from the repository's place
+    # must keep the value it has for the repository itself.
+    for name, default in (("VENDOR_SPECS_DIR", ROOT.parent / "shared" / "vendor"),):
+        if not os.environ.get(name) and default.exists():
+            environment[name] = str(default)
+    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *(names or [])],
+                   cwd=workdir, env=environment, check=True)
 
 
 def verdicts(workdir: Path, modules: list[str]) -> dict[str, int | None]:
@@ -221,9 +247,16 @@ def main() -> int:
     results = []
     for target in chosen:
         workdir = WORK / slug(target["name"])
-        tests = prepare(target, workdir, skip_lines)
-        print(f"== {target['name']} against {' '.join(tests)}", flush=True)
-        run_mutmut(workdir, jobs)
+        if os.environ.get("MUTATION_RETEST") and (workdir / "mutants").exists():
+            tests = refresh_tests(target, workdir)
+            names = [name for name, code in verdicts(workdir, target["modules"]).items() if code not in KILLED]
+            print(f"== {target['name']}: {len(names)} mutants again, against {' '.join(tests)}", flush=True)
+            if names:
+                run_mutmut(workdir, jobs, names)
+        else:
+            tests = prepare(target, workdir, skip_lines)
+            print(f"== {target['name']} against {' '.join(tests)}", flush=True)
+            run_mutmut(workdir, jobs)
         results.append(score_target(target, workdir))
         write_report(targets, results)
         print(row(results[-1]), flush=True)

@@ -389,3 +389,140 @@ def _bill_type():
     from django.contrib.contenttypes.models import ContentType
 
     return ContentType.objects.get_for_model(SupplierBill).pk
+
+
+# Resuming, and who asked ---------------------------------------------------------------------------------------
+def test_a_retry_resumes_the_prepared_payment_even_if_its_account_is_gone_since(bill, mirrors, revolut, api):
+    account_, _ = mirrors
+    payment = payments.prepare(bill, revolut, RevolutClient(revolut))
+    RevolutAccount.objects.filter(pk=account_.pk).update(state="inactive")
+    assert payments.prepare(bill, revolut, RevolutClient(revolut)) == payment
+    assert RevolutPayment.objects.count() == 1
+
+
+def test_the_payment_remembers_which_click_and_which_user_asked_for_it(bill, mirrors, revolut):
+    user = user_with("comptable", "pay_suppliers")
+    run = ActionRun.objects.create(action="revolut.pay_bill", user=user, object_id=str(bill.pk),
+                                   content_type_id=_bill_type(), idempotency_key="k-who")
+    payment = payments.prepare(bill, revolut, RevolutClient(revolut), run=run)
+    payment.refresh_from_db()
+    assert (payment.action_run, payment.requested_by) == (run, user)
+
+
+def test_preparing_is_written_on_the_bill_s_timeline_with_the_request_id(bill, mirrors, revolut):
+    payment = payments.prepare(bill, revolut, RevolutClient(revolut))
+    entry = TimelineEntry.objects.get()
+    assert entry.message == f"Paiement Revolut préparé (requête {payment.request_id})."
+    assert (entry.provider, entry.external_ids, entry.object_id) == (
+        "revolut", {"request_id": payment.request_id}, str(bill.pk))
+
+
+def test_when_another_worker_prepared_the_bill_first_its_payment_is_used(bill, mirrors, revolut, monkeypatch):
+    theirs = payments.prepare(bill, revolut, RevolutClient(revolut))
+    real_live_payment = payments.live_payment
+    calls = []
+
+    def not_yet_visible(the_bill):  # our first look happened before their commit
+        calls.append(the_bill)
+        return None if len(calls) == 1 else real_live_payment(the_bill)
+
+    monkeypatch.setattr(payments, "live_payment", not_yet_visible)
+    assert payments.prepare(bill, revolut, RevolutClient(revolut)) == theirs
+    assert RevolutPayment.objects.count() == 1 and calls == [bill, bill]
+
+
+# A lost answer -------------------------------------------------------------------------------------------------
+def test_a_lost_answer_marks_only_this_payment_unknown_warns_on_the_timeline_and_says_it_will_check(
+    bill, mirrors, revolut, api
+):
+    _, counterparty = mirrors
+    other_bill = SupplierBill.objects.create(supplier=bill.supplier, reference="B-2", amount=Decimal("5.00"))
+    other = sent_payment(other_bill, revolut, counterparty, state="prepared", transaction_id="", request_id="req-b2")
+    payment = sent_payment(bill, revolut, counterparty, state="prepared", transaction_id="")
+    api.post(PAY_URL, body=requests.ReadTimeout("read timed out"))
+    api.add_callback("GET", f"{API}/transactions", callback=listing())
+    with pytest.raises(ActionFailed) as refusal:
+        payments.send(payment, RevolutClient(revolut))
+    assert str(refusal.value) == ("Pas de réponse de Revolut : le paiement (requête req-0412) sera vérifié "
+                                  "automatiquement.")
+    payment.refresh_from_db()
+    other.refresh_from_db()
+    assert (payment.state, other.state) == ("unknown", "prepared")
+    entry = TimelineEntry.objects.get(level="warning")
+    assert entry.message == ("Réponse de Revolut non reçue (Service injoignable (ReadTimeout)) : le paiement sera "
+                             "vérifié par son identifiant, jamais renvoyé en double.")
+    assert (entry.provider, entry.external_ids) == ("revolut", {"request_id": "req-0412"})
+
+
+@pytest.mark.parametrize("age_days, expected_to", [(0, "now"), (20, "two_weeks")])
+def test_a_lookup_asks_for_two_weeks_from_the_day_before_and_never_past_the_next_minute(
+    bill, mirrors, revolut, api, monkeypatch, age_days, expected_to
+):
+    from django.utils.dateparse import parse_datetime
+
+    _, counterparty = mirrors
+    payment = sent_payment(bill, revolut, counterparty, state="unknown", transaction_id="")
+    now = timezone.now()
+    created = now - timedelta(days=age_days)
+    RevolutPayment.objects.filter(pk=payment.pk).update(created_at=created)
+    payment.refresh_from_db()
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    asked = []
+    api.add_callback("GET", f"{API}/transactions",
+                     callback=lambda request: (asked.append(parse_qs(urlsplit(request.url).query)) or (200, {}, "[]")))
+    assert payments.lookup(payment, RevolutClient(revolut)) is False
+    (query,) = asked
+    sent_to = parse_datetime(query["to"][0])
+    wanted = now + timedelta(minutes=1) if expected_to == "now" else created - timedelta(days=1) + timedelta(days=14)
+    assert abs((sent_to - wanted).total_seconds()) < 1
+
+
+# Transactions of other connections, webhooks, reasons ---------------------------------------------------------
+def test_a_transaction_seen_on_another_revolut_connection_never_touches_this_payment(bill, mirrors, revolut):
+    from apps.revolut.models import RevolutTransaction
+    from tests.revolut.conftest import make_connection
+
+    _, counterparty = mirrors
+    payment = sent_payment(bill, revolut, counterparty, state="pending")
+    elsewhere = make_connection("https://sandbox-b2b.revolut.com/api/1.0")
+    for record in (RevolutTransaction(connection=elsewhere, external_id=TX_ID, request_id="", state="reverted"),
+                   RevolutTransaction(connection=elsewhere, external_id="", request_id=payment.request_id,
+                                      state="reverted")):
+        payments.apply_transaction(record)
+    payment.refresh_from_db()
+    assert payment.state == "pending"
+
+
+def test_a_transaction_known_only_by_its_request_id_reaches_the_payment(bill, mirrors, revolut):
+    from apps.revolut.models import RevolutTransaction
+
+    _, counterparty = mirrors
+    payment = sent_payment(bill, revolut, counterparty, state="unknown", transaction_id="")
+    payments.apply_transaction(RevolutTransaction(connection=revolut, external_id="", request_id=payment.request_id,
+                                                  state="declined", payload={}))
+    payment.refresh_from_db()
+    assert (payment.state, payment.reason_code) == ("declined", "")
+    assert TimelineEntry.objects.filter(level="error").latest("pk").message == "Paiement Revolut refusé par la banque."
+
+
+def test_the_timeline_entry_of_a_state_names_the_webhook_that_brought_it(bill, mirrors, revolut):
+    from apps.core.models import WebhookEvent
+    from apps.revolut.models import RevolutTransaction
+
+    _, counterparty = mirrors
+    payment = sent_payment(bill, revolut, counterparty)
+    event = WebhookEvent.objects.create(connection=revolut, provider="revolut", event_type="TransactionStateChanged",
+                                        provider_event_id="evt-1", body=b"{}", headers={})
+    payments.apply_transaction(RevolutTransaction(connection=revolut, external_id=TX_ID, request_id="",
+                                                  state="completed", payload={}), webhook_event=event)
+    entry = TimelineEntry.objects.get(message="Paiement Revolut exécuté : facture payée.")
+    assert entry.webhook_event == event
+    assert entry.external_ids == {"request_id": payment.request_id, "transaction_id": TX_ID, "state": "completed"}
+    assert (entry.provider, entry.level) == ("revolut", "success")
+
+
+def test_the_reconciliation_list_loads_each_payment_with_its_connection_bill_and_counterparty(bill, mirrors, revolut):
+    _, counterparty = mirrors
+    sent_payment(bill, revolut, counterparty, state="unknown", transaction_id="")
+    (payment,) = list(payments.unconfirmed_payments())
+    assert (payment.connection, payment.bill, payment.counterparty) == (revolut, bill, counterparty)

@@ -1,0 +1,350 @@
+"""The outbound HTTP base at its edges: how many attempts, how long between them, when the circuit opens and for
+how long, what is cut in the call log, which secrets are scrubbed, what a retry may repeat."""
+
+from datetime import timedelta
+from email.utils import format_datetime
+
+import pytest
+import requests
+import responses
+from django.utils import timezone
+
+from apps.core.http import (
+    ApiClient,
+    AuthenticationError,
+    CircuitOpen,
+    ClientError,
+    NetworkError,
+    RateLimited,
+    ServerError,
+    redact_url,
+    retry_after_seconds,
+)
+from apps.core.models import ApiCall, Connection
+
+pytestmark = pytest.mark.django_db
+URL = "https://api.example.test/items"
+
+
+@pytest.fixture
+def connection():
+    return Connection.objects.create(provider="test", name="Test", slug="test", base_url="https://api.example.test/")
+
+
+@pytest.fixture
+def waits(monkeypatch):
+    waited = []
+    monkeypatch.setattr(ApiClient, "sleep", staticmethod(waited.append))
+    return waited
+
+
+def attempts():
+    return list(ApiCall.objects.order_by("id").values_list("attempt", "status_code"))
+
+
+# How many attempts ---------------------------------------------------------------------------------------------
+@responses.activate
+@pytest.mark.parametrize("max_retries", [0, 1, 3])
+def test_a_get_failing_with_5xx_is_tried_exactly_max_retries_plus_one_times(connection, settings, waits, max_retries):
+    settings.HTTP_MAX_RETRIES = max_retries
+    responses.get(URL, status=502, json={"message": "Bad gateway"})
+    with pytest.raises(ServerError) as failure:
+        ApiClient(connection).get("items")
+    assert attempts() == [(n, 502) for n in range(1, max_retries + 2)]
+    assert len(waits) == max_retries
+    assert (failure.value.status, failure.value.maybe_sent, str(failure.value)) == (502, False, "Bad gateway")
+
+
+@responses.activate
+def test_the_last_allowed_retry_can_still_succeed(connection, settings, waits):
+    settings.HTTP_MAX_RETRIES = 2
+    for _ in range(2):
+        responses.get(URL, status=503)
+    responses.get(URL, json={"ok": True})
+    assert ApiClient(connection).get("items").json() == {"ok": True}
+    assert attempts() == [(1, 503), (2, 503), (3, 200)]
+
+
+@responses.activate
+def test_a_network_error_on_a_get_is_retried_max_retries_times_then_reported(connection, settings, waits):
+    settings.HTTP_MAX_RETRIES = 2
+    responses.get(URL, body=requests.ConnectionError("reset"))
+    with pytest.raises(NetworkError) as failure:
+        ApiClient(connection).get("items")
+    assert len(responses.calls) == 3 and failure.value.maybe_sent is False
+    assert str(failure.value) == "Service injoignable (ConnectionError)"
+
+
+@responses.activate
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_post_refused_with_429_or_503_is_retried_because_nothing_was_done(connection, settings, waits, status):
+    settings.HTTP_MAX_RETRIES = 1
+    responses.post(URL, status=status)
+    responses.post(URL, json={"id": 1})
+    assert ApiClient(connection).post("items", json={}).json() == {"id": 1}
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_post_answered_with_another_5xx_is_never_repeated_and_may_have_been_done(connection, waits, status):
+    responses.post(URL, status=status)
+    with pytest.raises(ServerError) as failure:
+        ApiClient(connection).post("items", json={})
+    assert len(responses.calls) == 1 and failure.value.maybe_sent is True and waits == []
+
+
+@responses.activate
+@pytest.mark.parametrize("method", ["put", "delete"])
+def test_idempotent_writes_are_retried_after_a_5xx(connection, waits, method):
+    getattr(responses, method)(URL, status=500)
+    getattr(responses, method)(URL, json={})
+    getattr(ApiClient(connection), method)("items")
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_a_post_whose_connection_was_reset_is_not_repeated(connection, waits):
+    responses.post(URL, body=requests.ConnectionError("reset by peer"))
+    with pytest.raises(NetworkError) as failure:
+        ApiClient(connection).post("items", json={})
+    assert len(responses.calls) == 1 and failure.value.maybe_sent is True
+
+
+@responses.activate
+def test_a_put_read_timeout_is_retried_and_not_reported_as_maybe_sent(connection, settings, waits):
+    settings.HTTP_MAX_RETRIES = 0
+    responses.put(URL, body=requests.ReadTimeout("slow"))
+    with pytest.raises(NetworkError) as failure:
+        ApiClient(connection).put("items", json={})
+    assert failure.value.maybe_sent is False
+
+
+@responses.activate
+def test_a_caller_may_forbid_retries(connection, waits):
+    responses.get(URL, status=503)
+    with pytest.raises(ServerError):
+        ApiClient(connection).get("items", allow_retry=False)
+    responses.replace(responses.GET, URL, body=requests.ConnectionError("reset"))
+    with pytest.raises(NetworkError):
+        ApiClient(connection).get("items", allow_retry=False)
+    assert len(responses.calls) == 2 and waits == []
+
+
+@responses.activate
+def test_a_429_that_never_clears_raises_rate_limited_with_its_status(connection, settings, waits):
+    settings.HTTP_MAX_RETRIES = 1
+    responses.get(URL, status=429, json={"message": "Slow down"})
+    with pytest.raises(RateLimited) as failure:
+        ApiClient(connection).get("items")
+    assert (failure.value.status, str(failure.value)) == (429, "Slow down")
+    connection.refresh_from_db()
+    assert connection.consecutive_failures == 0  # being told to slow down is not an outage
+
+
+@responses.activate
+@pytest.mark.parametrize("status, error", [(400, ClientError), (404, ClientError), (403, AuthenticationError)])
+def test_client_errors_are_raised_once_with_their_status(connection, waits, status, error):
+    responses.get(URL, status=status, json={"error_description": "nope"})
+    with pytest.raises(error) as failure:
+        ApiClient(connection).get("items")
+    assert type(failure.value) is error and failure.value.status == status and str(failure.value) == "nope"
+    assert failure.value.payload == {"error_description": "nope"}
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_401_renewal_that_succeeds_repeats_the_call_once(connection):
+    class Renewing(ApiClient):
+        def on_unauthorized(self, response):
+            return True
+
+    responses.get(URL, status=401)
+    responses.get(URL, json={"ok": 1})
+    assert Renewing(connection).get("items").json() == {"ok": 1}
+    assert attempts() == [(1, 401), (2, 200)]
+
+
+# How long between attempts -------------------------------------------------------------------------------------
+@responses.activate
+def test_backoff_doubles_from_half_a_second_with_jitter_and_is_capped(connection, settings, waits, monkeypatch):
+    import random
+
+    settings.HTTP_MAX_RETRIES, settings.HTTP_BACKOFF_CAP_SECONDS = 5, 3.0
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)
+    responses.get(URL, status=503)
+    with pytest.raises(ServerError):
+        ApiClient(connection).get("items")
+    assert waits == [0.5, 1.0, 2.0, 3.0, 3.0]
+    waits.clear()
+    ApiCall.objects.all().delete()
+    monkeypatch.setattr(random, "uniform", lambda low, high: low)
+    with pytest.raises(ServerError):
+        ApiClient(connection).get("items")
+    assert waits == [0.25, 0.5, 1.0, 1.5, 1.5]
+
+
+@responses.activate
+@pytest.mark.parametrize("cap, waited", [(30.0, 30.0), (30.5, 30.5), (60.0, 30.5)])
+def test_retry_after_is_honoured_up_to_the_cap(connection, settings, waits, cap, waited):
+    settings.HTTP_BACKOFF_CAP_SECONDS = cap
+    responses.get(URL, status=429, headers={"Retry-After": "30.5"})
+    responses.get(URL, json=[])
+    ApiClient(connection).get("items")
+    assert waits == [waited]
+
+
+def test_retry_after_reads_seconds_or_an_http_date_and_never_goes_negative():
+    def answer(value):
+        response = requests.Response()
+        if value is not None:
+            response.headers["Retry-After"] = value
+        return retry_after_seconds(response)
+
+    assert answer("12") == 12.0 and answer("0") == 0.0 and answer("-5") == 0.0
+    in_two_minutes = format_datetime(timezone.now() + timedelta(seconds=120), usegmt=True)
+    assert 115 <= answer(in_two_minutes) <= 120
+    assert answer(format_datetime(timezone.now() - timedelta(hours=1), usegmt=True)) == 0.0
+    assert answer(None) is None and answer("") is None and answer("soon") is None
+
+
+# The circuit -------------------------------------------------------------------------------------------------
+@responses.activate
+def test_the_circuit_opens_on_the_fifth_consecutive_failure_not_the_fourth_for_sixty_seconds(connection, settings):
+    settings.HTTP_MAX_RETRIES = 0
+    responses.get(URL, status=500)
+    client = ApiClient(connection)
+    for _ in range(4):
+        with pytest.raises(ServerError):
+            client.get("items")
+    connection.refresh_from_db()
+    assert (connection.consecutive_failures, connection.circuit_open_until) == (4, None)
+    before = timezone.now()
+    with pytest.raises(ServerError):
+        client.get("items")
+    connection.refresh_from_db()
+    assert connection.consecutive_failures == 5
+    assert before + timedelta(seconds=59) < connection.circuit_open_until <= timezone.now() + timedelta(seconds=60)
+    with pytest.raises(CircuitOpen) as refusal:
+        ApiClient(connection).get("items")
+    assert str(refusal.value).startswith("Test est indisponible ; nouvel essai après ")
+    assert len(responses.calls) == 5
+
+
+@responses.activate
+def test_a_circuit_whose_time_is_up_lets_calls_through_and_a_success_closes_it(connection):
+    Connection.objects.filter(pk=connection.pk).update(circuit_open_until=timezone.now() - timedelta(seconds=1),
+                                                       consecutive_failures=5)
+    connection.refresh_from_db()
+    responses.get(URL, json=[])
+    ApiClient(connection).get("items")
+    connection.refresh_from_db()
+    assert (connection.circuit_open_until, connection.consecutive_failures) == (None, 0)
+
+
+@responses.activate
+def test_a_network_failure_counts_toward_the_circuit_with_its_message(connection, settings):
+    settings.HTTP_MAX_RETRIES = 0
+    responses.get(URL, body=requests.ConnectionError("reset"))
+    with pytest.raises(NetworkError):
+        ApiClient(connection).get("items")
+    connection.refresh_from_db()
+    assert (connection.consecutive_failures, connection.last_error) == (1, "Service injoignable (ConnectionError)")
+
+
+@responses.activate
+@pytest.mark.parametrize("age_seconds, refreshed", [(20, False), (40, True)])
+def test_a_healthy_connection_records_its_last_success_at_most_every_30_seconds(connection, age_seconds, refreshed):
+    last_ok = timezone.now() - timedelta(seconds=age_seconds)
+    Connection.objects.filter(pk=connection.pk).update(last_ok_at=last_ok)
+    connection.refresh_from_db()
+    responses.get(URL, json=[])
+    ApiClient(connection).get("items")
+    connection.refresh_from_db()
+    assert (connection.last_ok_at != last_ok) is refreshed
+
+
+# The call log --------------------------------------------------------------------------------------------------
+@responses.activate
+def test_each_attempt_is_logged_with_method_redacted_url_status_and_vendor_request_id(connection):
+    responses.post(URL, status=422, json={"message": "m" * 400}, headers={"Request-Id": "r" * 130})
+    with pytest.raises(ClientError) as failure:
+        ApiClient(connection).post("items?token=abc", json={"secret": "never logged"})
+    call = ApiCall.objects.get()
+    assert (call.method, call.url, call.status_code, call.attempt) == (
+        "POST", "https://api.example.test/items?token=%2A%2A%2A", 422, 1)
+    assert call.request_id == "r" * 120 and failure.value.request_id == "r" * 130
+    assert call.error == "m" * 300 and str(failure.value) == "m" * 300
+    assert call.duration_ms >= 0
+
+
+@responses.activate
+def test_a_long_url_is_logged_cut_at_1000_characters(connection):
+    path = "items/" + "a" * 1200
+    responses.get(f"https://api.example.test/{path}", json=[])
+    ApiClient(connection).get(path)
+    assert ApiCall.objects.get().url == f"https://api.example.test/{path}"[:1000]
+
+
+@responses.activate
+def test_an_error_without_a_readable_message_says_its_http_status(connection):
+    responses.get(URL, status=418, body="<html>teapot</html>")
+    with pytest.raises(ClientError) as failure:
+        ApiClient(connection).get("items")
+    assert str(failure.value) == "HTTP 418" and failure.value.payload is None
+    responses.replace(responses.GET, URL, status=400, json={"message": 42, "error": "bad_request"})
+    with pytest.raises(ClientError) as failure:
+        ApiClient(connection).get("items")
+    assert str(failure.value) == "bad_request"
+
+
+@responses.activate
+@pytest.mark.parametrize("secret, scrubbed", [("12345678", True), ("1234567", False)])
+def test_secrets_of_eight_characters_or_more_are_scrubbed_from_messages(connection, secret, scrubbed):
+    connection.webhook_secrets = [secret]
+    connection.oauth_token = {"access_token": "oauth-access-token-value", "expires_in": 3600}
+    connection.save()
+    responses.get(URL, status=400, json={"message": f"bad {secret} and oauth-access-token-value"})
+    with pytest.raises(ClientError) as failure:
+        ApiClient(connection).get("items")
+    assert str(failure.value) == ("bad *** and ***" if scrubbed else f"bad {secret} and ***")
+
+
+# URLs, sessions, headers -------------------------------------------------------------------------------------
+def test_redacted_urls_keep_host_port_path_and_harmless_parameters_only():
+    assert redact_url("https://user:pw@api.test:8443/v1/x?page=2&Password=p&empty=#frag") == (
+        "https://api.test:8443/v1/x?page=2&Password=%2A%2A%2A&empty=")
+
+
+@responses.activate
+def test_paths_and_absolute_urls_are_both_accepted_and_headers_merged(connection):
+    class WithAuth(ApiClient):
+        def auth_headers(self):
+            return {"Authorization": "Bearer t"}
+
+    responses.get("https://api.example.test/a/b", json=[])
+    responses.get("https://elsewhere.test/c", json=[])
+    client = WithAuth(connection)
+    client.get("/a/b", headers={"X-Extra": "1"})
+    client.get("https://elsewhere.test/c")
+    first = responses.calls[0].request
+    assert (first.headers["Accept"], first.headers["Authorization"], first.headers["X-Extra"]) == (
+        "application/json", "Bearer t", "1")
+    assert responses.calls[1].request.url == "https://elsewhere.test/c"
+    assert client.session is ApiClient(connection).session  # one session per connection
+
+
+@responses.activate
+def test_redirects_are_never_followed(connection):
+    responses.get(URL, status=302, headers={"Location": "https://evil.test/"})
+    responses.get("https://evil.test/", json={"stolen": True})
+    assert ApiClient(connection).get("items").status_code == 302
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_patch_is_never_retried(connection, waits):
+    responses.patch(URL, status=500)
+    with pytest.raises(ServerError) as failure:
+        ApiClient(connection).patch("items", json={})
+    assert len(responses.calls) == 1 and failure.value.maybe_sent is True
