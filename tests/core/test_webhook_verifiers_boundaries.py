@@ -219,3 +219,17 @@ def test_a_base64_body_signature_passes_with_any_active_secret_and_not_with_anot
     with pytest.raises(InvalidSignature) as refusal:
         verifier.verify({"Webhook-Signature": "not base64!"}, BODY, ["new"])
     assert str(refusal.value) == "Signature non décodable."
+
+
+def test_a_signature_of_another_version_listed_first_does_not_hide_the_v1_one():
+    good = revolut_signed()["Revolut-Signature"]
+    revolut().verify({**revolut_signed(), "Revolut-Signature": f"v0=abcdef,{good}"}, BODY, [SECRET])
+
+
+def test_a_base64_signature_with_characters_outside_base64_is_refused_not_cleaned_up():
+    signature = base64.b64encode(hmac.new(b"new", BODY, hashlib.sha256).digest()).decode()
+    verifier = Base64BodyHmac("Webhook-Signature")
+    for polluted in (f"{signature[:10]}*{signature[10:]}", f"{signature[:20]} {signature[20:]}"):
+        with pytest.raises(InvalidSignature) as refusal:
+            verifier.verify({"Webhook-Signature": polluted}, BODY, ["new"])
+        assert str(refusal.value) == "Signature non décodable."
