@@ -73,6 +73,7 @@ def test_a_network_error_on_a_get_is_retried_max_retries_times_then_reported(con
         ApiClient(connection).get("items")
     assert len(responses.calls) == 3 and failure.value.maybe_sent is False
     assert str(failure.value) == "Service injoignable (ConnectionError)"
+    assert (failure.value.status, failure.value.payload, failure.value.request_id) == (None, None, "")
 
 
 @responses.activate
@@ -226,8 +227,9 @@ def test_the_circuit_opens_on_the_fifth_consecutive_failure_not_the_fourth_for_s
     assert connection.consecutive_failures == 5
     assert before + timedelta(seconds=59) < connection.circuit_open_until <= timezone.now() + timedelta(seconds=60)
     with pytest.raises(CircuitOpen) as refusal:
-        ApiClient(connection).get("items")
+        ApiClient(connection).post("items")
     assert str(refusal.value).startswith("Test est indisponible ; nouvel essai après ")
+    assert (refusal.value.maybe_sent, refusal.value.request_id, refusal.value.status) == (False, "", None)
     assert len(responses.calls) == 5
 
 
@@ -253,15 +255,52 @@ def test_a_network_failure_counts_toward_the_circuit_with_its_message(connection
 
 
 @responses.activate
-@pytest.mark.parametrize("age_seconds, refreshed", [(20, False), (40, True)])
-def test_a_healthy_connection_records_its_last_success_at_most_every_30_seconds(connection, age_seconds, refreshed):
-    last_ok = timezone.now() - timedelta(seconds=age_seconds)
-    Connection.objects.filter(pk=connection.pk).update(last_ok_at=last_ok)
+@pytest.mark.parametrize("age, refreshed", [(timedelta(seconds=30), False),
+                                            (timedelta(seconds=30, microseconds=1), True)])
+def test_a_healthy_connection_records_its_last_success_at_most_every_30_seconds(connection, monkeypatch, age,
+                                                                                refreshed):
+    now = timezone.now()
+    Connection.objects.filter(pk=connection.pk).update(last_ok_at=now - age)
+    connection.refresh_from_db()
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    responses.get(URL, json=[])
+    ApiClient(connection).get("items")
+    connection.refresh_from_db()
+    assert connection.last_ok_at == (now if refreshed else now - age)
+
+
+@responses.activate
+@pytest.mark.parametrize("trouble", [{"consecutive_failures": 2},
+                                     {"circuit_open_until": timezone.now() - timedelta(seconds=1)}])
+def test_a_success_clears_earlier_failures_even_right_after_another_success(connection, trouble):
+    Connection.objects.filter(pk=connection.pk).update(last_ok_at=timezone.now(), **trouble)
     connection.refresh_from_db()
     responses.get(URL, json=[])
     ApiClient(connection).get("items")
     connection.refresh_from_db()
-    assert (connection.last_ok_at != last_ok) is refreshed
+    assert (connection.consecutive_failures, connection.circuit_open_until) == (0, None)
+
+
+def test_a_refused_connection_never_reached_the_server_so_even_a_post_is_retried(connection, settings, waits):
+    import socket
+
+    with socket.socket() as probe:  # a local port nobody listens on: the connection is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.HTTP_MAX_RETRIES = 1
+    with pytest.raises(NetworkError) as failure:
+        ApiClient(connection, base_url=f"http://127.0.0.1:{port}").post("pay", json={"amount": 1})
+    assert failure.value.maybe_sent is False
+    assert [attempt for attempt, _status in attempts()] == [1, 2]
+
+
+@responses.activate
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_every_verb_sends_its_body_and_parameters(connection, method):
+    getattr(responses, method)(URL, json={})
+    getattr(ApiClient(connection), method)("items", json={"a": 1}, params={"p": "2"})
+    request = responses.calls[0].request
+    assert (request.method, request.body, request.url) == (method.upper(), b'{"a": 1}', URL + "?p=2")
 
 
 # The call log --------------------------------------------------------------------------------------------------
