@@ -387,3 +387,48 @@ def test_patch_is_never_retried(connection, waits):
     with pytest.raises(ServerError) as failure:
         ApiClient(connection).patch("items", json={})
     assert len(responses.calls) == 1 and failure.value.maybe_sent is True
+
+
+@responses.activate
+def test_each_call_logs_its_duration_in_milliseconds(connection, monkeypatch):
+    from types import SimpleNamespace
+
+    from apps.core import http
+
+    clock = iter([100.0, 100.25])
+    monkeypatch.setattr(http, "time", SimpleNamespace(monotonic=lambda: next(clock)))
+    responses.get(URL, json=[])
+    ApiClient(connection).get("items")
+    assert ApiCall.objects.get().duration_ms == 250
+
+
+@responses.activate
+@pytest.mark.parametrize("length", [300, 301])
+def test_a_system_s_own_error_message_is_logged_cut_at_300_characters(connection, length):
+    class Verbose(ApiClient):
+        def error_message(self, response, payload):
+            return "v" * length
+
+    responses.get(URL, status=400)
+    with pytest.raises(ClientError):
+        Verbose(connection).get("items")
+    assert ApiCall.objects.get().error == "v" * 300
+
+
+def test_every_connection_gets_a_real_session_of_its_own(db):
+    from apps.core.http import session_for
+
+    first, second = Connection(pk=987_001), Connection(pk=987_002)
+    assert isinstance(session_for(first), requests.Session)
+    assert session_for(first) is session_for(first) and session_for(first) is not session_for(second)
+
+
+def test_a_url_without_a_host_is_redacted_without_inventing_one():
+    assert redact_url("/relative/path?token=t&page=1") == "/relative/path?token=%2A%2A%2A&page=1"
+
+
+@responses.activate
+def test_a_base_url_saved_with_a_trailing_slash_and_a_path_with_a_leading_one_make_one_slash(connection):
+    responses.get("https://api.example.test/v1/items", json=[])
+    ApiClient(connection, base_url="https://api.example.test/v1/").get("/items")
+    assert responses.calls[0].request.url == "https://api.example.test/v1/items"
