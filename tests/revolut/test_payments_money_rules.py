@@ -319,6 +319,8 @@ def test_a_payment_refused_by_revolut_fails_with_its_code(bill, mirrors, revolut
     assert (payment.state, payment.reason_code) == ("failed", "3000")
     bill.refresh_from_db()
     assert bill.status == SupplierBill.Status.PAYMENT_FAILED
+    entry = TimelineEntry.objects.get(level="error")
+    assert entry.message == "Revolut a refusé le paiement : Invalid receiver"
 
 
 def test_the_answer_s_completion_time_becomes_the_bill_s_payment_time(bill, mirrors, revolut, api):
@@ -328,6 +330,7 @@ def test_the_answer_s_completion_time_becomes_the_bill_s_payment_time(bill, mirr
                             "completed_at": "2026-03-02T10:00:05Z"})
     sent = payments.send(payment, RevolutClient(revolut))
     assert (sent.state, sent.transaction_id) == ("completed", TX_ID) and sent.first_sent_at is not None
+    assert sent.reason_code == ""
     bill.refresh_from_db()
     assert bill.paid_at.isoformat() == "2026-03-02T10:00:05+00:00"
 
@@ -526,3 +529,36 @@ def test_the_reconciliation_list_loads_each_payment_with_its_connection_bill_and
     sent_payment(bill, revolut, counterparty, state="unknown", transaction_id="")
     (payment,) = list(payments.unconfirmed_payments())
     assert (payment.connection, payment.bill, payment.counterparty) == (revolut, bill, counterparty)
+
+
+@pytest.mark.parametrize("answer, state, transaction_id", [({"id": TX_ID}, "pending", TX_ID),
+                                                           ({"state": "created"}, "created", "")])
+def test_a_pay_answer_missing_its_state_or_its_id_still_records_what_it_says(bill, mirrors, revolut, api, answer,
+                                                                             state, transaction_id):
+    _, counterparty = mirrors
+    payment = sent_payment(bill, revolut, counterparty, state="prepared", transaction_id="")
+    api.post(PAY_URL, json=answer)
+    sent = payments.send(payment, RevolutClient(revolut))
+    assert (sent.state, sent.transaction_id) == (state, transaction_id)
+
+
+def test_a_re_send_that_cannot_connect_keeps_the_first_send_time_and_is_checked_not_forgotten(
+    bill, mirrors, revolut, api
+):
+    _, counterparty = mirrors
+    first_sent = timezone.now() - timedelta(hours=1)
+    payment = sent_payment(bill, revolut, counterparty, state="unknown", transaction_id="", first_sent_at=first_sent)
+    api.add_callback("GET", f"{API}/transactions", callback=listing())
+    api.post(PAY_URL, body=requests.ConnectTimeout("connect timed out"))
+    with pytest.raises(ActionFailed) as refusal:
+        payments.send(payment, RevolutClient(revolut))
+    assert "sera vérifié automatiquement" in str(refusal.value)  # the first attempt may have reached Revolut
+    payment.refresh_from_db()
+    assert payment.first_sent_at == first_sent
+
+
+def test_a_reason_code_is_shown_only_on_a_failure(bill, mirrors, revolut):
+    _, counterparty = mirrors
+    payment = sent_payment(bill, revolut, counterparty)
+    payments.apply_state(payment, "completed", reason_code="note")
+    assert TimelineEntry.objects.get().message == "Paiement Revolut exécuté : facture payée."
