@@ -64,6 +64,21 @@ def toml_list(values: list[str]) -> str:
     return "[" + ", ".join(json.dumps(value) for value in values) + "]"
 
 
+# mutmut runs pytest many times in one process (then in forks of it) on one test database kept between runs
+# (--reuse-db): a transactional test's flush recreates the content types with new ids, which Django's
+# in-process ContentType cache would not know. Cleared before each test, as a fresh process would start.
+SESSION_PLUGIN = """
+import pytest
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.clear_cache()
+"""
+
+
 def prepare(target: dict, workdir: Path, skip_lines: list[dict]) -> list[str]:
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -73,7 +88,9 @@ def prepare(target: dict, workdir: Path, skip_lines: list[dict]) -> list[str]:
         shutil.copy2(ROOT / path, destination)
     tests = test_paths(target["tests"])
     top_level = sorted({module.split("/")[0] for module in target["modules"]} | {"apps", "config"})
-    also_copy = [name for name in ("locale", "templates", "static", "manage.py") if (workdir / name).exists()]
+    (workdir / "mutation_session.py").write_text(SESSION_PLUGIN)
+    also_copy = [name for name in ("locale", "templates", "static", "manage.py", "mutation_session.py")
+                 if (workdir / name).exists()]
     with open(workdir / "pyproject.toml", "a") as config:
         config.write(
             "\n[tool.mutmut]\n"
@@ -83,7 +100,7 @@ def prepare(target: dict, workdir: Path, skip_lines: list[dict]) -> list[str]:
             f"pytest_add_cli_args_test_selection = {toml_list(tests)}\n"
             f"do_not_mutate_patterns = {toml_list([skip['pattern'] for skip in skip_lines])}\n"
             # One test database for all mutants (they run one after the other), built once.
-            'pytest_add_cli_args = ["-p", "no:cacheprovider", "--reuse-db", "-m", "not e2e"]\n'
+            'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "mutation_session", "--reuse-db", "-m", "not e2e"]\n'
             "use_git_change_detection = false\n"
         )
     return tests
@@ -126,6 +143,24 @@ def verdicts(workdir: Path, modules: list[str]) -> dict[str, int | None]:
     return found
 
 
+DIFFS_SCRIPT = """
+import json, sys
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+print(json.dumps({name: get_diff_for_mutant(name) for name in json.load(sys.stdin)}))
+"""
+
+
+def diffs_of(workdir: Path, mutants: list[str]) -> dict[str, str]:
+    """Every mutant's diff from one process (one `mutmut show` per mutant takes seconds each)."""
+    if not mutants:
+        return {}
+    shown = subprocess.run([sys.executable, "-c", DIFFS_SCRIPT], cwd=workdir, input=json.dumps(mutants),
+                           capture_output=True, text=True)
+    if shown.returncode == 0:
+        return {name: diff.strip() for name, diff in json.loads(shown.stdout).items()}
+    return {name: diff_of(workdir, name) for name in mutants}
+
+
 def diff_of(workdir: Path, mutant: str) -> str:
     shown = subprocess.run([sys.executable, "-m", "mutmut", "show", mutant], cwd=workdir, capture_output=True,
                            text=True)
@@ -151,8 +186,10 @@ def score_target(target: dict, workdir: Path) -> dict:
     killed = [name for name, code in results.items() if code in KILLED]
     equivalent: list[tuple[str, str, str]] = []
     survived: list[tuple[str, str]] = []
-    for name in sorted(set(results) - set(killed)):
-        diff = diff_of(workdir, name)
+    not_killed = sorted(set(results) - set(killed))
+    diffs = diffs_of(workdir, not_killed)
+    for name in not_killed:
+        diff = diffs[name]
         entry = equivalents.get(name)
         if entry and entry.get("line", "").strip() in mutated_lines(diff):
             equivalent.append((name, entry["reason"].strip(), diff))

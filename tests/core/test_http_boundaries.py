@@ -395,11 +395,11 @@ def test_each_call_logs_its_duration_in_milliseconds(connection, monkeypatch):
 
     from apps.core import http
 
-    clock = iter([100.0, 100.25])
+    clock = iter([100.0, 102.0])
     monkeypatch.setattr(http, "time", SimpleNamespace(monotonic=lambda: next(clock)))
     responses.get(URL, json=[])
     ApiClient(connection).get("items")
-    assert ApiCall.objects.get().duration_ms == 250
+    assert ApiCall.objects.get().duration_ms == 2000
 
 
 @responses.activate
@@ -418,7 +418,9 @@ def test_a_system_s_own_error_message_is_logged_cut_at_300_characters(connection
 def test_every_connection_gets_a_real_session_of_its_own(db):
     from apps.core.http import session_for
 
-    first, second = Connection(pk=987_001), Connection(pk=987_002)
+    import random
+
+    first, second = Connection(pk=random.randrange(10**9, 2 * 10**9)), Connection(pk=random.randrange(10**6, 10**9))
     assert isinstance(session_for(first), requests.Session)
     assert session_for(first) is session_for(first) and session_for(first) is not session_for(second)
 
@@ -432,3 +434,92 @@ def test_a_base_url_saved_with_a_trailing_slash_and_a_path_with_a_leading_one_ma
     responses.get("https://api.example.test/v1/items", json=[])
     ApiClient(connection, base_url="https://api.example.test/v1/").get("/items")
     assert responses.calls[0].request.url == "https://api.example.test/v1/items"
+
+
+@responses.activate
+def test_a_path_is_used_as_given_after_the_base_url(connection):
+    responses.get("https://api.example.test/APIX/Xero/items", json=[])
+    ApiClient(connection, base_url="https://api.example.test/APIX").get("Xero/items")
+    assert responses.calls[0].request.url == "https://api.example.test/APIX/Xero/items"
+
+
+@pytest.mark.parametrize("offset, refused", [(timedelta(0), False), (timedelta(microseconds=1), True)])
+@responses.activate
+def test_the_circuit_lets_calls_through_from_the_instant_it_closes(connection, monkeypatch, offset, refused):
+    now = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    Connection.objects.filter(pk=connection.pk).update(circuit_open_until=now + offset)
+    connection.refresh_from_db()
+    responses.get(URL, json=[])
+    if refused:
+        with pytest.raises(CircuitOpen) as refusal:
+            ApiClient(connection).get("items")
+        until = timezone.localtime(now + offset)
+        assert str(refusal.value) == f"Test est indisponible ; nouvel essai après {until:%H:%M:%S}."
+    else:
+        ApiClient(connection).get("items")
+
+
+@responses.activate
+def test_a_success_is_logged_without_error_and_without_an_invented_request_id(connection):
+    responses.get(URL, json=[])
+    ApiClient(connection).get("items")
+    call = ApiCall.objects.get()
+    assert (call.error, call.request_id, call.status_code) == ("", "", 200)
+
+
+@responses.activate
+def test_a_network_failure_is_logged_with_its_url_and_no_request_id(connection, settings, waits):
+    settings.HTTP_MAX_RETRIES = 0
+    responses.get(URL + "?token=abc", body=requests.ConnectionError("reset"))
+    with pytest.raises(NetworkError):
+        ApiClient(connection).get("items?token=abc")
+    call = ApiCall.objects.get()
+    assert (call.url, call.request_id, call.status_code) == (URL + "?token=%2A%2A%2A", "", None)
+    assert call.error == "Service injoignable (ConnectionError)"
+
+
+@responses.activate
+def test_network_retries_back_off_like_5xx_ones(connection, settings, waits, monkeypatch):
+    import random
+
+    settings.HTTP_MAX_RETRIES = 2
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)
+    responses.get(URL, body=requests.ConnectionError("reset"))
+    with pytest.raises(NetworkError):
+        ApiClient(connection).get("items")
+    assert waits == [0.5, 1.0]
+
+
+@responses.activate
+def test_the_renewal_hook_sees_the_401_it_answers(connection):
+    seen = []
+
+    class Renewing(ApiClient):
+        def on_unauthorized(self, response):
+            seen.append((response.status_code, response.headers.get("WWW-Authenticate")))
+            return False
+
+    responses.get(URL, status=401, headers={"WWW-Authenticate": "Bearer error=invalid_token"})
+    with pytest.raises(AuthenticationError):
+        Renewing(connection).get("items")
+    assert seen == [(401, "Bearer error=invalid_token")]
+
+
+@responses.activate
+@pytest.mark.parametrize("status, error", [(500, ServerError), (429, RateLimited)])
+def test_server_and_rate_limit_errors_carry_the_vendor_s_payload_and_request_id(connection, settings, waits, status,
+                                                                              error):
+    settings.HTTP_MAX_RETRIES = 0
+    responses.get(URL, status=status, json={"message": "Plus tard", "code": 9}, headers={"X-Request-Id": "req-77"})
+    with pytest.raises(error) as failure:
+        ApiClient(connection).get("items")
+    assert (failure.value.payload, failure.value.request_id, failure.value.status) == (
+        {"message": "Plus tard", "code": 9}, "req-77", status)
+
+
+@responses.activate
+def test_a_form_body_is_sent_as_given(connection):
+    responses.post(URL, json={})
+    ApiClient(connection).post("items", data={"grant_type": "refresh_token"})
+    assert responses.calls[0].request.body == "grant_type=refresh_token"
