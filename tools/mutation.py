@@ -210,7 +210,7 @@ def kept_rows(names_run: set[str]) -> dict[str, str]:
     rows: dict[str, str] = {}
     for line in REPORT.read_text().splitlines():
         match = re.match(r"\| `([^`]+)` \|", line)
-        if match and match.group(1) not in names_run:
+        if match and match.group(1) not in names_run and "not run yet" not in line:
             rows[match.group(1)] = line
     return rows
 
@@ -265,7 +265,7 @@ def write_report(targets: list[dict], results: list[dict]) -> None:
         TABLE_HEADER,
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    lines += [fresh_rows.get(name) or old_rows[name] for name in order if name in fresh_rows or name in old_rows]
+    lines += [fresh_rows.get(name) or old_rows.get(name) or f"| `{name}` | not run yet | | | | |" for name in order]
     lines += ["", "## Details", ""]
     lines += [fresh_sections.get(name) or old_sections[name] for name in order
               if name in fresh_sections or name in old_sections]
