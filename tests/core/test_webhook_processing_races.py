@@ -263,3 +263,39 @@ def test_giving_up_marks_only_waiting_and_failed_events_ignored(hook):
     assert mark_ignored(WebhookEvent.objects.all()) == 3
     assert sorted(WebhookEvent.objects.values_list("status", flat=True)) == sorted(
         [Status.IGNORED] * 3 + [Status.PROCESSED, Status.PROCESSING])
+
+
+@pytest.mark.django_db
+def test_enqueueing_one_event_leaves_the_others_as_they_are(hook):
+    event = stored_event(hook, status=Status.RECEIVED, event_id="evt-a")
+    other = stored_event(hook, status=Status.RECEIVED, event_id="evt-b")
+    assert processing.enqueue_processing(event.pk) is True
+    event.refresh_from_db()
+    other.refresh_from_db()
+    assert (event.status, other.status) == (Status.QUEUED, Status.RECEIVED)
+
+
+@pytest.mark.django_db
+def test_while_its_handler_runs_an_event_shows_as_processing(redis_connection):
+    seen = []
+
+    def handler(event):
+        seen.append(WebhookEvent.objects.values_list("status", flat=True).get(pk=event.pk))
+
+    hook = registered_hook(Base64BodyScheme, handlers={HANDLED_TYPE: handler})
+    try:
+        event = stored_event(hook)
+        assert process_event(event.pk) == Status.PROCESSED
+        assert seen == [Status.PROCESSING]
+    finally:
+        providers.unregister(hook.scheme.provider_key)
+
+
+@pytest.mark.django_db
+def test_a_replay_queues_a_job_for_each_replayed_event(hook, django_capture_on_commit_callbacks):
+    events = [stored_event(hook, status=Status.FAILED, event_id=f"evt-{n}") for n in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        replay(WebhookEvent.objects.all())
+    jobs = django_rq.get_queue("webhooks").get_jobs()
+    assert sorted(job.args for job in jobs) == sorted((event.pk,) for event in events)
+    assert {job.func for job in jobs} == {process_event}
