@@ -12,7 +12,8 @@ Order of work, for each target of tests/mutation_targets.toml (or only MODULE=<n
    its equivalent mutants with their reasons and the diff of every survivor.
 
 MUTATION_RETEST=1 (make mutation MODULE=... RETEST=1) keeps the target's last run and re-runs only the mutants
-it did not kill, with the current test files: the quick loop while writing tests for survivors. Adding tests can
+it did not kill, with the current test files: the quick loop while writing tests for survivors.
+MUTATION_SCORE_ONLY=1 rewrites the table from the kept runs (after editing tests/mutation_equivalents.toml). Adding tests can
 only kill more, so the killed ones stand; a plain run redoes everything.
 
 Score = killed / (mutants - equivalent). A timeout counts as killed (the change was noticed); "no tests" and
@@ -284,7 +285,9 @@ def main() -> int:
     results = []
     for target in chosen:
         workdir = WORK / slug(target["name"])
-        if os.environ.get("MUTATION_RETEST") and (workdir / "mutants").exists():
+        if os.environ.get("MUTATION_SCORE_ONLY") and (workdir / "mutants").exists():
+            print(f"== {target['name']}: scoring the last run again (no mutant run)", flush=True)
+        elif os.environ.get("MUTATION_RETEST") and (workdir / "mutants").exists():
             tests = refresh_tests(target, workdir)
             names = [name for name, code in verdicts(workdir, target["modules"]).items() if code not in KILLED]
             print(f"== {target['name']}: {len(names)} mutants again, against {' '.join(tests)}", flush=True)
