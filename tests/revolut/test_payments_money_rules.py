@@ -355,7 +355,9 @@ def test_a_failed_run_with_no_payment_sent_puts_the_bill_back_to_pay(bill, mirro
     payments.on_action_run_changed(None, run)
     bill.refresh_from_db()
     assert bill.status == SupplierBill.Status.AWAITING_APPROVAL
-    assert TimelineEntry.objects.filter(message__contains="Paiement demandé par comptable").count() == 1
+    entry = TimelineEntry.objects.get()
+    assert (entry.message, entry.provider) == (
+        "Paiement demandé par comptable : en attente d'un second approbateur.", "revolut")
     run.status = ActionRun.Status.FAILED
     payments.on_action_run_changed(None, run)
     bill.refresh_from_db()
@@ -562,3 +564,9 @@ def test_a_reason_code_is_shown_only_on_a_failure(bill, mirrors, revolut):
     payment = sent_payment(bill, revolut, counterparty)
     payments.apply_state(payment, "completed", reason_code="note")
     assert TimelineEntry.objects.get().message == "Paiement Revolut exécuté : facture payée."
+
+
+def test_a_click_without_a_known_user_still_says_a_payment_awaits_approval(bill, mirrors, revolut):
+    run = ActionRun(action="revolut.pay_bill", object_id=str(bill.pk), status=ActionRun.Status.PENDING_APPROVAL)
+    payments.on_action_run_changed(None, run)
+    assert TimelineEntry.objects.get().message == "Paiement demandé par ? : en attente d'un second approbateur."
