@@ -232,8 +232,13 @@ def row(result: dict) -> str:
             f"{result['equivalent']} | {result['score']:.0%} |")
 
 
+def database_kind() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    return "PostgreSQL" if url.startswith(("postgres://", "postgresql://")) else "SQLite"
+
+
 def section(result: dict) -> str:
-    parts = [f"### `{result['name']}`\n"]
+    parts = [f"### `{result['name']}`\n", f"Measured on {database_kind()}.\n"]
     if result["equivalents"]:
         parts.append("Equivalent (no behaviour changes; reasons from tests/mutation_equivalents.toml):\n")
         for name, reason, _diff in result["equivalents"]:
@@ -285,6 +290,9 @@ def main() -> int:
     results = []
     for target in chosen:
         workdir = WORK / slug(target["name"])
+        if target.get("postgresql") and database_kind() != "PostgreSQL":
+            print(f"ATTENTION : {target['name']} se mesure sur PostgreSQL (DATABASE_URL) : sur SQLite ses tests de "
+                  "verrous sont sautés et leurs mutants survivent.", file=sys.stderr)
         if os.environ.get("MUTATION_SCORE_ONLY") and (workdir / "mutants").exists():
             print(f"== {target['name']}: scoring the last run again (no mutant run)", flush=True)
         elif os.environ.get("MUTATION_RETEST") and (workdir / "mutants").exists():
