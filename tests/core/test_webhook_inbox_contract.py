@@ -285,3 +285,32 @@ def test_an_ignored_event_is_announced_but_never_enqueued(hook, django_capture_o
         event = store_verified(hook.connection, provider, EventDescription(event_type="nobody.handles", event_key="e"),
                                body=json.dumps({}).encode(), headers={}, remote_addr=None)
     assert event.status == Status.IGNORED and len(callbacks) == 1 and queued_jobs() == 0
+
+
+def test_a_rejected_delivery_keeps_its_system_and_redacted_headers(hook):
+    event = store_rejected(hook.connection, body=b"{}", headers={"Webhook-Signature": "forged", "User-Agent": "x"},
+                           error="Signature invalide.", remote_addr=None)
+    event.refresh_from_db()
+    assert event.provider == hook.connection.provider
+    assert event.headers["User-Agent"] == "x" and event.headers["Webhook-Signature"] != "forged"
+
+
+def test_the_rejected_quota_is_per_clock_hour_and_starts_again_the_next_hour(hook, settings, monkeypatch):
+    from datetime import datetime, timezone as dt_timezone
+
+    from django.utils import timezone
+
+    settings.WEBHOOK_REJECTED_MAX_PER_HOUR = 1
+    clock = [datetime(2026, 3, 2, 10, 0, 5, tzinfo=dt_timezone.utc)]
+    monkeypatch.setattr(timezone, "now", lambda: clock[0])
+
+    def rejected():
+        return store_rejected(hook.connection, body=b"{}", headers={}, error="x", remote_addr=None)
+
+    assert rejected() is not None
+    clock[0] = datetime(2026, 3, 2, 10, 59, 59, tzinfo=dt_timezone.utc)
+    assert rejected() is None  # same hour: quota spent
+    clock[0] = datetime(2026, 3, 2, 11, 0, 0, tzinfo=dt_timezone.utc)
+    assert rejected() is not None  # a new hour
+    key = f"webhooks:rejected:{hook.connection.pk}:2026030211"
+    assert 3600 < django_rq.get_connection("webhooks").ttl(key) <= 3700  # counters do not pile up in Redis
