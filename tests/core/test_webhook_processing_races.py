@@ -299,3 +299,15 @@ def test_a_replay_queues_a_job_for_each_replayed_event(hook, django_capture_on_c
     jobs = django_rq.get_queue("webhooks").get_jobs()
     assert sorted(job.args for job in jobs) == sorted((event.pk,) for event in events)
     assert {job.func for job in jobs} == {process_event}
+
+
+@pytest.mark.django_db
+def test_an_event_nobody_handles_any_more_is_ignored_and_says_why(redis_connection):
+    hook = registered_hook(Base64BodyScheme, handlers={})
+    try:
+        event = stored_event(hook)
+        assert process_event(event.pk) == Status.IGNORED
+        event.refresh_from_db()
+        assert (event.status, event.last_error) == (Status.IGNORED, "Aucun gestionnaire pour ce type d'événement.")
+    finally:
+        providers.unregister(hook.scheme.provider_key)
