@@ -311,3 +311,22 @@ def test_an_event_nobody_handles_any_more_is_ignored_and_says_why(redis_connecti
         assert (event.status, event.last_error) == (Status.IGNORED, "Aucun gestionnaire pour ce type d'événement.")
     finally:
         providers.unregister(hook.scheme.provider_key)
+
+
+@pytest.mark.django_db
+def test_the_live_feed_hears_of_each_processed_event(hook, django_capture_on_commit_callbacks):
+    from apps.core import signals
+
+    heard = []
+
+    def listener(sender, event, **kwargs):
+        heard.append((event.pk, event.status))
+
+    signals.webhook_event_processed.connect(listener, sender=WebhookEvent)  # as apps/core/live_feed.py listens
+    try:
+        event = stored_event(hook)
+        with django_capture_on_commit_callbacks(execute=True):
+            process_event(event.pk)
+        assert heard == [(event.pk, Status.PROCESSED)]
+    finally:
+        signals.webhook_event_processed.disconnect(listener, sender=WebhookEvent)
