@@ -314,3 +314,31 @@ def test_the_rejected_quota_is_per_clock_hour_and_starts_again_the_next_hour(hoo
     assert rejected() is not None  # a new hour
     key = f"webhooks:rejected:{hook.connection.pk}:2026030211"
     assert 3600 < django_rq.get_connection("webhooks").ttl(key) <= 3700  # counters do not pile up in Redis
+
+
+def test_with_redis_down_the_quota_counts_this_connection_s_rejections_of_the_last_hour_only(hook, settings,
+                                                                                           monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def unreachable(*args, **kwargs):
+        raise RedisConnectionError("Redis est arrêté")
+
+    monkeypatch.setattr(django_rq, "get_connection", unreachable)
+    settings.WEBHOOK_REJECTED_MAX_PER_HOUR = 1
+    other = make_connection(hook.scheme.provider_key, ["s2"], slug="second")
+    old = store_rejected(hook.connection, body=b"{}", headers={}, error="x", remote_addr=None)
+    WebhookEvent.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(minutes=61))
+    store_rejected(other, body=b"{}", headers={}, error="x", remote_addr=None)
+    WebhookEvent.objects.create(connection=hook.connection, provider=hook.connection.provider, body=b"{}",
+                                headers={}, status=Status.RECEIVED, provider_event_id="ok")
+    assert store_rejected(hook.connection, body=b"{}", headers={}, error="x", remote_addr=None) is not None
+    assert store_rejected(hook.connection, body=b"{}", headers={}, error="x", remote_addr=None) is None
+
+
+def test_refusals_are_written_in_readable_utf8(hook, settings):
+    settings.WEBHOOK_MAX_BODY_BYTES = 10
+    response = hook.post(payload(padding="x" * 20))
+    assert "Corps de requête trop volumineux.".encode() in response.content
