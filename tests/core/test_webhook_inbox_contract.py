@@ -342,3 +342,37 @@ def test_refusals_are_written_in_readable_utf8(hook, settings):
     settings.WEBHOOK_MAX_BODY_BYTES = 10
     response = hook.post(payload(padding="x" * 20))
     assert "Corps de requête trop volumineux.".encode() in response.content
+
+
+def test_a_delivery_to_a_disabled_connection_is_kept_ignored_with_the_reason(hook):
+    hook.connection.is_active = False
+    hook.connection.save()
+    hook.post(event_id="evt-off")
+    event = WebhookEvent.objects.get()
+    assert (event.status, event.last_error) == (Status.IGNORED, "Connexion désactivée : événement non traité.")
+
+
+def test_a_redelivery_points_at_its_own_original_on_its_own_connection(hook):
+    provider = providers.get(hook.connection.provider)
+    other = make_connection(hook.scheme.provider_key, ["s2"], slug="second")
+
+    def deliver(connection, key):
+        return store_verified(connection, provider, EventDescription(event_type=HANDLED_TYPE, event_key=key),
+                              body=b"{}", headers={}, remote_addr=None)
+
+    deliver(hook.connection, "evt-7")
+    first_here = deliver(hook.connection, "evt-8")
+    first_there = deliver(other, "evt-8")
+    again_here, again_there = deliver(hook.connection, "evt-8"), deliver(other, "evt-8")
+    assert (again_here.duplicate_of_id, again_there.duplicate_of_id) == (first_here.pk, first_there.pk)
+    assert (again_here.status, again_here.last_error) == (Status.DUPLICATE, "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_answer_says_queued_once_the_delivery_is_queued(redis_connection):
+    hook = registered_hook(Base64BodyScheme)
+    try:
+        response = hook.post(event_id="evt-queued")
+        assert response.json()["status"] == Status.QUEUED
+    finally:
+        providers.unregister(hook.scheme.provider_key)
