@@ -360,9 +360,10 @@ def test_a_redelivery_points_at_its_own_original_on_its_own_connection(hook):
         return store_verified(connection, provider, EventDescription(event_type=HANDLED_TYPE, event_key=key),
                               body=b"{}", headers={}, remote_addr=None)
 
-    deliver(hook.connection, "evt-7")
     first_here = deliver(hook.connection, "evt-8")
     first_there = deliver(other, "evt-8")
+    deliver(hook.connection, "evt-7")  # a later event of the same connection: not the original
+    deliver(other, "evt-7")
     again_here, again_there = deliver(hook.connection, "evt-8"), deliver(other, "evt-8")
     assert (again_here.duplicate_of_id, again_there.duplicate_of_id) == (first_here.pk, first_there.pk)
     assert (again_here.status, again_here.last_error) == (Status.DUPLICATE, "")
