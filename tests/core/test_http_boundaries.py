@@ -523,3 +523,13 @@ def test_a_form_body_is_sent_as_given(connection):
     responses.post(URL, json={})
     ApiClient(connection).post("items", data={"grant_type": "refresh_token"})
     assert responses.calls[0].request.body == "grant_type=refresh_token"
+
+
+@responses.activate
+def test_an_open_circuit_says_when_calls_will_be_tried_again(connection):
+    until = timezone.now() + timedelta(hours=2)
+    Connection.objects.filter(pk=connection.pk).update(circuit_open_until=until)
+    connection.refresh_from_db()
+    with pytest.raises(CircuitOpen) as refusal:
+        ApiClient(connection).get("items")
+    assert str(refusal.value) == f"Test est indisponible ; nouvel essai après {timezone.localtime(until):%H:%M:%S}."
