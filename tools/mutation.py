@@ -229,7 +229,7 @@ def kept_sections(names_run: set[str]) -> dict[str, str]:
 
 def row(result: dict) -> str:
     return (f"| `{result['name']}` | {result['mutants']} | {result['killed']} | {result['survived']} | "
-            f"{result['equivalent']} | {result['score']:.0%} |")
+            f"{result['equivalent']} | {result["score"]:.1%} |")
 
 
 def database_kind() -> str:

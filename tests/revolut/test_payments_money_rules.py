@@ -570,3 +570,17 @@ def test_a_click_without_a_known_user_still_says_a_payment_awaits_approval(bill,
     run = ActionRun(action="revolut.pay_bill", object_id=str(bill.pk), status=ActionRun.Status.PENDING_APPROVAL)
     payments.on_action_run_changed(None, run)
     assert TimelineEntry.objects.get().message == "Paiement demandé par ? : en attente d'un second approbateur."
+
+
+def test_a_duplicate_request_not_found_yet_says_so_on_the_timeline(bill, mirrors, revolut, api):
+    _, counterparty = mirrors
+    payment = sent_payment(bill, revolut, counterparty, state="prepared", transaction_id="")
+    api.post(PAY_URL, status=400, json={"code": 3020, "message": "Duplicate request"})
+    api.add_callback("GET", f"{API}/transactions", callback=listing())
+    with pytest.raises(ActionFailed):
+        payments.send(payment, RevolutClient(revolut))
+    assert TimelineEntry.objects.get(level="warning").message == (
+        "Réponse de Revolut non reçue (Duplicate request) : le paiement sera vérifié par son identifiant, "
+        "jamais renvoyé en double.")
+    payment.refresh_from_db()
+    assert payment.state == "unknown"
