@@ -253,3 +253,53 @@ def test_the_periodic_sync_can_be_limited_to_one_provider_and_to_full_runs(paged
     assert sync.sync_all(kind=SyncRun.Kind.FULL, provider_key=PagedProvider.key) == 1
     assert SyncRun.objects.get().kind == "full"
     providers.get(PagedProvider.key)  # still registered
+
+
+def test_a_resource_is_built_with_its_run_and_its_connection_s_client(paged_connection, monkeypatch):
+    built = []
+    monkeypatch.setattr(PagedProvider, "client", lambda self, connection: ("client of", connection.pk))
+
+    def fetch_page(self, checkpoint):
+        built.append((self.run.pk, self.client, self.connection.pk))
+        return sync.Page(items=[], checkpoint={}, done=True)
+
+    monkeypatch.setattr(PagedThings, "fetch_page", fetch_page)
+    run = run_once(paged_connection)
+    assert built == [(run.pk, ("client of", paged_connection.pk), paged_connection.pk)]
+
+
+def test_a_resource_that_does_not_say_what_deleted_means_never_marks_rows_deleted():
+    assert sync.SyncResource.is_deleted(None, {"id": 1, "archived": True, "is_deleted": True}) is False
+
+
+def test_two_connections_of_one_system_keep_their_own_rows(paged_provider):
+    first = Connection.objects.create(provider=PagedProvider.key, name="A", slug="a")
+    second = Connection.objects.create(provider=PagedProvider.key, name="B", slug="b")
+    PagedThings.pages = [items(1, 2)]
+    run_once(first)
+    run_b = run_once(second)
+    assert (run_b.added, run_b.unchanged) == (2, 0)
+    PagedThings.pages = [items(1)]
+    full_b = run_once(second, kind=SyncRun.Kind.FULL)
+    assert full_b.deleted == 1
+    assert not PagedMirror.objects.filter(connection=first, is_deleted=True).exists()
+    again = run_once(second, kind=SyncRun.Kind.FULL)
+    assert again.deleted == 0  # a row already marked deleted is not counted again
+
+
+def test_every_stale_run_is_requeued_with_a_one_hour_job_timeout(paged_provider, frozen_now, sync_queue):
+    connections = [Connection.objects.create(provider=PagedProvider.key, name=n, slug=n) for n in ("a", "b", "c")]
+    for connection in connections:
+        run, _ = sync.start_sync(connection, "things")
+        SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.RUNNING,
+                                                 heartbeat_at=frozen_now - timedelta(hours=1))
+    assert sync.resume_stale_runs() == 3
+    jobs = sync_queue.get_jobs()
+    assert len(jobs) == 3 and {job.timeout for job in jobs} == {3600}
+
+
+def test_the_periodic_sync_skips_a_system_not_installed_and_counts_every_start(paged_provider):
+    Connection.objects.create(provider="not-installed", name="C", slug="c")
+    for name in ("a", "b"):
+        Connection.objects.create(provider=PagedProvider.key, name=name, slug=name)
+    assert sync.sync_all() == 2
