@@ -227,3 +227,22 @@ def test_a_key_reused_for_another_record_or_action_is_refused(client_company):
         with pytest.raises(actions.ActionUnavailable) as refusal:
             actions.start(actions.get(action_key), target, user, "k-unique")
         assert str(refusal.value) == "Cette demande a déjà été utilisée pour une autre action."
+
+
+def test_approving_one_payment_approves_only_that_one_keeps_its_ids_and_is_announced(
+    default_queue, announced, django_capture_on_commit_callbacks
+):
+    requester = make_user("lea", "pay_suppliers")
+    approver = make_user("marc", "pay_suppliers", "approve_payments")
+    runs = []
+    for name in ("Gros fournisseur A", "Gros fournisseur B"):
+        run, _ = actions.start(actions.get(PaySupplier.key), Company.objects.create(name=name), requester,
+                               f"k-{name}")
+        runs.append(run)
+    actions.save_progress(runs[0], request_id="req-1")
+    with django_capture_on_commit_callbacks(execute=True):
+        approved = actions.approve(runs[0], approver)
+    runs[1].refresh_from_db()
+    assert approved.external_ids == {"request_id": "req-1", "approved_by": "marc"}
+    assert runs[1].status == ActionRun.Status.PENDING_APPROVAL
+    assert announced[-1] == (approved.pk, ActionRun.Status.RUNNING)
