@@ -303,3 +303,51 @@ def test_the_periodic_sync_skips_a_system_not_installed_and_counts_every_start(p
     for name in ("a", "b"):
         Connection.objects.create(provider=PagedProvider.key, name=name, slug=name)
     assert sync.sync_all() == 2
+
+
+def test_syncing_one_connection_never_touches_another_s_rows(paged_provider, monkeypatch):
+    first = Connection.objects.create(provider=PagedProvider.key, name="A", slug="a")
+    second = Connection.objects.create(provider=PagedProvider.key, name="B", slug="b")
+    PagedThings.pages = [items(1)]
+    run_once(first)
+    run_once(second)
+    before = PagedMirror.objects.get(connection=first).seen_at
+    applied = []
+    monkeypatch.setattr(PagedThings, "apply", lambda self, record: applied.append(record.connection_id))
+    PagedThings.pages = [items(1, 2)]
+    later = timezone.now() + timedelta(hours=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    run_once(second)
+    assert PagedMirror.objects.get(connection=first).seen_at == before
+    assert applied == [second.pk]
+
+
+def test_counts_add_up_over_pages_and_records(paged_connection, monkeypatch):
+    def apply(self, record):
+        if record.payload.get("bad"):
+            raise ValueError("mauvais")
+
+    monkeypatch.setattr(PagedThings, "apply", apply)
+    PagedThings.pages = [items(1, 2), items(3)]
+    run_once(paged_connection)
+    PagedThings.pages = [items(1, bad=True) + items(2, archived=True), items(3, archived=True)]
+    run = run_once(paged_connection)
+    assert (run.failed, run.deleted, run.updated) == (1, 2, 1)
+    PagedThings.pages = [items(4, 5, bad=True), items(6, bad=True)]
+    assert run_once(paged_connection).failed == 3
+
+
+def test_a_new_run_starts_from_the_last_success_of_its_own_connection_and_resource(paged_provider, monkeypatch):
+    first = Connection.objects.create(provider=PagedProvider.key, name="A", slug="a")
+    other = Connection.objects.create(provider=PagedProvider.key, name="B", slug="b")
+    now = timezone.now()
+    SyncRun.objects.create(connection=first, resource="things", status=SyncRun.Status.SUCCEEDED,
+                           checkpoint={"since": "later-finish"}, finished_at=now)
+    SyncRun.objects.create(connection=first, resource="things", status=SyncRun.Status.SUCCEEDED,
+                           checkpoint={"since": "earlier-finish"}, finished_at=now - timedelta(hours=1))
+    SyncRun.objects.create(connection=other, resource="things", status=SyncRun.Status.SUCCEEDED,
+                           checkpoint={"since": "other-connection"}, finished_at=now + timedelta(hours=1))
+    SyncRun.objects.create(connection=first, resource="others", status=SyncRun.Status.SUCCEEDED,
+                           checkpoint={"since": "other-resource"}, finished_at=now + timedelta(hours=1))
+    assert sync.last_success_checkpoint(first, "things") == {"since": "later-finish"}
+    assert sync.last_success_checkpoint(first, "nothing") is None
