@@ -246,3 +246,25 @@ def test_approving_one_payment_approves_only_that_one_keeps_its_ids_and_is_annou
     assert approved.external_ids == {"request_id": "req-1", "approved_by": "marc"}
     assert runs[1].status == ActionRun.Status.PENDING_APPROVAL
     assert announced[-1] == (approved.pk, ActionRun.Status.RUNNING)
+
+
+def test_a_click_on_another_action_or_after_the_first_finished_makes_a_new_run(client_company):
+    user = make_user("lea", "send_emails", "pay_suppliers")
+    greet, _ = actions.start(actions.get(SendGreeting.key), client_company, user, "k-greet")
+    pay, created = actions.start(actions.get(PaySupplier.key), client_company, user, "k-pay")
+    assert created and pay.pk != greet.pk
+    actions.execute(greet.pk)
+    again, created_again = actions.start(actions.get(SendGreeting.key), client_company, user, "k-greet-2")
+    assert created_again and again.pk != greet.pk
+
+
+def test_a_click_without_the_permission_is_refused_in_french(client_company):
+    with pytest.raises(actions.ActionUnavailable) as refusal:
+        actions.start(actions.get(SendGreeting.key), client_company, make_user("lea"), "k")
+    assert str(refusal.value) == "Vous n'avez pas la permission requise."
+
+
+def test_an_action_never_uses_another_system_s_connection(client_company):
+    Connection.objects.filter(provider=PROVIDER).delete()
+    Connection.objects.create(provider="another-system", name="Autre", slug="autre")
+    assert actions.get(SendGreeting.key).connection() is None
