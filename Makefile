@@ -13,7 +13,7 @@ PYTHON ?= $(shell for candidate in python3.12 python3.13 python3.14 python3 \
 	    && $$path -c 'import sys; print(sys.executable)' && break; \
 	done)
 
-.PHONY: run test test-e2e install install-test browser promtool translations clean
+.PHONY: run test test-e2e mutation install install-test browser promtool translations clean
 
 # RUN_ARGS: options of runconsole, e.g. RUN_ARGS="--port 8100 --no-demo".
 run: install translations
@@ -32,6 +32,13 @@ test: install-test browser promtool translations
 
 test-e2e: install-test browser translations
 	$(call pytest,-m e2e)
+
+# Mutation testing of the critical modules, each against its own tests (tests/mutation_targets.toml); writes
+# tests/MUTATION.md. Slow, so not part of `make test`. One module: make mutation MODULE=apps/revolut/payments.py
+# MUTATION_JOBS: mutants tested at once (default 1: the test database is shared by the mutants of a run).
+# RETEST=1: re-run only the mutants the last run of MODULE did not kill, with the current tests.
+mutation: install-test translations
+	@MODULE="$(MODULE)" MUTATION_JOBS="$(MUTATION_JOBS)" MUTATION_RETEST="$(RETEST)" $(PY) tools/mutation.py
 
 install: $(VENV)/.installed-run
 install-test: $(VENV)/.installed-test

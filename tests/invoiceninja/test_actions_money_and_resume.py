@@ -1,0 +1,212 @@
+"""Invoice Ninja actions where money or duplicates are at stake: « Marquer payée » records what Invoice Ninja
+says was paid, a retried push finds the object it created (up to 5 pages back, never a deleted one), a record
+linked to another object is refused, a conflict is resolved only on request, and every failure reads in French."""
+
+import secrets
+from decimal import Decimal
+
+import pytest
+import responses
+
+from apps.core import actions
+from apps.core.actions import ActionFailed
+from apps.core.http import AuthenticationError, NetworkError, ServerError
+from apps.core.models import ActionRun
+from apps.hub.models import Invoice, Quote
+from apps.invoiceninja import actions as in_actions
+from apps.invoiceninja.actions import MarkInvoicePaid, SendInvoice, TakeRemoteInvoice, failure, find_marked, link_remote
+from apps.invoiceninja.client import InvoiceNinjaClient, ValidationFailed
+from apps.invoiceninja.models import InvoiceLink, QuoteLink
+from tests.invoiceninja.conftest import API, fixture
+
+pytestmark = pytest.mark.django_db
+
+
+def execute(action_class, obj, user) -> ActionRun:
+    run, _created = actions.start(actions.get(action_class.key), obj, user, secrets.token_hex(16))
+    actions.execute(run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def page(items, current=1, total_pages=1):
+    return {"data": items, "meta": {"pagination": {"total": len(items), "count": len(items), "per_page": 100,
+                                                   "current_page": current, "total_pages": total_pages,
+                                                   "links": {}}}}
+
+
+@pytest.fixture
+def sent_invoice(connection, company):
+    invoice = Invoice.objects.create(company=company, status=Invoice.Status.SENT, number="F-0042")
+    InvoiceLink.objects.create(connection=connection, invoice=invoice, external_id="Opnel5aKBz")
+    return invoice
+
+
+# « Marquer payée » ---------------------------------------------------------------------------------------------
+@responses.activate
+def test_mark_paid_records_the_amount_invoice_ninja_says_was_paid(connection, staff, sent_invoice, redis_connection,
+                                                                 no_pacing):
+    paid = dict(fixture("invoice.json"), status_id="4", paid_to_date=768.0, balance=0)
+    responses.post(f"{API}/invoices/bulk", json={"data": [paid]})
+    run = execute(MarkInvoicePaid, sent_invoice, staff)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert run.message == "Facture F-0042 marquée payée dans Invoice Ninja."
+    assert run.external_ids["invoiceninja_invoice_id"] == "Opnel5aKBz"
+    sent_invoice.refresh_from_db()
+    assert (sent_invoice.status, sent_invoice.amount_paid) == (Invoice.Status.PAID, Decimal("768.00"))
+    link = InvoiceLink.objects.get(invoice=sent_invoice)
+    assert not link.has_local_changes(sent_invoice)  # our own write is not a local edit
+
+
+@responses.activate
+def test_mark_paid_rereads_the_invoice_when_the_bulk_answer_does_not_list_it(connection, staff, sent_invoice,
+                                                                             redis_connection, no_pacing):
+    responses.post(f"{API}/invoices/bulk", json={"data": []})
+    responses.get(f"{API}/invoices/Opnel5aKBz",
+                  json={"data": dict(fixture("invoice.json"), status_id="4", paid_to_date=768.0)})
+    run = execute(MarkInvoicePaid, sent_invoice, staff)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    sent_invoice.refresh_from_db()
+    assert sent_invoice.status == Invoice.Status.PAID
+
+
+def test_mark_paid_is_offered_only_for_a_linked_unpaid_invoice(connection, staff, company, sent_invoice):
+    action = actions.get(MarkInvoicePaid.key)
+    assert action.unavailable_reason(sent_invoice, staff) is None
+    for status in (Invoice.Status.PAID, Invoice.Status.CANCELLED):
+        sent_invoice.status = status
+        assert action.unavailable_reason(sent_invoice, staff) is not None
+    unlinked = Invoice.objects.create(company=company, status=Invoice.Status.SENT)
+    assert action.unavailable_reason(unlinked, staff) is not None
+    for status in (Invoice.Status.DRAFT, Invoice.Status.PARTIAL):
+        sent_invoice.status = status
+        assert action.unavailable_reason(sent_invoice, staff) is None
+
+
+def test_mark_paid_without_a_link_refuses_in_french(connection, staff, company):
+    invoice = Invoice.objects.create(company=company, status=Invoice.Status.SENT)
+    with pytest.raises(ActionFailed) as refusal:
+        MarkInvoicePaid().perform(invoice, ActionRun(), connection, InvoiceNinjaClient(connection))
+    assert str(refusal.value) == "Cette facture n'existe pas dans Invoice Ninja."
+
+
+def test_mark_paid_confirmation_shows_the_balance_due(connection, sent_invoice):
+    sent_invoice.lines.create(position=0, description="x", quantity=1, unit_price=Decimal("100.00"), tax_rate=0)
+    sent_invoice.recalculate_totals()
+    sent_invoice.amount_paid = Decimal("40.00")
+    details = dict(MarkInvoicePaid().confirmation_details(sent_invoice))
+    assert details["Solde dû"] == "60.00 EUR"
+
+
+def test_send_invoice_is_offered_for_unpaid_invoices_with_lines(connection, staff, company):
+    invoice = Invoice.objects.create(company=company, status=Invoice.Status.PARTIAL)
+    action = actions.get(SendInvoice.key)
+    assert action.unavailable_reason(invoice, staff) is not None  # no lines yet
+    invoice.lines.create(position=0, description="x", quantity=1, unit_price=Decimal("1.00"))
+    assert action.unavailable_reason(invoice, staff) is None
+    invoice.status = Invoice.Status.PAID
+    assert action.unavailable_reason(invoice, staff) is not None
+
+
+# Finding what a dead attempt created ---------------------------------------------------------------------------
+@responses.activate
+@pytest.mark.parametrize("found_on, found", [(5, True), (6, False)])
+def test_a_retry_looks_for_its_marked_object_on_five_pages_at_most(connection, found_on, found, no_pacing):
+    mark = "[console:invoice:7]"
+    for number in range(1, 7):
+        items = [{"id": f"other-{number}", "private_notes": ""}]
+        if number == found_on:
+            items.append({"id": "ours", "private_notes": f"notes {mark}"})
+        responses.get(f"{API}/invoices", json=page(items, current=number, total_pages=6),
+                      match=[responses.matchers.query_param_matcher(
+                          {"page": str(number), "per_page": "100", "sort": "id|desc"}, strict_match=False)])
+    result = find_marked(InvoiceNinjaClient(connection), "invoices", mark)
+    assert (result["id"] if result else None) == ("ours" if found else None)
+    assert len(responses.calls) == min(found_on, 5)
+
+
+@responses.activate
+def test_a_deleted_marked_object_is_not_taken_for_ours(connection, no_pacing):
+    mark = "[console:invoice:7]"
+    responses.get(f"{API}/invoices", json=page([{"id": "deleted", "private_notes": mark, "is_deleted": True},
+                                                {"id": "alive", "private_notes": mark}]))
+    assert find_marked(InvoiceNinjaClient(connection), "invoices", mark)["id"] == "alive"
+
+
+@responses.activate
+def test_the_last_page_ends_the_search(connection, no_pacing):
+    responses.get(f"{API}/invoices", json=page([{"id": "a", "private_notes": None}], current=1, total_pages=1))
+    assert find_marked(InvoiceNinjaClient(connection), "invoices", "[console:invoice:7]") is None
+    assert len(responses.calls) == 1
+
+
+def test_a_record_already_linked_to_another_remote_object_is_refused(connection, sent_invoice):
+    with pytest.raises(ActionFailed) as refusal:
+        link_remote(InvoiceLink, connection, "invoice", sent_invoice, {"id": "someone-else"})
+    assert str(refusal.value) == "Cet enregistrement est déjà lié à un autre objet Invoice Ninja (Opnel5aKBz)."
+    assert link_remote(InvoiceLink, connection, "invoice", sent_invoice, {"id": "Opnel5aKBz"}).external_id == \
+        "Opnel5aKBz"
+
+
+# Conflicts -----------------------------------------------------------------------------------------------------
+def test_taking_invoice_ninja_s_version_is_offered_only_in_conflict(connection, staff, sent_invoice):
+    action = actions.get(TakeRemoteInvoice.key)
+    assert action.unavailable_reason(sent_invoice, staff) is not None
+    link = InvoiceLink.objects.get(invoice=sent_invoice)
+    link.mark_conflict("les deux côtés ont changé")
+    assert action.unavailable_reason(sent_invoice, staff) is None
+
+
+@responses.activate
+def test_taking_invoice_ninja_s_version_overwrites_the_console_s_and_ends_the_conflict(connection, staff, company,
+                                                                                      sent_invoice, redis_connection,
+                                                                                      no_pacing):
+    from apps.invoiceninja.models import ClientLink
+
+    ClientLink.objects.create(connection=connection, company=company, external_id="VolejRejNm")
+    link = InvoiceLink.objects.get(invoice=sent_invoice)
+    link.mark_conflict("les deux côtés ont changé")
+    sent_invoice.notes = "modifié dans la console"
+    sent_invoice.save()
+    responses.get(f"{API}/invoices/Opnel5aKBz", json={"data": dict(fixture("invoice.json"), public_notes="distant")})
+    run = execute(TakeRemoteInvoice, sent_invoice, staff)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert run.message == "Version Invoice Ninja reprise ; conflit résolu."
+    sent_invoice.refresh_from_db()
+    link.refresh_from_db()
+    assert sent_invoice.notes == "distant" and not link.in_conflict
+
+
+# Failures read in French ---------------------------------------------------------------------------------------
+def test_each_failure_reads_in_french_and_says_what_to_do():
+    cases = [
+        (ValidationFailed("422", status=422, field_errors={"client_id": ["requis"]}),
+         "Invoice Ninja a refusé les données : client_id : requis"),
+        (AuthenticationError("Invalid token", status=403), "Invoice Ninja refuse le jeton API de la connexion : "
+                                                           "vérifiez-la dans l'administration."),
+        (AuthenticationError("Forbidden", status=403), "Invoice Ninja refuse l'opération : Forbidden"),
+        (AuthenticationError("Invalid token", status=401), "Invoice Ninja refuse l'opération : Invalid token"),
+        (NetworkError("timeout", maybe_sent=True), "Invoice Ninja n'a pas répondu ; relancez l'action : elle "
+                                                   "reprendra sans rien créer en double."),
+        (NetworkError("refused", maybe_sent=False), "Invoice Ninja : refused"),
+        (ServerError("HTTP 500", status=500), "Invoice Ninja : HTTP 500"),
+    ]
+    for error, message in cases:
+        assert str(failure(error)) == message
+
+
+def test_without_an_active_connection_the_action_says_so(db, company):
+    invoice = Invoice.objects.create(company=company, status=Invoice.Status.SENT)
+    with pytest.raises(ActionFailed) as refusal:
+        MarkInvoicePaid().run(invoice, ActionRun())
+    assert str(refusal.value) == "Aucune connexion Invoice Ninja active."
+
+
+def test_recipients_are_the_contacts_with_an_email_else_the_company_s(company, quote):
+    assert in_actions.recipients(quote) == "claire@atelier.example"
+    company.contacts.update(email="")
+    assert in_actions.recipients(quote) == "contact@atelier.example"
+    company.email = ""
+    company.save()
+    assert in_actions.recipients(quote) == "(aucun contact avec e-mail)"
+    assert QuoteLink.objects.count() == 0 and Quote.objects.count() == 1
