@@ -15,7 +15,8 @@ half `create_invoice`, new external ids each round, from tests/invoiceninja/fixt
 - baseline: the same kind of rows read once with their connection, then each Invoice Ninja handler called
   directly in a loop, each in its own transaction (the handler's own SQL and live pushes, nothing else).
 
-Prints events/s per round, the medians and their ratio as a Markdown table for bench/README.md, then a
+Prints events/s per round, the process's CPU time per event (less noisy than wall time on a shared machine), the
+medians and their ratio as a Markdown table for bench/README.md, then a
 counting pass on --count-events deliveries: SQL statements per event (both sides), Redis commands per event and
 Redis connections opened (read with MONITOR on the bench's Redis database only). Never run against real data.
 """
@@ -155,9 +156,9 @@ def main():
         assert isinstance(worker, ConsoleWorker), type(worker)
         db.close()  # as rqworker does before its loop
         with meter():
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             worker.work(burst=True, logging_level="INFO")
-            elapsed = time.perf_counter() - began
+            elapsed = time.perf_counter() - began, time.process_time() - cpu
         processed = WebhookEvent.objects.filter(pk__in=event_ids, status=WebhookEvent.Status.PROCESSED).count()
         if processed != count:
             sys.exit(f"{processed}/{count} événements traités par le worker (voir {worker_log}).")
@@ -166,11 +167,11 @@ def main():
     def run_baseline(tag: str, count: int, meter=contextlib.nullcontext) -> float:
         event_ids = store(tag, count)
         with meter():
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             for event in WebhookEvent.objects.filter(pk__in=event_ids).select_related("connection").order_by("pk"):
                 with transaction.atomic():
                     HANDLERS[event.event_type](event)
-            return time.perf_counter() - began
+            return time.perf_counter() - began, time.process_time() - cpu
 
     # Warm-up: the first job of a process builds Django's lazy caches (templates, SQL compilers) on both sides.
     run_baseline("warmb", 10)
@@ -178,13 +179,16 @@ def main():
 
     load_before = os.getloadavg()
     project, baseline, ratios = [], [], []
+    cpu = {"project": [], "baseline": []}
     for round_number in range(args.rounds):
         order = ("project", "baseline") if round_number % 2 == 0 else ("baseline", "project")
         rates = {}
         for side in order:
             tag = f"r{round_number}{side[0]}{uuid.uuid4().hex[:4]}"
             runner = run_project if side == "project" else run_baseline
-            rates[side] = args.events / runner(tag, args.events)
+            wall, cpu_seconds = runner(tag, args.events)
+            rates[side] = args.events / wall
+            cpu[side].append(cpu_seconds * 1000 / args.events)
             print(f"round {round_number + 1} {side}: {rates[side]:.1f} événements/s", file=sys.stderr, flush=True)
         project.append(rates["project"])
         baseline.append(rates["baseline"])
@@ -201,6 +205,9 @@ def main():
           f"| {project_median / baseline_median:.2f}× | {statistics.median(ratios):.2f}× "
           f"({min(ratios):.2f}–{max(ratios):.2f}) |")
     print("\nPar manche (worker / seul) : " + ", ".join(f"{p:.1f} / {b:.1f}" for p, b in zip(project, baseline)))
+    print(f"Temps CPU du processus par événement (médiane, tous fils) : worker {statistics.median(cpu['project']):.1f} ms, "
+          f"gestionnaire seul {statistics.median(cpu['baseline']):.1f} ms "
+          f"(ratio {statistics.median(cpu['baseline']) / statistics.median(cpu['project']):.2f}×).")
 
     if args.count_events:
         count_pass(args.count_events, run_project, run_baseline, db)

@@ -143,7 +143,7 @@ class ConsoleWorker(SimpleWorker):
                 if not self.connection.sismember(self.redis_workers_keys, self.key):
                     self.connection.delete(self.key)
                     self.register_birth()
-                    self.set_state(WorkerStatus.IDLE)
+                    super().set_state(WorkerStatus.IDLE)  # the new hash has no state yet, whatever self._state says
                     self.log.info("Worker %s: Redis de retour, worker enregistré de nouveau.", self.name)
                 return
             except REDIS_ERRORS:
