@@ -97,6 +97,9 @@ def main():
     parser.add_argument("--events", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--count-events", type=int, default=50, help="0: pas de passe de comptage")
+    parser.add_argument("--without-live-feed", action="store_true",
+                        help="Débrancher le flux en direct de l'accueil (une ligne rendue et poussée par événement "
+                             "traité) : ce qu'il coûte au worker quand personne ne regarde l'accueil.")
     args = parser.parse_args()
     refuse_unsafe_targets()
 
@@ -114,6 +117,11 @@ def main():
     from apps.core.worker import ConsoleWorker
     from apps.invoiceninja.handlers import HANDLERS
 
+    if args.without_live_feed:
+        from apps.core import live_feed, signals
+
+        signals.webhook_event_processed.disconnect(live_feed.push_processed, sender=WebhookEvent,
+                                                   dispatch_uid="core.live_feed.processed")
     settings.DEBUG = False  # no query log: it would cost the side with more statements more
     call_command("migrate", verbosity=0)
     redis = django_rq.get_connection("webhooks")
