@@ -30,7 +30,8 @@ from rq import Retry
 
 from apps.core import jobs, providers, signals
 from apps.core.http import ApiError
-from apps.core.models import WebhookEvent
+from apps.core.fields import EncryptedJSONField
+from apps.core.models import Connection, WebhookEvent
 from apps.core.storable import storable_text
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ SETTLED = (Status.PROCESSED, Status.IGNORED, Status.DUPLICATE, Status.REJECTED)
 # A rejected delivery was never verified and a duplicate is only a receipt: neither may be replayed.
 REPLAYABLE = (Status.RECEIVED, Status.QUEUED, Status.FAILED, Status.PROCESSED, Status.IGNORED)
 DEFAULT_RETRY_INTERVALS = (30, 120, 600)
+CONNECTION_SECRETS = tuple(f"connection__{field.name}" for field in Connection._meta.concrete_fields
+                           if isinstance(field, EncryptedJSONField))
 
 
 # Errors a retry cannot fix: the same payload would be refused the same way.
@@ -113,8 +116,10 @@ def process_event(event_id: int) -> str:
         # The event's row only: locking its connection too would hold every new delivery to that connection
         # (whose insert checks the connection row) for as long as the handler runs.
         # (SQLite has no row locks: the claim above and the settled check below keep one run per event there.)
+        # The connection's encrypted fields are left deferred: a handler that reads one loads it then (one query);
+        # most handlers never do, and decrypting three secrets per event is not free.
         event = (WebhookEvent.objects.select_for_update(of=("self",)).select_related("connection")
-                 .filter(pk=event_id).first())
+                 .defer(*CONNECTION_SECRETS).filter(pk=event_id).first())
         if event is None or event.status in SETTLED:
             return "skipped"
         handler = handler_for(event)
