@@ -110,12 +110,16 @@ def test_a_row_marked_deleted_that_comes_back_unchanged_is_revived(paged_connect
     assert not PagedMirror.objects.get(external_id="2").is_deleted
 
 
-def test_an_unchanged_row_is_still_marked_seen(paged_connection, monkeypatch):
+def test_an_unchanged_row_is_marked_seen_by_a_full_run_and_left_alone_by_an_incremental_one(paged_connection,
+                                                                                             monkeypatch):
     PagedThings.pages = [items(1)]
     run_once(paged_connection)
+    first_seen = PagedMirror.objects.get().seen_at
     later = timezone.now() + timedelta(hours=2)
     monkeypatch.setattr(timezone, "now", lambda: later)
     run_once(paged_connection)
+    assert PagedMirror.objects.get().seen_at == first_seen  # no change, no write
+    run_once(paged_connection, kind=SyncRun.Kind.FULL)
     record = PagedMirror.objects.get()
     assert record.seen_at == later and record.synced_at < later
 

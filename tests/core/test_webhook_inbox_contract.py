@@ -326,7 +326,9 @@ def test_with_redis_down_the_quota_counts_this_connection_s_rejections_of_the_la
     def unreachable(*args, **kwargs):
         raise RedisConnectionError("Redis est arrêté")
 
-    monkeypatch.setattr(django_rq, "get_connection", unreachable)
+    from apps.core import redis_clients
+
+    monkeypatch.setattr(redis_clients, "for_queue", unreachable)
     settings.WEBHOOK_REJECTED_MAX_PER_HOUR = 1
     other = make_connection(hook.scheme.provider_key, ["s2"], slug="second")
     old = store_rejected(hook.connection, body=b"{}", headers={}, error="x", remote_addr=None)

@@ -159,10 +159,10 @@ def test_a_job_for_a_deleted_event_does_nothing(hook):
 @pytest.mark.django_db
 @pytest.mark.parametrize("length", [500, 501])
 def test_a_failure_is_recorded_cut_at_500_characters(redis_connection, length):
-    message = "x" * (length - len("ValueError: "))
+    message = "x" * (length - len("RuntimeError: "))
 
-    def failing(event):
-        raise ValueError(message)
+    def failing(event):  # a transient failure (a ValueError would be permanent: failed at once, no retry)
+        raise RuntimeError(message)
 
     hook = registered_hook(Base64BodyScheme, handlers={HANDLED_TYPE: failing})
     try:
@@ -171,8 +171,8 @@ def test_a_failure_is_recorded_cut_at_500_characters(redis_connection, length):
             process_event(event.pk)
         event.refresh_from_db()
         assert event.status == Status.FAILED
-        assert event.last_error == f"ValueError: {message}"[:500] and len(event.last_error) == 500
-        assert "ValueError" in event.traceback
+        assert event.last_error == f"RuntimeError: {message}"[:500] and len(event.last_error) == 500
+        assert "RuntimeError" in event.traceback
         assert str(failure.value) == f"Webhook {event.pk} : {event.last_error}"
     finally:
         providers.unregister(hook.scheme.provider_key)

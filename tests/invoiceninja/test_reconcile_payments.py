@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from apps.core.models import TimelineEntry
-from apps.hub.models import Company, Invoice, Payment
+from apps.hub.models import Company, Invoice, Payment, lines_from_vendor
 from apps.invoiceninja import reconcile
 from apps.invoiceninja.models import InvoiceLink
 
@@ -23,7 +23,8 @@ def customer(db):
 
 def linked_invoice(connection, customer, external_id="inv-1", total="100.00", status=Invoice.Status.SENT):
     invoice = Invoice.objects.create(company=customer, currency="EUR", status=status, number=f"F-{external_id}")
-    invoice.lines.create(position=0, description="Prestation", quantity=1, unit_price=Decimal(total), tax_rate=0)
+    with lines_from_vendor():  # the lines as Invoice Ninja sent them, whatever the document's state
+        invoice.lines.create(position=0, description="Prestation", quantity=1, unit_price=Decimal(total), tax_rate=0)
     invoice.recalculate_totals()
     invoice.refresh_from_db()
     link = InvoiceLink.objects.create(connection=connection, invoice=invoice, external_id=external_id)
@@ -60,8 +61,8 @@ def test_the_payment_and_the_new_status_are_written_on_the_invoice_timeline_once
     reconcile.apply_payment(connection, payment("100.00"))
     reconcile.apply_payment(connection, payment("100.00"))  # delivered twice
     messages = list(TimelineEntry.objects.order_by("pk").values_list("message", "level"))
-    assert messages == [("Paiement reçu via Invoice Ninja : 100.00 EUR (n° P-1).", "success"),
-                        ("Facture « Payée » (payé : 100.00 EUR).", "success")]
+    assert messages == [("Paiement reçu via Invoice Ninja : 100,00\xa0€ (n° P-1).", "success"),
+                        ("Facture « Payée » (payé : 100,00\xa0€).", "success")]
     assert Payment.objects.count() == 1
     entry = TimelineEntry.objects.order_by("pk").first()
     assert (entry.provider, entry.external_ids) == ("invoiceninja", {"invoiceninja_payment_id": "pay-1"})
@@ -73,7 +74,7 @@ def test_a_partial_refund_lowers_the_payment_and_a_full_refund_removes_it(connec
     reconcile.apply_payment(connection, payment("100.00", refunded="30.00"))
     assert Payment.objects.get().amount == Decimal("70.00")
     assert state(invoice) == (Invoice.Status.PARTIAL, Decimal("70.00"))
-    assert TimelineEntry.objects.filter(message="Paiement reçu via Invoice Ninja : 70.00 EUR (n° P-1).").exists()
+    assert TimelineEntry.objects.filter(message="Paiement reçu via Invoice Ninja : 70,00\xa0€ (n° P-1).").exists()
     reconcile.apply_payment(connection, payment("100.00", refunded="100.00"))
     assert not Payment.objects.exists()
     assert state(invoice) == (Invoice.Status.SENT, Decimal("0.00"))
