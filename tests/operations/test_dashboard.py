@@ -184,3 +184,11 @@ def test_the_page_reads_in_english(operator_client, ninja, redis_connection):
     assert "Failed webhooks" in html
     assert "Retry" in html
     assert "Relancer" not in html
+
+
+def test_operators_find_the_page_from_the_console_home_and_others_do_not_see_the_link(client, operator,
+                                                                                     redis_connection):
+    client.force_login(operator)
+    assert URL in page(client.get(reverse("admin:index")))
+    client.force_login(User.objects.create_user("stagiaire", is_staff=True))
+    assert URL not in page(client.get(reverse("admin:index")))
