@@ -38,7 +38,7 @@ def demo_connection() -> tuple[Connection, SandboxAccount]:
             provider="docuseal", slug=CONNECTION_SLUG, name=CONNECTION_NAME, base_url=sandbox_url(),
             secrets={"api_key": account.api_key}, webhook_secrets=[account.hmac_secret],
             config={"template_id": template.pk})
-    elif connection.base_url != sandbox_url():  # the sandbox process now answers elsewhere (another port)
+    elif connection.base_url != sandbox_url():  # the sandboxes now answer elsewhere (e.g. an older run on :8001)
         connection.base_url = sandbox_url()
         connection.save(update_fields=["base_url", "updated_at"])
     if account.webhook_url != connection.webhook_url():

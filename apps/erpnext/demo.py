@@ -39,7 +39,7 @@ def demo_connection() -> tuple[Connection, SandboxSite]:
             secrets={"api_key": site.api_key, "api_secret": site.api_secret},
             webhook_secrets=[secrets.token_urlsafe(32)],
         )
-    elif connection.base_url != sandbox_url():  # the sandbox process now answers elsewhere (another port)
+    elif connection.base_url != sandbox_url():  # the sandboxes now answer elsewhere (e.g. an older run on :8001)
         connection.base_url = sandbox_url()
         connection.save(update_fields=["base_url", "updated_at"])
     site.webhook_url = connection.webhook_url()

@@ -41,7 +41,7 @@ def demo_connection() -> Connection:
             provider="invoiceninja", slug=CONNECTION_SLUG, name=CONNECTION_NAME, base_url=sandbox_url(),
             secrets={"api_token": account.api_token}, webhook_secrets=[secrets.token_urlsafe(32)],
         )
-    elif connection.base_url != sandbox_url():  # the sandbox process now answers elsewhere (another port)
+    elif connection.base_url != sandbox_url():  # the sandboxes now answer elsewhere (e.g. an older run on :8001)
         connection.base_url = sandbox_url()
         connection.save(update_fields=["base_url", "updated_at"])
     return connection

@@ -69,7 +69,7 @@ class RevolutProvider(Provider):
             defaults={"provider": self.key, "name": "Revolut Business (sandbox)", "base_url": base_url,
                       "token_status": Connection.TokenStatus.MISSING},
         )
-        if connection.base_url != base_url:  # the sandbox process now answers elsewhere (another port)
+        if connection.base_url != base_url:  # the sandboxes now answer elsewhere (e.g. an older run on :8001)
             connection.base_url = base_url
             connection.save(update_fields=["base_url", "updated_at"])
         if not connection.secret("private_key_pem"):
