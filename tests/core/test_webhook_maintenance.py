@@ -66,7 +66,7 @@ def test_sweeper_picks_up_an_event_whose_worker_died_mid_processing(hook):
     # A worker took the job, claimed the event, then died: its job stays `started`, its heartbeat stops.
     queue = django_rq.get_queue("webhooks")
     job = Job.fetch(job_id_for(event.pk), connection=queue.connection)
-    queue.remove(job)
+    queue.remove(job.id)
     job.set_status(JobStatus.STARTED)
     job.heartbeat(timezone.now() - timedelta(minutes=1), 60)
     WebhookEvent.objects.filter(pk=event.pk).update(status=Status.PROCESSING, attempts=1)
