@@ -96,7 +96,7 @@ def test_mautic_dunning(browsing, console, demo):
     page.reload()
     button = action_control(page, LABEL)
     expect(button).to_be_disabled()
-    expect(button).to_have_accessible_name(re.compile(r"1re relance a déjà été envoyée"))
+    expect(button).to_have_accessible_description(re.compile(r"1re relance a déjà été envoyée"))
     assert ReminderSend.objects.filter(invoice=invoice).count() == 1
 
     # A client unsubscribed in Mautic cannot be emailed, and the page says why.
@@ -107,7 +107,7 @@ def test_mautic_dunning(browsing, console, demo):
     page.goto(f"/admin/hub/invoice/{refused.pk}/change/")
     button = action_control(page, LABEL)
     expect(button).to_be_disabled()
-    expect(button).to_have_accessible_name(re.compile(r"désinscrit"))
+    expect(button).to_have_accessible_description(re.compile(r"désinscrit"))
     step(page, "unsubscribed client refused")
     assert not records.objects(records.instance(), "stat").filter(data__email_address__icontains="librairie").exists()
 
@@ -121,7 +121,7 @@ def test_mautic_dunning(browsing, console, demo):
     page.goto(f"/admin/hub/invoice/{invoice.pk}/change/")
     button = action_control(page, LABEL)
     expect(button).to_be_disabled()
-    expect(button).to_have_accessible_name(re.compile(r"La facture est payée"))
+    expect(button).to_have_accessible_description(re.compile(r"La facture est payée"))
     expect(page.locator("#mautic-invoice-panel")).to_contain_text("Relances arrêtées")
     expect(page.locator(".console-timeline")).to_contain_text("Relances Mautic arrêtées")
     step(page, "reminders stopped once paid")
