@@ -1,15 +1,15 @@
 """The Directus hub page: the connection, the Flow settings to paste, the outbox, and maintenance buttons."""
 
+from functools import wraps
+
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from apps.core import sync
-from apps.core.connection_check import check_connection
-from apps.core.console.access import refuse, staff_required
+from apps.core.console.access import staff_required
+from apps.core.console.connection_views import connection_action, test_connection_view
 from apps.core.http import ApiError
 from apps.core.models import Connection, SyncRun, WebhookEvent
 from apps.directus import push, resync, schema, webhooks
@@ -49,62 +49,40 @@ def hub(request):
     return render(request, "directus/hub.html", context)
 
 
-def _connection_from_post(request):
-    try:
-        return _connections().get(pk=int(request.POST.get("connection", "")))
-    except (ValueError, Connection.DoesNotExist):
-        return None
+def maintenance(work):
+    """A maintenance button: `work(request, connection)` returns the summary to show; a Directus error is said."""
+
+    @connection_action(PROVIDER, "directus:hub")
+    @wraps(work)
+    def view(request, connection):
+        try:
+            messages.success(request, work(request, connection))
+        except ApiError as exc:
+            messages.error(request, _("Directus : %(error)s") % {"error": exc})
+
+    return view
 
 
-def _maintenance(request, work):
-    connection = _connection_from_post(request)
-    if connection is None:
-        return refuse(request, _("Connexion introuvable."), status=404)
-    try:
-        messages.success(request, work(connection))
-    except ApiError as exc:
-        messages.error(request, _("Directus : %(error)s") % {"error": exc})
-    return HttpResponseRedirect(reverse("directus:hub"))
+test = test_connection_view(PROVIDER, "directus:hub")
 
 
-@require_POST
-@staff_required("core.manage_connections")
-def test(request):
-    connection = _connection_from_post(request)
-    if connection is None:
-        return refuse(request, _("Connexion introuvable."), status=404)
-    result = check_connection(connection)
-    (messages.success if result.ok else messages.error)(request, result.message)
-    return HttpResponseRedirect(reverse("directus:hub"))
+@maintenance
+def create_schema(request, connection):
+    return bootstrap(connection).summary()
 
 
-@require_POST
-@staff_required("core.manage_connections")
-def create_schema(request):
-    return _maintenance(request, lambda connection: bootstrap(connection).summary())
+@maintenance
+def push_now(request, connection):
+    with push.push_lock(connection, wait_seconds=10):
+        return _("Envoi : %(summary)s.") % {"summary": push.push_all_due(connection).summary()}
 
 
-@require_POST
-@staff_required("core.manage_connections")
-def push_now(request):
-    def send(connection):
-        with push.push_lock(connection, wait_seconds=10):
-            return _("Envoi : %(summary)s.") % {"summary": push.push_all_due(connection).summary()}
-
-    return _maintenance(request, send)
+@maintenance
+def resync_now(request, connection):
+    return " · ".join(resync.resync(connection).lines())
 
 
-@require_POST
-@staff_required("core.manage_connections")
-def resync_now(request):
-    return _maintenance(request, lambda connection: " · ".join(resync.resync(connection).lines()))
-
-
-@require_POST
-@staff_required("core.manage_connections")
-def poll_now(request):
-    def start(connection):
-        started = sum(sync.start_sync(connection, key, user=request.user)[1] for key in schema.COLLECTIONS)
-        return _("%(count)s lecture(s) de Directus lancée(s).") % {"count": started}
-
-    return _maintenance(request, start)
+@maintenance
+def poll_now(request, connection):
+    started = sum(sync.start_sync(connection, key, user=request.user)[1] for key in schema.COLLECTIONS)
+    return _("%(count)s lecture(s) de Directus lancée(s).") % {"count": started}

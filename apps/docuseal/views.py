@@ -12,14 +12,13 @@ from __future__ import annotations
 import secrets
 
 from django.contrib import admin, messages
-from django.http import FileResponse, HttpResponseRedirect
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
-from apps.core.connection_check import check_connection
 from apps.core.console.access import refuse, staff_required
+from apps.core.console.connection_views import connection_action, test_connection_view
 from apps.core.http import ApiError
 from apps.core.models import Connection, WebhookEvent
 from apps.docuseal.client import DocusealClient, api_base, is_hosted
@@ -75,50 +74,22 @@ def hub(request):
     return render(request, "docuseal/hub.html", context)
 
 
-def _connection_from_post(request):
-    try:
-        return _connections().get(pk=int(request.POST.get("connection", "")))
-    except (ValueError, Connection.DoesNotExist):
-        return None
+test = test_connection_view(PROVIDER, "docuseal:hub")
 
 
-def _back():
-    return HttpResponseRedirect(reverse("docuseal:hub"))
-
-
-@require_POST
-@staff_required("core.manage_connections")
-def test(request):
-    connection = _connection_from_post(request)
-    if connection is None:
-        return refuse(request, _("Connexion introuvable."), status=404)
-    result = check_connection(connection)
-    (messages.success if result.ok else messages.error)(request, result.message)
-    return _back()
-
-
-@require_POST
-@staff_required("core.manage_connections")
-def save_hmac_secret(request):
-    connection = _connection_from_post(request)
-    if connection is None:
-        return refuse(request, _("Connexion introuvable."), status=404)
+@connection_action(PROVIDER, "docuseal:hub")
+def save_hmac_secret(request, connection):
     secret = request.POST.get("hmac_secret", "").strip()
     if not secret.startswith("whsec_") or len(secret) < 20:
         messages.error(request, _("Collez le secret de l'onglet « HMAC » de DocuSeal : il commence par « whsec_ »."))
-        return _back()
+        return
     connection.webhook_secrets = [secret]
     connection.save(update_fields=["webhook_secrets", "updated_at"])
     messages.success(request, _("Secret HMAC enregistré : les webhooks non signés par lui seront refusés."))
-    return _back()
 
 
-@require_POST
-@staff_required("core.manage_connections")
-def generate_secret_header(request):
-    connection = _connection_from_post(request)
-    if connection is None:
-        return refuse(request, _("Connexion introuvable."), status=404)
+@connection_action(PROVIDER, "docuseal:hub")
+def generate_secret_header(request, connection):
     value = secrets.token_urlsafe(32)
     connection.config = {**connection.config, "secret_header_name": DEFAULT_SECRET_HEADER}
     connection.secrets = {**connection.secrets, "webhook_header_value": value}
@@ -126,28 +97,22 @@ def generate_secret_header(request):
     # Shown once, on the next page only: DocuSeal needs it pasted, the console never shows it again.
     request.session["docuseal_new_header_value"] = value
     messages.success(request, _("Nouvel en-tête secret créé : collez-le dans l'onglet « Secret » de DocuSeal."))
-    return _back()
 
 
-@require_POST
-@staff_required("core.manage_connections")
-def save_template(request):
-    connection = _connection_from_post(request)
-    if connection is None:
-        return refuse(request, _("Connexion introuvable."), status=404)
+@connection_action(PROVIDER, "docuseal:hub")
+def save_template(request, connection):
     raw = request.POST.get("template_id", "").strip()
     if not raw.isdigit():
         messages.error(request, _("Indiquez l'identifiant numérique du modèle DocuSeal."))
-        return _back()
+        return
     try:
         template = DocusealClient(connection).get_template(int(raw))
     except ApiError as exc:
         messages.error(request, _("Modèle DocuSeal introuvable : %(error)s") % {"error": exc})
-        return _back()
+        return
     connection.config = {**connection.config, "template_id": int(raw)}
     connection.save(update_fields=["config", "updated_at"])
     messages.success(request, _("Modèle d'acceptation « %(name)s » enregistré.") % {"name": template.get("name")})
-    return _back()
 
 
 @require_GET

@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core import sync
-from apps.core.connection_check import check_connection
-from apps.core.console.access import refuse, staff_required
+from apps.core.console.access import staff_required
+from apps.core.console.connection_views import connection_action, test_connection_view
 from apps.core.models import Connection, SyncRun, WebhookEvent
 from apps.erpnext import figures, matching, webhooks
 from apps.erpnext.models import CustomerMirror, PartyLink
@@ -71,34 +71,14 @@ def hub(request):
     return render(request, "erpnext/hub.html", context)
 
 
-def _connection_from_post(request):
-    try:
-        return _connections().get(pk=int(request.POST.get("connection", "")))
-    except (ValueError, Connection.DoesNotExist):
-        return None
-
-
-@require_POST
-@staff_required("core.manage_connections")
-def sync_now(request):
-    connection = _connection_from_post(request)
-    if connection is None:
-        return refuse(request, _("Connexion introuvable."), status=404)
+@connection_action(PROVIDER, "erpnext:hub")
+def sync_now(request, connection):
     kind = SyncRun.Kind.FULL if request.POST.get("kind") == "full" else SyncRun.Kind.INCREMENTAL
     started = sum(sync.start_sync(connection, resource.name, kind=kind, user=request.user)[1] for resource in RESOURCES)
     messages.success(request, _("%(count)s synchronisation(s) lancée(s).") % {"count": started})
-    return HttpResponseRedirect(reverse("erpnext:hub"))
 
 
-@require_POST
-@staff_required("core.manage_connections")
-def test(request):
-    connection = _connection_from_post(request)
-    if connection is None:
-        return refuse(request, _("Connexion introuvable."), status=404)
-    result = check_connection(connection)
-    (messages.success if result.ok else messages.error)(request, result.message)
-    return HttpResponseRedirect(reverse("erpnext:hub"))
+test = test_connection_view(PROVIDER, "erpnext:hub")
 
 
 @require_POST

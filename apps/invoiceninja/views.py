@@ -1,15 +1,14 @@
 """The Invoice Ninja hub page and the PDF download streamed through the console (staff only)."""
 
 from django.contrib import admin, messages
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from apps.core import sync
-from apps.core.connection_check import check_connection
 from apps.core.console.access import refuse, staff_required
+from apps.core.console.connection_views import connection_action, test_connection_view
 from apps.core.http import ApiError
 from apps.core.models import Connection, SyncRun, WebhookEvent
 from apps.hub.models import Invoice, Quote
@@ -50,49 +49,24 @@ def hub(request):
     return render(request, "invoiceninja/hub.html", context)
 
 
-def _connection_from_post(request):
-    try:
-        return _connections().get(pk=int(request.POST.get("connection", "")))
-    except (ValueError, Connection.DoesNotExist):
-        return None
-
-
-@require_POST
-@staff_required("core.manage_connections")
-def sync_now(request):
-    connection = _connection_from_post(request)
-    if connection is None:
-        return refuse(request, _("Connexion introuvable."), status=404)
+@connection_action(PROVIDER, "invoiceninja:hub")
+def sync_now(request, connection):
     started = 0
     for resource in ("clients", "quotes", "invoices", "payments"):
         _run, created = sync.start_sync(connection, resource, user=request.user)
         started += created
     messages.success(request, _("%(count)s synchronisation(s) lancée(s).") % {"count": started})
-    return HttpResponseRedirect(reverse("invoiceninja:hub"))
 
 
-@require_POST
-@staff_required("core.manage_connections")
-def register(request):
-    connection = _connection_from_post(request)
-    if connection is None:
-        return refuse(request, _("Connexion introuvable."), status=404)
+@connection_action(PROVIDER, "invoiceninja:hub")
+def register(request, connection):
     try:
         messages.success(request, register_webhooks(connection).summary())
     except (ApiError, ValueError) as exc:
         messages.error(request, _("Enregistrement des webhooks impossible : %(error)s") % {"error": exc})
-    return HttpResponseRedirect(reverse("invoiceninja:hub"))
 
 
-@require_POST
-@staff_required("core.manage_connections")
-def test(request):
-    connection = _connection_from_post(request)
-    if connection is None:
-        return refuse(request, _("Connexion introuvable."), status=404)
-    result = check_connection(connection)
-    (messages.success if result.ok else messages.error)(request, result.message)
-    return HttpResponseRedirect(reverse("invoiceninja:hub"))
+test = test_connection_view(PROVIDER, "invoiceninja:hub")
 
 
 DOCUMENTS = {"quote": (Quote, QuoteLink), "invoice": (Invoice, InvoiceLink)}

@@ -16,8 +16,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core import oauth2, sync
-from apps.core.connection_check import check_connection
 from apps.core.console.access import refuse, staff_required
+from apps.core.console.connection_views import connection_action, test_connection_view
 from apps.core.http import ApiError
 from apps.core.models import Connection, SyncRun, WebhookEvent
 from apps.hub.models import Contact, Invoice
@@ -58,34 +58,14 @@ def hub(request):
     return render(request, "mautic/hub.html", context)
 
 
-def _connection_from_post(request):
-    try:
-        return _connections().get(pk=int(request.POST.get("connection", "")))
-    except (ValueError, Connection.DoesNotExist):
-        return None
+test = test_connection_view(PROVIDER, "mautic:hub")
 
 
-@require_POST
-@staff_required("core.manage_connections")
-def test(request):
-    connection = _connection_from_post(request)
-    if connection is None:
-        return refuse(request, _("Connexion introuvable."), status=404)
-    result = check_connection(connection)
-    (messages.success if result.ok else messages.error)(request, result.message)
-    return HttpResponseRedirect(reverse("mautic:hub"))
-
-
-@require_POST
-@staff_required("core.manage_connections")
-def sync_now(request):
-    connection = _connection_from_post(request)
-    if connection is None:
-        return refuse(request, _("Connexion introuvable."), status=404)
+@connection_action(PROVIDER, "mautic:hub")
+def sync_now(request, connection):
     _run, created = sync.start_sync(connection, "contacts", user=request.user)
     messages.success(request, _("Synchronisation des contacts lancée.") if created
                      else _("Une synchronisation des contacts est déjà en cours."))
-    return HttpResponseRedirect(reverse("mautic:hub"))
 
 
 @require_POST
@@ -96,17 +76,12 @@ def reconcile(request):
     return HttpResponseRedirect(reverse("mautic:hub"))
 
 
-@require_POST
-@staff_required("core.manage_connections")
-def register(request):
-    connection = _connection_from_post(request)
-    if connection is None:
-        return refuse(request, _("Connexion introuvable."), status=404)
+@connection_action(PROVIDER, "mautic:hub")
+def register(request, connection):
     try:
         messages.success(request, register_webhook(connection))
     except ApiError as exc:
         messages.error(request, _("Enregistrement du webhook impossible : %(error)s") % {"error": exc})
-    return HttpResponseRedirect(reverse("mautic:hub"))
 
 
 # OAuth2 -------------------------------------------------------------------------------------------------
