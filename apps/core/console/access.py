@@ -40,7 +40,8 @@ def may_view_records_of_type(user, content_type_id) -> bool:
 
 def refuse(request, message, status=403):
     template = "core/actions/error.html" if request.htmx else "core/actions/error_page.html"
-    response = render(request, template, {"message": message}, status=status)
+    title = {403: _("Accès refusé"), 404: _("Page introuvable")}.get(status, _("Demande impossible"))
+    response = render(request, template, {"message": message, "title": title}, status=status)
     response[ERROR_HEADER] = "1"
     return response
 
