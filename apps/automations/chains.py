@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-import django_rq
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -25,7 +24,7 @@ from redis.exceptions import LockError
 
 from apps.automations.models import Chain
 from apps.automations.rules import RULES, is_enabled
-from apps.core import actions, jobs
+from apps.core import actions, jobs, redis_clients
 from apps.core.models import ActionRun, TimelineEntry
 
 logger = logging.getLogger(__name__)
@@ -68,8 +67,8 @@ def start(rule_key: str, subject, *, cause: str, cause_event=None, context=None,
 
 
 def advance(chain_id: int) -> None:
-    lease = django_rq.get_connection("default").lock(f"console:automation-chain:{chain_id}",
-                                                     timeout=LEASE_SECONDS, blocking=False)
+    lease = redis_clients.for_queue("default").lock(f"console:automation-chain:{chain_id}",
+                                                    timeout=LEASE_SECONDS, blocking=False)
     if not lease.acquire():
         return
     try:

@@ -23,7 +23,7 @@ import django_rq
 from django.db import transaction
 from redis.exceptions import RedisError
 
-from apps.core import jobs
+from apps.core import jobs, redis_clients
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def request(key: str, func, *args, window: float = 5.0, burst: int = 1, queue: s
     window_ms = max(int(window * 1000), 1)
     window_key, trailing_key = _keys(key)
     try:
-        rq_queue = django_rq.get_queue(queue, commit_mode="auto")
+        rq_queue = django_rq.get_queue(queue, commit_mode="auto", connection=redis_clients.for_queue(queue))
         delay_ms = rq_queue.connection.eval(_REQUEST, 2, window_key, trailing_key, window_ms, burst)
         if delay_ms == -1:
             jobs.enqueue_now(func, *args, queue=queue)
@@ -87,7 +87,7 @@ def run_trailing(key: str, window_ms: int, func, *args):
     """The scheduled job: reopen the key to new requests first, so none arriving during `func` is lost."""
     window_key, trailing_key = _keys(key)
     try:
-        django_rq.get_connection("default").eval(_START_TRAILING, 2, window_key, trailing_key, window_ms)
+        redis_clients.for_queue("default").eval(_START_TRAILING, 2, window_key, trailing_key, window_ms)
     except RedisError as exc:  # the run itself matters more than the accounting
         logger.warning("Fenêtre %s non mise à jour : %s", key, exc)
     return func(*args)

@@ -75,13 +75,13 @@ def live_job_ids(job_ids, *, queue: str = "default") -> set[str]:
     job_ids = list(job_ids)
     if not job_ids:
         return set()
-    found = Job.fetch_many(job_ids, connection=django_rq.get_connection(queue))
+    found = Job.fetch_many(job_ids, connection=redis_clients.for_queue(queue))
     now = timezone.now()
     return {job_id for job_id, job in zip(job_ids, found) if job_is_alive(job, now=now)}
 
 
 def live_workers(queue: str = "default") -> list[Worker]:
-    rq_queue = django_rq.get_queue(queue)
+    rq_queue = django_rq.get_queue(queue, connection=redis_clients.for_queue(queue))
     now = timezone.now()
     return [
         worker for worker in Worker.all(queue=rq_queue)
@@ -92,7 +92,7 @@ def live_workers(queue: str = "default") -> list[Worker]:
 def why_waiting(job_id: str, queue: str = "default") -> str | None:
     """In French, why the job `job_id` has not started yet; None when a live worker is running it."""
     try:
-        connection = django_rq.get_connection(queue)
+        connection = redis_clients.for_queue(queue)
         job = Job.fetch_many([job_id], connection=connection)[0]
         if job is not None and job.get_status(refresh=False) == JobStatus.STARTED:
             if job_is_alive(job):
@@ -105,7 +105,7 @@ def why_waiting(job_id: str, queue: str = "default") -> str | None:
             return _("Les workers sont suspendus : elle partira à leur reprise.")
         if not live_workers(queue):
             return _("Aucun worker n'est en marche : elle partira dès qu'un worker démarre.")
-        ahead = django_rq.get_queue(queue).get_job_position(job_id)
+        ahead = django_rq.get_queue(queue, connection=connection).get_job_position(job_id)
         if ahead:
             return _("%(count)d tâche(s) la précèdent dans la file.") % {"count": ahead}
         return _("Un worker va la prendre.")

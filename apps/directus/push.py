@@ -18,12 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import django_rq
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from apps.core import redis_clients
 from apps.core.http import ApiError, ClientError
 from apps.core.models import Connection
 from apps.directus import schema
@@ -210,9 +210,9 @@ def push_lock(connection: Connection, *, wait_seconds: float | None = None):
     collides becomes an update), only less tidy.
     """
     try:
-        lock = django_rq.get_connection("sync").lock(f"directus:push:{connection.pk}", timeout=LOCK_SECONDS,
-                                                     blocking=wait_seconds is not None,
-                                                     blocking_timeout=wait_seconds)
+        lock = redis_clients.for_queue("sync").lock(f"directus:push:{connection.pk}", timeout=LOCK_SECONDS,
+                                                    blocking=wait_seconds is not None,
+                                                    blocking_timeout=wait_seconds)
         acquired = lock.acquire()
     except RedisError:
         lock, acquired = None, True

@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
-import django_rq
 from django.views.decorators.debug import sensitive_variables
 from redis.exceptions import RedisError
 
+from apps.core import redis_clients
 from apps.core.http import ApiClient, ClientError
 
 logger = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class InvoiceNinjaClient(ApiClient):
     def serialized(self, guard: str):
         """One bulk/payment call at a time per company, and identical ones more than a second apart."""
         try:
-            redis = django_rq.get_connection("default")
+            redis = redis_clients.for_queue("default")
             lock = redis.lock(f"invoiceninja:{self.connection.pk}:serial", timeout=SERIAL_LOCK_TIMEOUT,
                               blocking_timeout=SERIAL_LOCK_TIMEOUT)
             acquired = lock.acquire()

@@ -9,10 +9,11 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
+from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import SimpleWorker
 
-from apps.core import actions
+from apps.core import actions, redis_clients
 from apps.core.models import ActionRun
 from tests.core.action_doubles import PaySupplier, SendGreeting, make_user
 from tests.core.action_doubles import client_company, registered_actions  # noqa: F401
@@ -104,11 +105,8 @@ def test_while_it_waits_the_page_says_it_is_queued_and_why(client, client_compan
     run = clicked_while_redis_was_down(redis_down, client_company, user)
     url = reverse("core:action_run", args=[run.pk])
 
-    def unreachable(*args, **kwargs):
-        raise RedisConnectionError("Redis est arrêté")
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(django_rq, "get_connection", unreachable)
+    with pytest.MonkeyPatch.context() as patch:  # the process's shared client now points at a closed port
+        patch.setattr(redis_clients, "for_queue", lambda name="default": Redis(host="127.0.0.1", port=1))
         page = client.get(url, **HTMX).content.decode()
     assert "En file d&#x27;attente" in page and "Redis est injoignable" in page
 
