@@ -65,6 +65,10 @@ class Provider:
     def verifier(self, connection: Connection) -> Verifier:
         raise NotImplementedError
 
+    def has_webhook_secret(self, connection: Connection) -> bool:
+        """Whether the connection holds what its verifier needs to accept a delivery (system check core.E101)."""
+        return any(connection.webhook_secrets or [])
+
     def describe_event(self, body: bytes, headers, url_event: str | None) -> EventDescription:
         """Event type and dedupe key of a verified delivery; raise ValueError for a malformed body."""
         raise NotImplementedError

@@ -25,6 +25,10 @@ class DocusealProvider(Provider):
     def verifier(self, connection):
         return webhooks.verifier(connection)
 
+    def has_webhook_secret(self, connection) -> bool:
+        # An instance older than 2.5.3 signs nothing: its Secret tab's custom header is then the whole check.
+        return super().has_webhook_secret(connection) or webhooks.verifier(connection).has_custom_header
+
     def describe_event(self, body: bytes, headers, url_event: str | None) -> EventDescription:
         return webhooks.describe_event(body)
 

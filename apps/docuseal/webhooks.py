@@ -68,9 +68,13 @@ class DocusealVerifier(TimestampedHexHmac):
         self.secret_header_name = secret_header_name
         self.secret_header_value = secret_header_value
 
+    @property
+    def has_custom_header(self) -> bool:
+        return bool(self.secret_header_name and self.secret_header_value)
+
     def verify(self, headers, body, secrets) -> None:
         hmac_secrets = [secret for secret in secrets if secret]
-        custom_header = bool(self.secret_header_name and self.secret_header_value)
+        custom_header = self.has_custom_header
         if not hmac_secrets and not custom_header:
             raise NoSecretConfigured("Aucun secret de webhook configuré pour cette connexion.")
         if custom_header:

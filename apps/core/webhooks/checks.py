@@ -29,7 +29,8 @@ def check_webhook_secrets(app_configs=None, databases=None, **kwargs):
     not_connected = (Connection.TokenStatus.MISSING, Connection.TokenStatus.RECONNECT_REQUIRED)
     missing = [
         c for c in connections
-        if not readable(c) or not any(c.webhook_secrets or []) and not (providers.get(c.provider).uses_oauth and c.token_status in not_connected)
+        if not readable(c) or not providers.get(c.provider).has_webhook_secret(c)
+        and not (providers.get(c.provider).uses_oauth and c.token_status in not_connected)
     ]
     if not missing:
         return []
