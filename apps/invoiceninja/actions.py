@@ -144,7 +144,8 @@ def send_document(api, connection, document, run, *, kind: str):
     if document.status == document.Status.DRAFT:
         document.status = document.Status.SENT
     document.lines_reopened_at = None  # a new version, once sent, locks its lines again
-    document.save()
+    # Only what sending changes: a colleague's edit saved meanwhile (notes, title) is not overwritten.
+    document.save(update_fields=["number", "status", "lines_reopened_at", "updated_at"])
     link.emailed_at = timezone.now()
     reconcile.in_step(link, remote, number=remote.get("number", ""))
     return remote

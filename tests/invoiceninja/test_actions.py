@@ -175,3 +175,21 @@ def test_pdf_is_streamed_through_the_console_for_staff_only(client, connection, 
     assert response["Content-Type"] == "application/pdf" and response.content == b"%PDF-1.4 test"
     client.logout()
     assert client.get(url).status_code == 302  # to the login page
+
+
+def test_a_colleagues_edit_saved_while_the_quote_was_being_sent_is_kept(vendor, quote, staff, redis_connection,
+                                                                          no_pacing):
+    vendor.post(f"{API}/quotes", json={"data": remote_quote(quote)})
+
+    def colleague_edits_then_vendor_answers(request):
+        Quote.objects.filter(pk=quote.pk).update(notes="Remise de 5 % accordée par téléphone")
+        return 200, {}, json.dumps({"data": remote_quote(quote, status_id="2")})
+
+    vendor.add_callback(responses.POST, f"{API}/emails", callback=colleague_edits_then_vendor_answers)
+
+    run = execute(SendQuote, quote, staff)
+
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    quote.refresh_from_db()
+    assert quote.notes == "Remise de 5 % accordée par téléphone"
+    assert (quote.status, quote.number) == (Quote.Status.SENT, "0042")
