@@ -128,6 +128,25 @@ def counterparty_for(connection: Connection, company) -> RevolutCounterparty | N
     )
 
 
+def _same_name(left: str, right: str) -> bool:
+    return " ".join(left.split()).casefold() == " ".join(right.split()).casefold()
+
+
+def reusable_counterparty(connection: Connection, company, found: list[dict]) -> dict | None:
+    """The counterparty among `found` (holding the supplier's bank details) this supplier may be paid through.
+
+    Only one under the supplier's own name that no other supplier of the console is paid through: bank
+    details shared with another name (a factoring company, or a typo) must neither send this supplier's
+    payment under that other name nor take that supplier's counterparty away from it.
+    """
+    taken = set(
+        RevolutCounterparty.objects.filter(connection=connection, external_id__in=[item.get("id") for item in found])
+        .exclude(company=None).exclude(company=company).values_list("external_id", flat=True)
+    )
+    return next((item for item in found
+                 if item.get("id") not in taken and _same_name(item.get("name") or "", company.name)), None)
+
+
 def ensure_counterparty(connection: Connection, company, client: RevolutClient) -> RevolutCounterparty:
     """The supplier's Revolut counterparty: linked, found by its bank details, or created from the company."""
     from apps.revolut.sync import CounterpartiesResource, store
@@ -141,9 +160,8 @@ def ensure_counterparty(connection: Connection, company, client: RevolutClient) 
         raise ActionFailed(" ".join(exc.messages)) from None
     # Revolut accepts duplicate bank details (only Revtags answer 3012), so look before creating.
     found = [item for item in client.list_counterparties(**details.lookup()) if details.account_in(item)]
-    if found:
-        payload = found[0]
-    else:
+    payload = reusable_counterparty(connection, company, found)
+    if payload is None:
         try:
             payload = client.create_counterparty(details.request_body(company.name))
         except ClientError as exc:

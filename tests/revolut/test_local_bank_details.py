@@ -262,3 +262,30 @@ def test_the_company_admin_shows_the_local_bank_fields_in_the_bank_details_field
         assert f'name="{name}"' in bank_fieldset
     assert "Routing number ABA (États-Unis)" in bank_fieldset and "Sort code (Royaume-Uni)" in bank_fieldset
 
+
+
+def test_bank_details_shared_with_another_name_get_a_counterparty_of_their_own(uk_supplier, revolut, api):
+    factor = {**uk_counterparty(), "id": "7a7a7a7a-0000-4000-8000-000000000001", "name": "Albion Factoring Ltd"}
+    api.get(f"{API}/counterparties", json=[factor])
+    api.post(f"{API}/counterparty", json=uk_counterparty())
+
+    record = counterparties.ensure_counterparty(revolut, uk_supplier, RevolutClient(revolut))
+
+    assert json.loads(api.calls[1].request.body)["company_name"] == "Thames Print Ltd"
+    assert (record.external_id, record.name, record.company) == (UK_COUNTERPARTY_ID, "Thames Print Ltd", uk_supplier)
+
+
+def test_a_supplier_never_takes_over_the_counterparty_another_supplier_is_paid_through(uk_supplier, revolut, api):
+    api.get(f"{API}/counterparties", json=[uk_counterparty()])
+    first = counterparties.ensure_counterparty(revolut, uk_supplier, RevolutClient(revolut))
+    namesake = Company.objects.create(name="Thames Print Ltd", is_client=False, is_supplier=True, country_code="GB",
+                                      currency="GBP", account_no="12345678", sort_code="54-01-05")
+    own = {**uk_counterparty(), "id": "7a7a7a7a-0000-4000-8000-000000000002",
+           "accounts": [{**uk_counterparty()["accounts"][0], "id": "7a7a7a7a-0000-4000-8000-000000000003"}]}
+    api.post(f"{API}/counterparty", json=own)
+
+    second = counterparties.ensure_counterparty(revolut, namesake, RevolutClient(revolut))
+
+    first.refresh_from_db()
+    assert first.company == uk_supplier
+    assert (second.external_id, second.company) == (own["id"], namesake)
