@@ -56,7 +56,7 @@ def test_the_invoice_export_is_the_filtered_list_with_french_headers_and_spreads
     assert "Exporter en CSV" in listed
     assert f'{reverse("admin:hub_invoice_export")}?en_retard=oui' in listed  # the link keeps the filter
 
-    rows = read_csv(admin_client.get(reverse("admin:hub_invoice_export"), {"en_retard": "oui", "o": "1"}))
+    rows = read_csv(admin_client.get(reverse("admin:hub_invoice_export"), {"en_retard": "oui", "o": "5"}))  # by due date
     header, *lines = rows
     assert header == ["Numéro", "Client", "Objet", "Statut", "Date", "Échéance", "Total HT", "TVA", "Total TTC",
                       "Montant payé", "Reste dû", "Devise"]
@@ -116,6 +116,6 @@ def test_in_english_the_export_reads_as_an_english_spreadsheet_expects(client, i
     user.user_permissions.add(Permission.objects.get(codename="view_invoice"))
     client.force_login(user)
     client.cookies["django_language"] = "en"
-    raw = client.get(reverse("admin:hub_invoice_export"), {"en_retard": "oui", "o": "1"}).content
+    raw = client.get(reverse("admin:hub_invoice_export"), {"en_retard": "oui", "o": "5"}).content
     header, first, *_ = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=","))
     assert header[0] == "Number" and dict(zip(header, first))["Total incl. VAT"] == "1200.40"
