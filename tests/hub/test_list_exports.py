@@ -1,6 +1,7 @@
 """CSV export of the hub lists: the filtered list as it is shown, read by a French spreadsheet as it should be."""
 
 import csv
+import html
 import io
 from datetime import timedelta
 from decimal import Decimal
@@ -121,3 +122,14 @@ def test_in_english_the_export_reads_as_an_english_spreadsheet_expects(client, i
     raw = client.get(reverse("admin:hub_invoice_export"), {"en_retard": "oui", "o": "5"}).content
     header, first, *_ = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=","))
     assert header[0] == "Number" and dict(zip(header, first))["Total incl. VAT"] == "1200.40"
+
+
+def test_a_list_too_long_to_export_at_once_asks_to_filter_it_first(admin_client, invoices, monkeypatch):
+    from apps.core.admin import exports
+
+    monkeypatch.setattr(exports, "EXPORT_ROW_LIMIT", 3)  # four invoices match, two are overdue
+    refused = admin_client.get(reverse("admin:hub_invoice_export"), {"q": "FA-10"}, follow=True)
+    assert refused.redirect_chain[-1][0] == f'{reverse("admin:hub_invoice_changelist")}?q=FA-10'
+    assert "Plus de 3 lignes : filtrez la liste avant de l'exporter." in html.unescape(refused.content.decode())
+    assert admin_client.get(reverse("admin:hub_invoice_export"), {"en_retard": "oui"})["Content-Type"].startswith(
+        "text/csv")
