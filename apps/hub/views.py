@@ -17,6 +17,7 @@ def search(request):
         **admin.site.each_context(request),
         "title": _("Recherche"),
         "query": text,
+        "header_search_query": text,  # the header box keeps what was typed (other pages' "query" is theirs)
         "too_short": too_short,
         "min_length": record_search.MIN_LENGTH,
         "groups": groups,

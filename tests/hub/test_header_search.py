@@ -45,6 +45,7 @@ def test_a_number_finds_every_kind_that_carries_it_grouped_by_kind(admin_client,
         "Paiements": ["99,00\xa0€ (Décaissement)"],
     }
     html = page.content.decode()
+    assert 'name="q" value="2031"' in html  # the header box keeps what was typed
     assert records["invoice"].get_absolute_url() in html and records["bill"].get_absolute_url() in html
 
 
