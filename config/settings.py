@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    "import_export",  # "Exporter en CSV" on the admin lists (apps.core.admin.exports)
     "apps.core",
     "apps.hub",
     "apps.invoiceninja",

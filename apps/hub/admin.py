@@ -14,9 +14,17 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.admin.exports import CsvExportAdmin
 from apps.core.admin.mixins import ContextualActionsAdmin
 from apps.core.models import TimelineEntry
 from apps.core.numbers import LocalizedDecimalField, format_money, format_number
+from apps.hub.exports import (
+    CompanyResource,
+    InvoiceResource,
+    PaymentResource,
+    QuoteResource,
+    SupplierBillResource,
+)
 from apps.hub.forms import CompanyForm, RecordVersionForm
 from apps.hub.models import (
     Company,
@@ -56,8 +64,9 @@ class ContactInline(admin.TabularInline):
 
 
 @admin.register(Company)
-class CompanyAdmin(VersionCheckedAdmin, ContextualActionsAdmin, admin.ModelAdmin):
+class CompanyAdmin(VersionCheckedAdmin, ContextualActionsAdmin, CsvExportAdmin, admin.ModelAdmin):
     form = CompanyForm
+    resource_classes = [CompanyResource]
     list_display = ("name", "is_client", "is_supplier", "email", "city", "vat_number")
     list_filter = ("is_client", "is_supplier", "country_code", "currency")
     search_fields = ("name", "email", "vat_number", "registration_number", "city", "contacts__email",
@@ -134,7 +143,7 @@ class InvoiceLineInline(LineInline):
     model = InvoiceLine
 
 
-class SalesDocumentAdmin(VersionCheckedAdmin, ContextualActionsAdmin, admin.ModelAdmin):
+class SalesDocumentAdmin(VersionCheckedAdmin, ContextualActionsAdmin, CsvExportAdmin, admin.ModelAdmin):
     change_form_template = "admin/hub/sales_document_change_form.html"
 
     """Totals are computed from the lines (never typed): read-only, recalculated on every save.
@@ -219,16 +228,31 @@ class SalesDocumentAdmin(VersionCheckedAdmin, ContextualActionsAdmin, admin.Mode
 
 @admin.register(Quote)
 class QuoteAdmin(SalesDocumentAdmin):
+    resource_classes = [QuoteResource]
     inlines = [QuoteLineInline]
     fields = ("company", "number", "title", "status", ("issue_date", "valid_until"), "currency", "notes",
               ("subtotal_display", "tax_total_display", "total_display"), "created_by", ("created_at", "updated_at"))
 
 
+class OverdueFilter(admin.SimpleListFilter):
+    """"En retard": sent or partly paid, past the due date (the home's to-do links here)."""
+
+    title = _("retard de paiement")
+    parameter_name = "en_retard"
+
+    def lookups(self, request, model_admin):
+        return [("oui", _("En retard"))]
+
+    def queryset(self, request, queryset):
+        return queryset.overdue() if self.value() == "oui" else queryset
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(SalesDocumentAdmin):
+    resource_classes = [InvoiceResource]
     inlines = [InvoiceLineInline]
     list_display = ("__str__", "status", "company", "issue_date", "due_date", "total_display", "amount_paid_display")
-    list_filter = ("status", "currency", "issue_date", "due_date")
+    list_filter = (OverdueFilter, "status", "currency", "issue_date", "due_date")
     autocomplete_fields = ("company", "quote")
     # Paid amounts and status come from recorded payments, never typed.
     readonly_fields = (*SalesDocumentAdmin.readonly_fields, "status", "amount_paid_display")
@@ -242,7 +266,8 @@ class InvoiceAdmin(SalesDocumentAdmin):
 
 
 @admin.register(SupplierBill)
-class SupplierBillAdmin(VersionCheckedAdmin, ContextualActionsAdmin, admin.ModelAdmin):
+class SupplierBillAdmin(VersionCheckedAdmin, ContextualActionsAdmin, CsvExportAdmin, admin.ModelAdmin):
+    resource_classes = [SupplierBillResource]
     list_display = ("reference", "status", "supplier", "issue_date", "due_date", "amount_display")
     list_filter = ("status", "currency", "due_date")
     search_fields = ("reference", "description", "supplier__name")
@@ -257,7 +282,8 @@ class SupplierBillAdmin(VersionCheckedAdmin, ContextualActionsAdmin, admin.Model
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(CsvExportAdmin, admin.ModelAdmin):
+    resource_classes = [PaymentResource]
     list_display = ("date", "direction", "amount_display", "invoice", "supplier_bill", "source", "external_id")
     formfield_overrides = FRENCH_NUMBERS
 

@@ -226,6 +226,12 @@ class QuoteLine(DocumentLine):
         verbose_name_plural = _("lignes de devis")
 
 
+class InvoiceQuerySet(models.QuerySet):
+    def overdue(self):
+        """Sent or partly paid, due before today: what the home's to-do and the "En retard" filter list."""
+        return self.filter(status__in=self.model.UNPAID_STATUSES, due_date__lt=timezone.localdate())
+
+
 class Invoice(SalesDocument):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Brouillon")
@@ -235,6 +241,7 @@ class Invoice(SalesDocument):
         CANCELLED = "cancelled", _("Annulée")
 
     FROZEN_STATUSES = (Status.PARTIAL, Status.PAID, Status.CANCELLED)
+    UNPAID_STATUSES = (Status.SENT, Status.PARTIAL)
 
     company = models.ForeignKey(
         Company, on_delete=models.PROTECT, related_name="invoices", verbose_name=_("client")
@@ -245,6 +252,8 @@ class Invoice(SalesDocument):
     status = models.CharField(_("statut"), max_length=12, choices=Status.choices, default=Status.DRAFT)
     due_date = models.DateField(_("échéance"), null=True, blank=True)
     amount_paid = models.DecimalField(_("montant payé"), max_digits=14, decimal_places=2, default=0)
+
+    objects = InvoiceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("facture")
@@ -261,7 +270,7 @@ class Invoice(SalesDocument):
     @property
     def is_overdue(self) -> bool:
         return (
-            self.status in (self.Status.SENT, self.Status.PARTIAL)
+            self.status in self.UNPAID_STATUSES
             and self.due_date is not None
             and self.due_date < timezone.localdate()
         )

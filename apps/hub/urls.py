@@ -1,2 +1,8 @@
+from django.urls import path
+
+from apps.hub import views
+
 app_name = "hub"
-urlpatterns = []
+urlpatterns = [
+    path("recherche/", views.search, name="search"),
+]

@@ -17,6 +17,12 @@ class InvoiceninjaConfig(AppConfig):
             actions.register(action)
         for model, panel in panels.PANELS:
             record_panels.register(model, panel)
+        # The header search finds a record by its Invoice Ninja id or number too.
+        from apps.hub import search
+        from apps.hub.models import Company, Invoice, Quote
+
+        for model in (Company, Quote, Invoice):
+            search.register_external_ids(model, "invoiceninja_links__external_id", "invoiceninja_links__number")
         # Quotes' and invoices' PDFs for other systems (DocuSeal asks for the quote's own PDF).
         from apps.invoiceninja import documents
 

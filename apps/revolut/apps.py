@@ -19,3 +19,7 @@ class RevolutConfig(AppConfig):
         scheduler.every(300, "apps.revolut.jobs.reconcile_transactions", queue="sync", name="revolut-transactions")
         action_run_changed.connect(payments.on_action_run_changed, dispatch_uid="revolut.bill_status_on_approval")
         record_panels.register(SupplierBill, views.BILL_PANEL)
+        from apps.hub import search
+
+        # The header search finds a bill by its Revolut transaction or request id.
+        search.register_external_ids(SupplierBill, "revolut_payments__transaction_id", "revolut_payments__request_id")

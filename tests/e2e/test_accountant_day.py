@@ -1,7 +1,10 @@
 """Journey: a day of an accountant, in French then in English.
 
-Agathe (accounts payable) asked for two payments above the approval threshold. Bruno (approver) logs in:
-the header counts two payments to approve, the home page lists them with amount, supplier and requester.
+Agathe (accounts payable) asked for two payments above the approval threshold. Bruno (approver) logs in. He finds
+an invoice a client calls about by typing its number in the header search, then, from the home page's to-do
+("3 factures en retard": two of the month, the demo's dunning one), opens the overdue invoices and exports them
+to CSV: the file holds the overdue invoices only, French headers, amounts as a French spreadsheet reads them.
+The header counts two payments to approve, the home page lists them with amount, supplier and requester.
 He approves the first from the home page (fresh authenticator code; the payment goes out) and refuses the
 second with a reason; Agathe opens that bill and reads who refused and why. Bruno types a French amount on a
 bill ("1 234,56"): an ambiguous one ("1,234.56") is refused with a sentence, the French one is saved and
@@ -9,8 +12,11 @@ shown back "1 234,56 €" in the list. A quote form opened before Invoice Ninja 
 what changed instead of putting the status back. Last, the same pages in English.
 """
 
+import csv
+import io
 import re
 import threading
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -18,7 +24,7 @@ from django.conf import settings
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browsing import BACKGROUND_TIMEOUT_S, log_in, step, totp_code, wait_for_live_sockets
-from tests.e2e.records import draft_quote, staff_user, supplier_bill
+from tests.e2e.records import client_company, draft_quote, staff_user, supplier_bill
 from tests.e2e.revolut_steps import connect_revolut
 
 NNBSP, NBSP = "\u202f", "\xa0"
@@ -49,6 +55,30 @@ def ask_for_payment(bill, requester_name: str):
     return run
 
 
+def invoices_of_the_month():
+    """Two invoices past their due date (one partly paid), one not yet due, one paid late: two are overdue."""
+    from django.utils import timezone
+
+    from apps.hub.models import Company, Invoice
+
+    today = timezone.localdate()
+    lumiere, bistrot = client_company(), Company.objects.create(name="Bistrot du Port", is_client=True)
+
+    def invoice(company, number, status, due_in_days, total, paid="0"):
+        return Invoice.objects.create(
+            company=company, number=number, title="Prestations de novembre", status=status,
+            issue_date=today - timedelta(days=40), due_date=today + timedelta(days=due_in_days),
+            subtotal=(Decimal(total) / Decimal("1.2")).quantize(Decimal("0.01")),
+            tax_total=Decimal(total) - (Decimal(total) / Decimal("1.2")).quantize(Decimal("0.01")),
+            total=Decimal(total), amount_paid=Decimal(paid))
+
+    overdue = [invoice(lumiere, "FA-2026-0107", Invoice.Status.SENT, -20, "1200.40"),
+               invoice(bistrot, "FA-2026-0112", Invoice.Status.PARTIAL, -5, "3000.00", paid="1000.00")]
+    invoice(lumiere, "FA-2026-0120", Invoice.Status.SENT, 10, "480.00")
+    invoice(bistrot, "FA-2026-0099", Invoice.Status.PAID, -40, "96.00", paid="96.00")
+    return overdue
+
+
 def switch_language(page: Page, code: str) -> None:
     page.locator("#console-language-select").select_option(value=code)
     page.locator(".console-language button").click()
@@ -59,7 +89,7 @@ def switch_language(page: Page, code: str) -> None:
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_day_of_an_accountant(browsing, console, demo):
     from apps.core.models import ActionRun
-    from apps.hub.models import Quote, SupplierBill
+    from apps.hub.models import Invoice, Quote, SupplierBill
 
     connect_revolut(browsing)
     amount = settings.PAYMENT_APPROVAL_THRESHOLD + Decimal("500.00")
@@ -69,10 +99,54 @@ def test_a_day_of_an_accountant(browsing, console, demo):
     requester = staff_user("agathe", "view_console", "pay_suppliers")
     approver = staff_user("bruno", "view_console", "approve_payments", "pay_suppliers")
     approved_run, refused_run = ask_for_payment(first, "agathe"), ask_for_payment(second, "agathe")
+    late, partly_paid = invoices_of_the_month()
 
-    # Bruno's home: the count in the header and what waits for him, before the system cards.
     page = browsing.new_page()
     log_in(page, approver)
+
+    # A client calls about an invoice: Bruno types its number in the header search and opens it.
+    search = page.get_by_role("search").get_by_role("searchbox")
+    search.fill("FA-2026-0107")
+    search.press("Enter")
+    invoices_found = page.get_by_role("region", name="Factures", exact=True)
+    expect(invoices_found.get_by_role("link")).to_have_text(["FA-2026-0107"])
+    expect(invoices_found).to_contain_text("Atelier Lumière SARL")
+    step(page, "invoice found from the header search")
+    invoices_found.get_by_role("link", name="FA-2026-0107").click()
+    expect(page).to_have_url(re.compile(rf"/admin/hub/invoice/{late.pk}/change/$"))
+    expect(page.locator(".field-status .readonly")).to_have_text("Envoyée")
+
+    # The home's to-do counts the overdue invoices and opens their list; he exports it to CSV.
+    overdue = set(Invoice.objects.overdue().values_list("number", flat=True))  # the demo's dunning invoice too
+    assert {"FA-2026-0107", "FA-2026-0112"} <= overdue and not {"FA-2026-0120", "FA-2026-0099"} & overdue
+    page.goto("/admin/")
+    overdue_block = page.locator("#a-faire-factures")
+    to_do_line = f"{len(overdue)} factures en retard"
+    expect(overdue_block.get_by_role("heading")).to_have_text(to_do_line)
+    expect(page.locator("#a-faire")).to_be_visible()
+    assert page.locator("#a-faire").bounding_box()["y"] < page.locator(".console-cards").bounding_box()["y"], (
+        "the to-do comes before the system cards")
+    step(page, "home to-do with overdue invoices")
+    overdue_block.get_by_role("link", name=to_do_line).click()
+    expect(page.locator("#result_list tbody tr")).to_have_count(len(overdue))
+    with page.expect_download() as downloading:
+        page.get_by_role("link", name="Exporter en CSV").click()
+    download = downloading.value
+    assert re.fullmatch(r"factures-\d{4}-\d{2}-\d{2}\.csv", download.suggested_filename), download.suggested_filename
+    text = open(download.path(), encoding="utf-8-sig").read()
+    header, *rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert header == ["Numéro", "Client", "Objet", "Statut", "Date", "Échéance", "Total HT", "TVA", "Total TTC",
+                      "Montant payé", "Reste dû", "Devise"]
+    exported = {row[0]: dict(zip(header, row)) for row in rows}
+    assert set(exported) == overdue, "the export is the overdue invoices, and only them"
+    assert exported["FA-2026-0107"]["Total TTC"] == "1200,40" and exported["FA-2026-0107"]["Reste dû"] == "1200,40"
+    assert exported["FA-2026-0112"]["Montant payé"] == "1000,00" and exported["FA-2026-0112"]["Reste dû"] == "2000,00"
+    assert exported["FA-2026-0112"]["Statut"] == "Partiellement payée"
+    assert exported["FA-2026-0107"]["Échéance"] == f"{late.due_date:%d/%m/%Y}"
+    assert exported["FA-2026-0107"]["Client"] == "Atelier Lumière SARL"
+    step(page, "overdue invoices exported")
+
+    # Bruno's home: the count in the header and what waits for him, before the system cards.
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/admin/$"))
     expect(page.locator(".console-approvals-badge")).to_have_text("2 paiements à approuver")

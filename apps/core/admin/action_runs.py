@@ -3,12 +3,15 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.admin.exports import CsvExportAdmin
 from apps.core.admin.mixins import ReadOnlyAdmin
+from apps.core.admin.resources import ActionRunResource
 from apps.core.models import ActionRun
 
 
 @admin.register(ActionRun)
-class ActionRunAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+class ActionRunAdmin(ReadOnlyAdmin, CsvExportAdmin, admin.ModelAdmin):
+    resource_classes = [ActionRunResource]
     list_display = ("created_at", "label", "target_display", "user", "status", "message", "finished_at")
     list_filter = ("status", "action", "content_type", "created_at")
     list_select_related = ("user", "content_type")

@@ -13,7 +13,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from apps.core import providers
+from apps.core.admin.exports import CsvExportAdmin
 from apps.core.admin.mixins import ReadOnlyAdmin
+from apps.core.admin.resources import WebhookEventResource
 from apps.core.models import TimelineEntry, WebhookEvent
 from apps.core.storable import storable_text
 from apps.core.webhooks.pagination import EstimatedCountPaginator
@@ -62,7 +64,8 @@ def pretty_json(raw: bytes | str) -> str:
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+class WebhookEventAdmin(ReadOnlyAdmin, CsvExportAdmin, admin.ModelAdmin):
+    resource_classes = [WebhookEventResource]
     # An audit trail (ReadOnlyAdmin); retention deletes, never a person.
     change_form_template = "admin/core/webhookevent/change_form.html"
     list_display = ("received_at", "provider", "connection", "event_column", "status", "provider_event_id",
@@ -97,7 +100,7 @@ class WebhookEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        if request.resolver_match and request.resolver_match.url_name.endswith("_changelist"):
+        if request.resolver_match and request.resolver_match.url_name.endswith(("_changelist", "_export")):
             queryset = queryset.defer("body", "headers", "traceback")
         return queryset
 

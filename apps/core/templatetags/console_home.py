@@ -1,10 +1,11 @@
 """`{% console_home %}`: the connection cards and the live webhook feed of the admin index.
 `{% approvals_to_do %}`: the payments waiting for this user's approval, first on the home page;
-`{% approvals_count as n %}`: their number, in the header of every page."""
+`{% approvals_count as n %}`: their number, in the header of every page.
+`{% home_to_do %}`: what else waits for this user (apps.core.home_todo), before the system cards."""
 
 from django import template
 
-from apps.core import actions, home, live_feed
+from apps.core import actions, home, home_todo, live_feed
 from apps.core.console import presenters
 
 register = template.Library()
@@ -24,6 +25,12 @@ def console_home(context):
 def approvals_to_do(context):
     request = context.get("request")
     return {"rows": presenters.approvals_waiting(request.user) if request else []}
+
+
+@register.inclusion_tag("core/home/to_do.html", takes_context=True)
+def home_to_do(context):
+    request = context.get("request")
+    return {"items": home_todo.for_user(getattr(request, "user", None))}
 
 
 @register.simple_tag(takes_context=True)
