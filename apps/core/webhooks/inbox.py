@@ -98,10 +98,10 @@ def _insert_row(fields: dict) -> WebhookEvent:
     using = router.db_for_write(WebhookEvent)
     db = connections[using]
     event = WebhookEvent(**fields)
-    event.received_at = timezone.now()  # auto_now_add
     pre_save.send(sender=WebhookEvent, instance=event, raw=False, using=using, update_fields=None)
     columns = _insert_columns()
-    params = [field.get_db_prep_save(getattr(event, field.attname), db) for field in columns]
+    # pre_save as the ORM calls it on an insert (it sets received_at, an auto_now_add field).
+    params = [field.get_db_prep_save(field.pre_save(event, True), db) for field in columns]
     sql, returns = _insert_sql(db, columns)
     with db.cursor() as cursor:
         cursor.execute(sql, params)
