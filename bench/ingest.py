@@ -3,7 +3,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/console_bench_ingest REDIS_URL=redis://127.0.0.1:6379/14 \\
         python bench/ingest.py [--connections 16,64] [--rounds 3] [--duration 8] [--workers 2]
 
-1. Creates the scratch database if needed (its name must start with `console_bench`; REDIS_URL must not be db 0),
+1. Creates the scratch database if needed (its name must hold the word `bench` between underscores: `console_bench_…`, `…_bench`; REDIS_URL must not be db 0),
    migrates it, creates the scratch table `bench_ingest_scratch` (id, body, received_at) for the baseline,
    and one Invoice Ninja connection with a webhook secret.
 2. Starts uvicorn on 127.0.0.1 only (`bench.ingest_settings`: the console's settings, DEBUG off, plus the
@@ -79,8 +79,8 @@ def parse_args():
 def check_targets():
     database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     db = urlparse(database_url)
-    if db.scheme not in ("postgres", "postgresql") or not db.path.lstrip("/").startswith("console_bench"):
-        sys.exit("DATABASE_URL doit désigner une base PostgreSQL dont le nom commence par console_bench.")
+    if db.scheme not in ("postgres", "postgresql") or "bench" not in db.path.lstrip("/").split("_"):
+        sys.exit("DATABASE_URL doit désigner une base PostgreSQL dont le nom contient le mot « bench » (console_bench, ingest_bench…).")
     redis = urlparse(redis_url)
     if redis.hostname not in ("127.0.0.1", "localhost") or redis.path.strip("/") in ("", "0"):
         sys.exit("REDIS_URL doit désigner une base Redis locale autre que 0 (elle est vidée à la fin).")
@@ -254,15 +254,18 @@ def main():
     for sql in statements:
         print(f"    {sql[:140]}")
     print(f"\nMédianes de {args.rounds} runs entrelacés de {args.duration} s (wrk -t{args.threads}) :\n")
-    print("| connexions | projet (req/s) | référence (req/s) | ratio | projet p99 (ms) | référence p99 (ms) "
-          "| ratio p99 | non-2xx (projet / référence) |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| connexions | projet (req/s) | référence (req/s) | ratio | ratio par manche (médiane, min–max) "
+          "| projet p99 (ms) | référence p99 (ms) | ratio p99 | non-2xx (projet / référence) |")
+    print("| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
     for c in counts:
         project, baseline = results[(c, "project")], results[(c, "baseline")]
         rps_p, rps_b = (statistics.median(r["rps"] for r in runs) for runs in (project, baseline))
         p99_p, p99_b = (statistics.median(r["p99"] for r in runs) for runs in (project, baseline))
         errors = f"{sum(r['non2xx'] for r in project)} / {sum(r['non2xx'] for r in baseline)}"
-        print(f"| {c} | {rps_p:.0f} | {rps_b:.0f} | {rps_p / rps_b:.2f}× | {p99_p:.1f} | {p99_b:.1f} | "
+        # The two runs of a round are back to back: their ratio moves less with the machine's load.
+        per_round = [p["rps"] / b["rps"] for p, b in zip(project, baseline)]
+        spread = f"{statistics.median(per_round):.2f}× ({min(per_round):.2f}–{max(per_round):.2f})"
+        print(f"| {c} | {rps_p:.0f} | {rps_b:.0f} | {rps_p / rps_b:.2f}× | {spread} | {p99_p:.1f} | {p99_b:.1f} | "
               f"{p99_p / p99_b:.2f}× | {errors} |")
     print("\nRuns :")
     for (c, target), runs in results.items():

@@ -3,7 +3,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/console_bench_proc REDIS_URL=redis://127.0.0.1:6379/15 \\
         DEBUG=1 python bench/processing.py [--events 500] [--rounds 3] [--count-events 50]
 
-The database name must start with `console_bench` and the Redis database must not be 0: the script migrates the
+The database name must hold the word `bench` between underscores (`console_bench_…`) and the Redis database must not be 0: the script migrates the
 database, creates an Invoice Ninja connection (with its encrypted secrets, as a real one has) and one client,
 and empties the Redis database's RQ keys. Each round stores --events fresh deliveries (half `create_quote`,
 half `create_invoice`, new external ids each round, from tests/invoiceninja/fixtures) as the inbox leaves them
@@ -42,8 +42,8 @@ FIXTURES = BASE_DIR / "tests" / "invoiceninja" / "fixtures"
 
 def refuse_unsafe_targets():
     database = urlparse(os.environ.get("DATABASE_URL", ""))
-    if database.scheme not in ("postgres", "postgresql") or not database.path.lstrip("/").startswith("console_bench"):
-        sys.exit("DATABASE_URL doit désigner une base PostgreSQL dont le nom commence par console_bench.")
+    if database.scheme not in ("postgres", "postgresql") or "bench" not in database.path.lstrip("/").split("_"):
+        sys.exit("DATABASE_URL doit désigner une base PostgreSQL dont le nom contient le mot « bench » (console_bench, ingest_bench…).")
     redis_db = urlparse(os.environ.get("REDIS_URL", "")).path.lstrip("/") or "0"
     if redis_db == "0":
         sys.exit("REDIS_URL doit désigner une base Redis de banc (pas la base 0).")

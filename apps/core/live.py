@@ -5,12 +5,15 @@ carries its own `id` and `hx-swap-oob`, so the extension swaps it into place. Wh
 declared here with `register_group`; the consumer (apps/core/consumers.py) enforces it.
 """
 
+import asyncio
+import concurrent.futures
 import logging
+import os
 import re
+import threading
 import time
 from collections.abc import Callable
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from django.template.loader import render_to_string
@@ -44,19 +47,49 @@ def permission_for(group: str) -> ListenRule | None:
     return None
 
 
+# How long a push may wait for Redis before the sender gives up on it (a page misses one refresh).
+SEND_TIMEOUT_SECONDS = 5
+
+
 def push_html(group: str, html: str) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    future = None
     try:
-        async_to_sync(layer.group_send)(group, {"type": "fragment", "html": html})
-    except (RedisError, OSError) as exc:
+        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, {"type": "fragment", "html": html}),
+                                                  _sender_loop())
+        future.result(timeout=SEND_TIMEOUT_SECONDS)
+    except (RedisError, OSError, concurrent.futures.TimeoutError) as exc:
         # A live page missing one refresh is acceptable; the request or job that pushed must not fail.
-        logger.warning("Fragment non diffusé au groupe %s : %s", group, exc)
+        if future is not None:
+            future.cancel()
+        logger.warning("Fragment non diffusé au groupe %s : %s", group, exc or "délai dépassé")
 
 
 def push(group: str, template: str, context: dict | None = None) -> None:
     push_html(group, render_to_string(template, context or {}))
+
+
+# One event loop per process, on a thread of its own, for every push from synchronous code (requests, jobs).
+# `async_to_sync(layer.group_send)` started a thread and an event loop per push, and channels_redis keeps its
+# Redis connections per event loop: each push opened (and dropped) a connection. This loop keeps them.
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_pid: int | None = None
+_loop_lock = threading.Lock()
+
+
+def _sender_loop() -> asyncio.AbstractEventLoop:
+    global _loop, _loop_pid
+    if _loop is not None and _loop_pid == os.getpid():
+        return _loop
+    with _loop_lock:
+        # A forked child inherits the loop object but not its thread: it starts its own.
+        if _loop is None or _loop_pid != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="live-push-loop", daemon=True).start()
+            _loop, _loop_pid = loop, os.getpid()
+    return _loop
 
 
 def has_listeners(group: str) -> bool:

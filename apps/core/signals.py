@@ -14,3 +14,6 @@ action_run_changed = Signal()
 # reminder_level=<int|None>: an integration fact no hub field holds (e.g. DocuSeal: "signé"; Mautic: reminder
 # level 2). Send it from any system app; mirrors (Directus) keep it in their integration statuses.
 integration_status_reported = Signal()
+# sender=Connection class, fields=<names set by update(), None for bulk_create()>: rows changed without a model
+# signal.
+connections_changed_in_bulk = Signal()

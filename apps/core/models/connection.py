@@ -8,8 +8,28 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.fields import EncryptedJSONField
 
 
+class ConnectionQuerySet(models.QuerySet):
+    """Says when rows change without post_save (the inbox's per-process copies of connections listen)."""
+
+    def update(self, **kwargs):
+        from apps.core.signals import connections_changed_in_bulk
+
+        count = super().update(**kwargs)
+        connections_changed_in_bulk.send(sender=self.model, fields=frozenset(kwargs))
+        return count
+
+    def bulk_create(self, objs, *args, **kwargs):
+        from apps.core.signals import connections_changed_in_bulk
+
+        created = super().bulk_create(objs, *args, **kwargs)
+        connections_changed_in_bulk.send(sender=self.model, fields=None)
+        return created
+
+
 class Connection(models.Model):
     """One configured account of an outside system (an Invoice Ninja company, a Revolut business...)."""
+
+    objects = ConnectionQuerySet.as_manager()
 
     class TokenStatus(models.TextChoices):
         NOT_APPLICABLE = "n/a", _("Sans OAuth")

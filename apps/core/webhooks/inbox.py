@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F
+from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -82,9 +84,53 @@ def _insert(fields: dict, in_transaction: bool) -> WebhookEvent:
     if in_transaction:
         # Inside a caller's transaction a failed INSERT must not spoil it: a savepoint around it.
         with transaction.atomic():
-            return WebhookEvent.objects.create(**fields)
+            return _insert_row(fields)
     # In autocommit the INSERT is its own transaction: no BEGIN / COMMIT round trips around it.
-    return WebhookEvent.objects.create(**fields)
+    return _insert_row(fields)
+
+
+def _insert_row(fields: dict) -> WebhookEvent:
+    """`WebhookEvent.objects.create(**fields)`, for a fraction of its CPU: the same row (every column, the
+    defaults and `received_at` as the model gives them, each value prepared by its own field), the same
+    pre_save / post_save signals, but the INSERT's SQL built once per database instead of compiled per call
+    (the ORM's create cost about five times the statement itself). Raises IntegrityError as create does.
+    """
+    using = router.db_for_write(WebhookEvent)
+    db = connections[using]
+    event = WebhookEvent(**fields)
+    pre_save.send(sender=WebhookEvent, instance=event, raw=False, using=using, update_fields=None)
+    columns = _insert_columns()
+    # pre_save as the ORM calls it on an insert (it sets received_at, an auto_now_add field).
+    params = [field.get_db_prep_save(field.pre_save(event, True), db) for field in columns]
+    sql, returns = _insert_sql(db, columns)
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        event.pk = cursor.fetchone()[0] if returns else db.ops.last_insert_id(
+            cursor, WebhookEvent._meta.db_table, WebhookEvent._meta.pk.column)
+    event._state.adding = False
+    event._state.db = using
+    post_save.send(sender=WebhookEvent, instance=event, created=True, update_fields=None, raw=False, using=using)
+    return event
+
+
+@functools.cache
+def _insert_columns() -> tuple:
+    return tuple(f for f in WebhookEvent._meta.concrete_fields if not f.primary_key)
+
+
+_insert_statements: dict[str, tuple[str, bool]] = {}
+
+
+def _insert_sql(db, columns) -> tuple[str, bool]:
+    statement = _insert_statements.get(db.vendor)
+    if statement is None:
+        quote = db.ops.quote_name
+        returns = db.features.can_return_columns_from_insert
+        sql = "INSERT INTO {} ({}) VALUES ({}){}".format(
+            quote(WebhookEvent._meta.db_table), ", ".join(quote(f.column) for f in columns),
+            ", ".join(["%s"] * len(columns)), f" RETURNING {quote(WebhookEvent._meta.pk.column)}" if returns else "")
+        statement = _insert_statements[db.vendor] = (sql, returns)
+    return statement
 
 
 def _enqueue(event: WebhookEvent) -> None:

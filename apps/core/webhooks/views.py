@@ -19,17 +19,11 @@ from django.views.decorators.csrf import csrf_exempt
 
 from apps.core import providers
 from apps.core.encryption import DecryptionError
-from apps.core.models import Connection
+from apps.core.webhooks import endpoints
 from apps.core.webhooks.inbox import store_rejected, store_verified
 from apps.core.webhooks.verifiers import InvalidSignature, MissingSignature, NoSecretConfigured, VerificationError
 
 logger = logging.getLogger(__name__)
-
-# What the inbox reads of the connection: not its API secrets nor its OAuth token, which would be decrypted
-# for nothing on every delivery (a verifier that needs one, DocuSeal's header secret, loads it on access).
-# The name and slug are for the live feed's row and for the message naming an unreadable secret.
-CONNECTION_FIELDS = ("id", "provider", "name", "slug", "is_active", "config", "webhook_secrets",
-                     "webhook_endpoint_id")
 
 
 def refusal(status: int, message: str) -> JsonResponse:
@@ -70,10 +64,7 @@ def receive(request, provider: str, endpoint_id, url_event: str | None = None):
         endpoint_uuid = uuid.UUID(endpoint_id)
     except ValueError:
         return refusal(404, "Point de réception inconnu.")
-    connection = (
-        Connection.objects.filter(provider=provider, webhook_endpoint_id=endpoint_uuid).only(*CONNECTION_FIELDS)
-        .first()
-    )
+    connection = endpoints.find(provider, endpoint_uuid)
     if connection is None:
         return refusal(404, "Point de réception inconnu.")
     try:
