@@ -34,7 +34,7 @@ MAX_ATTEMPTS = 6
 BASE_DELAY = timedelta(seconds=30)
 MAX_DELAY = timedelta(hours=1)
 LEASE_SECONDS = 900
-AUTOMATIC = "automatique"  # the timeline's "Par" column for automated entries
+AUTOMATIC = TimelineEntry.AUTOMATIC  # the timeline says "Automatique" with the cause
 
 
 def backoff(attempts: int) -> timedelta:
@@ -167,7 +167,8 @@ def _run_step(chain: Chain, step, target) -> ActionRun | None:
                 action=action.key, label=_("Automatique — %(label)s") % {"label": action.label},
                 content_type=ContentType.objects.get_for_model(target), object_id=str(target.pk), user=None,
                 idempotency_key=f"auto:{chain.pk}:{step.key}:{len(runs) + 1}", status=ActionRun.Status.RUNNING,
-                message=_("En cours…"), external_ids={**carried, "cause": chain.cause},
+                message=_("En cours…"),
+                external_ids={**carried, "cause": chain.cause, "cause_event": chain.cause_event_id},
             )
     except IntegrityError:  # another driver started this very attempt
         run = ActionRun.objects.get(idempotency_key=f"auto:{chain.pk}:{step.key}:{len(runs) + 1}")
