@@ -1,11 +1,11 @@
 """Contextual buttons on hub quotes that act in DocuSeal: send for signature, re-send, cancel.
 
-"Envoyer pour signature" (a sent quote, or a draft one that the kernel's document registry can issue — Invoice
-Ninja records it, numbered and marked sent, without its own e-mail — confirmation first): the quote's own PDF (asked from the kernel's
-document registry, so from Invoice Ninja) on editions that accept a PDF; on the open-source edition —
-learnt from DocuSeal's own "Pro Edition" 404, kept on the connection — the acceptance template configured on
-the connection, with the quote's number, client, total and validity prefilled as field values. Signers are
-the client's contacts with an e-mail, primary first, in that signing order.
+"Envoyer pour signature" (a sent quote, or a draft that the kernel's document registry can issue — Invoice
+Ninja records it, numbered and marked sent, without its own e-mail — confirmation first): the quote's own PDF
+(asked from the kernel's document registry, so from Invoice Ninja) on editions that accept a PDF; on the
+open-source edition — learnt from DocuSeal's own "Pro Edition" 404, kept on the connection — the acceptance
+template configured on the connection, with the quote's number, client, total and validity prefilled as field
+values. Signers are the client's contacts with an e-mail, primary first, in that signing order.
 
 A double click sends once: the kernel gives one ActionRun per click and refuses a second run while one is
 in flight; the button is gone while a request is pending; and every submitter carries an external id
