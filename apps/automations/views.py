@@ -9,6 +9,7 @@ from functools import wraps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
@@ -101,6 +102,10 @@ def run_chain(request, pk):
         messages.error(request, refused)
     else:
         messages.success(request, _("Automatisation lancée."))
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return redirect(target)  # back to the record whose panel offered it
     return redirect("automations:rules")
 
 

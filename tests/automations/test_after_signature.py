@@ -226,8 +226,12 @@ def test_a_rule_switched_off_by_an_admin_does_nothing(sandbox_connection, docuse
     assert "Exécuter maintenant" in switched.text
     run_default_jobs()
     assert not automatic_runs().exists()
-    client.post(f"/automations/chains/{chain.pk}/run/")
-    client.post(f"/automations/chains/{chain.pk}/run/")  # a double click
+    quote_page = client.get(quote.get_absolute_url()).text
+    assert "Ignorée (automatisation désactivée)" in quote_page and "Exécuter maintenant" in quote_page
+    ran = client.post(f"/automations/chains/{chain.pk}/run/", {"next": quote.get_absolute_url()})
+    assert ran.status_code == 302 and ran.url == quote.get_absolute_url()  # back on the quote
+    off_site = client.post(f"/automations/chains/{chain.pk}/run/", {"next": "https://ailleurs.example/"})
+    assert off_site.url == "/automations/"  # a double click; never redirected off the console
     run_default_jobs()
     run_webhook_jobs()
     chain.refresh_from_db()
