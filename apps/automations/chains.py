@@ -8,7 +8,9 @@ waiting, so a worker killed mid-chain is picked up where it stopped):
    a new ActionRun keyed `auto:<chain>:<step>:<attempt>`, so the same attempt is never started twice;
 3. a failed step waits with an exponential backoff (the chain says what it waits for) and is tried again up to
    MAX_ATTEMPTS times, then the chain fails for good and shows on the console home with "Relancer".
-A chain is created once per (rule, subject): a replayed webhook finds it and changes nothing.
+A chain is created once per (rule, subject): a replayed webhook finds it and changes nothing. A cause arriving
+while its rule is switched off leaves a chain "ignorée" (`skip`) that runs nothing until a user asks (`run_now`)
+once the rule is on again: switching a rule back on never replays, unasked, what happened meanwhile.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ MAX_ATTEMPTS = 6
 BASE_DELAY = timedelta(seconds=30)
 MAX_DELAY = timedelta(hours=1)
 LEASE_SECONDS = 900
-AUTOMATIC = "automatique"  # the timeline's "Par" column for automated entries
+AUTOMATIC = TimelineEntry.AUTOMATIC  # the timeline says "Automatique" with the cause
 
 
 def backoff(attempts: int) -> timedelta:
@@ -59,11 +61,41 @@ def start(rule_key: str, subject, *, cause: str, cause_event=None, context=None,
                                          status=status)
     except IntegrityError:
         return Chain.objects.get(rule=rule_key, content_type=content_type, object_id=str(subject.pk)), False
-    note(subject, _("Automatisation « %(rule)s » déclenchée par : %(cause)s") % {
-        "rule": RULES[rule_key].label, "cause": cause}, chain)
+    if status != Chain.Status.SKIPPED:
+        note(subject, _("Automatisation « %(rule)s » déclenchée par : %(cause)s") % {
+            "rule": RULES[rule_key].label, "cause": cause}, chain)
     if status == Chain.Status.RUNNING:
         jobs.enqueue_on_commit(advance, chain.pk, queue="default")
     return chain, True
+
+
+def skip(rule_key: str, subject, *, cause: str, cause_event=None) -> tuple[Chain, bool]:
+    """The rule is off: the cause is kept, listed as ignored, and nothing runs."""
+    chain, created = start(rule_key, subject, cause=cause, cause_event=cause_event, status=Chain.Status.SKIPPED)
+    if created:
+        note(subject, _("Automatisation « %(rule)s » désactivée : rien n'a été fait. Une fois réactivée, « Exécuter "
+                        "maintenant » sur la page Automatisations la lance.") % {"rule": RULES[rule_key].label},
+             chain, TimelineEntry.Level.WARNING)
+    return chain, created
+
+
+def run_now(chain: Chain, user) -> str | None:
+    """"Exécuter maintenant" on a chain ignored while its rule was off: None when started, else why not (French)."""
+    rule = RULES.get(chain.rule)
+    if rule is None or not rule.steps:
+        return _("Cette automatisation n'a aucune étape à exécuter.")
+    if not is_enabled(rule.key):
+        return _("Activez d'abord l'automatisation « %(rule)s ».") % {"rule": rule.label}
+    with transaction.atomic():
+        updated = Chain.objects.filter(pk=chain.pk, status=Chain.Status.SKIPPED).update(
+            status=Chain.Status.RUNNING, waiting_for="", next_attempt_at=None, attempts=0)
+        if not updated:
+            return _("Cette automatisation n'est plus en attente d'exécution.")
+        chain.refresh_from_db()
+        note(chain.subject, _("Automatisation « %(rule)s » lancée à la demande par %(user)s (cause arrivée pendant "
+                              "sa désactivation).") % {"rule": rule.label, "user": user.get_username()}, chain)
+        jobs.enqueue_on_commit(advance, chain.pk, queue="default")
+    return None
 
 
 def advance(chain_id: int) -> None:
@@ -99,7 +131,7 @@ def _wait(chain: Chain, waiting_for: str, *, error: str = "", count_attempt=True
 
 
 def _advance(chain: Chain) -> None:
-    if chain.status in (Chain.Status.SUCCEEDED, Chain.Status.FAILED):
+    if chain.status in (Chain.Status.SUCCEEDED, Chain.Status.FAILED, Chain.Status.SKIPPED):
         return
     if chain.status == Chain.Status.WAITING and chain.next_attempt_at and chain.next_attempt_at > timezone.now():
         return  # backing off: the periodic job comes back for it
@@ -166,7 +198,8 @@ def _run_step(chain: Chain, step, target) -> ActionRun | None:
                 action=action.key, label=_("Automatique — %(label)s") % {"label": action.label},
                 content_type=ContentType.objects.get_for_model(target), object_id=str(target.pk), user=None,
                 idempotency_key=f"auto:{chain.pk}:{step.key}:{len(runs) + 1}", status=ActionRun.Status.RUNNING,
-                message=_("En cours…"), external_ids={**carried, "cause": chain.cause},
+                message=_("En cours…"),
+                external_ids={**carried, "cause": chain.cause, "cause_event": chain.cause_event_id},
             )
     except IntegrityError:  # another driver started this very attempt
         run = ActionRun.objects.get(idempotency_key=f"auto:{chain.pk}:{step.key}:{len(runs) + 1}")

@@ -39,6 +39,8 @@ class Chain(models.Model):
         WAITING = "waiting", _("En attente")
         SUCCEEDED = "succeeded", _("Terminée")
         FAILED = "failed", _("Échec définitif")
+        # Its cause arrived while the rule was switched off: nothing ran; a user may run it now.
+        SKIPPED = "skipped", _("Ignorée (automatisation désactivée)")
 
     rule = models.CharField(_("automatisation"), max_length=60, db_index=True)
     content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, verbose_name=_("type de dossier"))
@@ -66,7 +68,7 @@ class Chain(models.Model):
             # A replayed webhook or a second save finds the chain already there: nothing is redone.
             models.UniqueConstraint(fields=["rule", "content_type", "object_id"], name="automation_chain_once"),
         ]
-        permissions = [("relaunch_chain", _("Relancer une automatisation en échec"))]
+        permissions = [("relaunch_chain", _("Relancer une automatisation en échec ou ignorée"))]
 
     def __str__(self):
         return f"{self.rule} #{self.object_id} ({self.get_status_display()})"

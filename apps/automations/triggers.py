@@ -35,11 +35,15 @@ def signature_closed(request_id: int) -> None:
     request = SignatureRequest.objects.select_related("quote").filter(pk=request_id).first()
     if request is None:
         return
-    if request.status == SignatureRequest.Status.COMPLETED and is_enabled("quote_signed"):
+    if request.status == SignatureRequest.Status.COMPLETED:
         event, cause = signature_cause(request)
-        chains.start("quote_signed", request.quote, cause=cause, cause_event=event)
-    elif request.status == SignatureRequest.Status.DECLINED and is_enabled("quote_declined"):
+        begin = chains.start if is_enabled("quote_signed") else chains.skip
+        begin("quote_signed", request.quote, cause=cause, cause_event=event)
+    elif request.status == SignatureRequest.Status.DECLINED:
         event, cause = signature_cause(request)
+        if not is_enabled("quote_declined"):
+            chains.skip("quote_declined", request.quote, cause=cause, cause_event=event)
+            return
         with transaction.atomic():
             chain, created = chains.start("quote_declined", request.quote, cause=cause, cause_event=event,
                                           status=Chain.Status.SUCCEEDED,
@@ -70,7 +74,7 @@ def invoice_paid(invoice_id: int) -> None:
 
     invoice = Invoice.objects.filter(pk=invoice_id, status=Invoice.Status.PAID).first()
     mautic = Connection.objects.filter(provider="mautic", is_active=True).order_by("pk").first()
-    if invoice is None or mautic is None or thanks_email_id(mautic) is None or not is_enabled("payment_thanks"):
+    if invoice is None or mautic is None or thanks_email_id(mautic) is None:
         return
     entry = (TimelineEntry.objects.filter(object_id=str(invoice.pk), content_type__model="invoice",
                                           webhook_event__isnull=False).select_related("webhook_event")
@@ -81,7 +85,8 @@ def invoice_paid(invoice_id: int) -> None:
             "pk": entry.webhook_event.pk}
     else:
         cause = _("facture %(number)s payée") % {"number": invoice}
-    chains.start("payment_thanks", invoice, cause=cause, cause_event=entry.webhook_event if entry else None)
+    begin = chains.start if is_enabled("payment_thanks") else chains.skip
+    begin("payment_thanks", invoice, cause=cause, cause_event=entry.webhook_event if entry else None)
 
 
 def invoice_saved(sender, instance, raw=False, **kwargs):

@@ -9,7 +9,9 @@ from functools import wraps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.automations import chains, matching
@@ -69,6 +71,13 @@ def switch_rule(request, key):
     Rule.objects.update_or_create(key=key, defaults={"enabled": enabled, "changed_by": request.user})
     messages.success(request, (_("« %(rule)s » activée.") if enabled else _("« %(rule)s » désactivée."))
                      % {"rule": RULES[key].label})
+    skipped = Chain.objects.filter(rule=key, status=Chain.Status.SKIPPED).count()
+    if enabled and skipped and RULES[key].steps:
+        messages.warning(request, ngettext(
+            "%(count)d événement arrivé pendant la désactivation a été ignoré : il est listé ci-dessous, « Exécuter "
+            "maintenant » le traite.",
+            "%(count)d événements arrivés pendant la désactivation ont été ignorés : ils sont listés ci-dessous, "
+            "« Exécuter maintenant » les traite un par un.", skipped) % {"count": skipped})
     return redirect("automations:rules")
 
 
@@ -83,6 +92,21 @@ def relaunch_chain(request, pk):
         messages.success(request, _("Automatisation relancée."))
     target = request.POST.get("next") or ""
     return redirect(target if target in ("/admin/",) else "automations:rules")
+
+
+@require_POST
+@staff_permission_required("automations.relaunch_chain")
+def run_chain(request, pk):
+    refused = chains.run_now(get_object_or_404(Chain, pk=pk), request.user)
+    if refused:
+        messages.error(request, refused)
+    else:
+        messages.success(request, _("Automatisation lancée."))
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return redirect(target)  # back to the record whose panel offered it
+    return redirect("automations:rules")
 
 
 @require_GET

@@ -5,6 +5,11 @@ source in its AppConfig.ready(); another system that needs the file (DocuSeal, t
 asks this registry, so neither imports the other. A source returns None when it has no document for
 that record (the record was never pushed to its system) and raises DocumentUnavailable, with a French
 message a user can read, when it should have one but cannot deliver it now.
+
+A source may also *issue* a draft: record it in its system with its definitive number, so it has a
+document, without sending it to anyone. DocuSeal asks for that before having a draft quote signed: the
+client signs the quote Invoice Ninja will later convert, under its real number, and gets one e-mail (the
+signing request), not two.
 """
 
 from __future__ import annotations
@@ -41,6 +46,29 @@ def register(model: type[models.Model], provider: str, source: Source) -> None:
 def unregister(model: type[models.Model], provider: str) -> None:
     entries = _sources.get(model._meta.concrete_model, [])
     entries[:] = [(key, fn) for key, fn in entries if key != provider]
+
+
+@dataclass(frozen=True)
+class Issuer:
+    label: str  # the system that issues ("Invoice Ninja"), for the confirmation screen
+    can_issue: Callable[[models.Model], bool]  # its connection is active and the record is complete enough
+    issue: Callable  # (obj, run) -> None; saves its progress on the kernel ActionRun, raises DocumentUnavailable
+
+
+_issuers: dict[type, list[tuple[str, Issuer]]] = {}
+
+
+def register_issuer(model: type[models.Model], provider: str, issuer: Issuer) -> None:
+    entries = _issuers.setdefault(model._meta.concrete_model, [])
+    entries[:] = [(key, found) for key, found in entries if key != provider] + [(provider, issuer)]
+
+
+def issuer_for(obj: models.Model) -> Issuer | None:
+    """The first registered issuer able to issue `obj` now; None when nobody can."""
+    for _provider, issuer in _issuers.get(type(obj)._meta.concrete_model, []):
+        if issuer.can_issue(obj):
+            return issuer
+    return None
 
 
 def pdf_for(obj: models.Model) -> DocumentFile | None:

@@ -1,10 +1,11 @@
 """Contextual buttons on hub quotes that act in DocuSeal: send for signature, re-send, cancel.
 
-"Envoyer pour signature" (a sent quote, confirmation first): the quote's own PDF (asked from the kernel's
-document registry, so from Invoice Ninja) on editions that accept a PDF; on the open-source edition —
-learnt from DocuSeal's own "Pro Edition" 404, kept on the connection — the acceptance template configured on
-the connection, with the quote's number, client, total and validity prefilled as field values. Signers are
-the client's contacts with an e-mail, primary first, in that signing order.
+"Envoyer pour signature" (a sent quote, or a draft that the kernel's document registry can issue — Invoice
+Ninja records it, numbered and marked sent, without its own e-mail — confirmation first): the quote's own PDF
+(asked from the kernel's document registry, so from Invoice Ninja) on editions that accept a PDF; on the
+open-source edition — learnt from DocuSeal's own "Pro Edition" 404, kept on the connection — the acceptance
+template configured on the connection, with the quote's number, client, total and validity prefilled as field
+values. Signers are the client's contacts with an e-mail, primary first, in that signing order.
 
 A double click sends once: the kernel gives one ActionRun per click and refuses a second run while one is
 in flight; the button is gone while a request is pending; and every submitter carries an external id
@@ -133,16 +134,26 @@ class SendForSignature(DocusealAction):
     confirm = gettext_lazy("DocuSeal enverra au client un e-mail l'invitant à signer le devis.")
 
     def applies_to(self, quote):
-        return quote.status == Quote.Status.SENT and self.open_request(quote) is None
+        if self.open_request(quote) is not None:
+            return False
+        return quote.status == Quote.Status.SENT or (
+            quote.status == Quote.Status.DRAFT and documents.issuer_for(quote) is not None)
 
     def confirmation_details(self, quote):
         contacts = [c for c in quote.company.contacts.all() if c.email]
-        return [(_("Client"), str(quote.company)), (_("Total TTC"), money_text(quote.total, quote.currency)),
+        rows = [(_("Client"), str(quote.company)), (_("Total TTC"), money_text(quote.total, quote.currency)),
                 (_("Signataires, dans l'ordre"), ", ".join(f"{c} <{c.email}>" for c in contacts)
                  or _("(aucun contact avec e-mail)"))]
+        issuer = documents.issuer_for(quote) if quote.status == Quote.Status.DRAFT else None
+        if issuer is not None:
+            rows.append((_("Avant l'envoi"), _("le devis est enregistré dans %(system)s avec son numéro définitif et "
+                                               "marqué envoyé, sans e-mail de %(system)s") % {"system": issuer.label}))
+        return rows
 
     def perform(self, quote, run, connection, api):
         contacts = signers_of(quote)
+        if quote.status == Quote.Status.DRAFT:
+            self.issue(quote, run)
         submission, source, template_id = self.resume(api, quote, run)
         if submission is None:
             submission, source, template_id = self.create(api, connection, quote, run, contacts)
@@ -152,6 +163,19 @@ class SendForSignature(DocusealAction):
             _("Devis %(number)s envoyé pour signature à %(names)s (DocuSeal, soumission n° %(id)s).")
             % {"number": quote.number or quote.pk, "names": names, "id": request.submission_id},
             {"docuseal_submission_id": request.submission_id})
+
+    def issue(self, quote, run) -> None:
+        """A draft gets its number and its document where it will be invoiced before the client signs it."""
+        issuer = documents.issuer_for(quote)
+        if issuer is None:
+            raise ActionFailed(_("Ce devis est un brouillon et aucun système ne peut l'enregistrer maintenant : "
+                                 "envoyez-le d'abord."))
+        try:
+            issuer.issue(quote, run)
+        except documents.DocumentUnavailable as exc:
+            raise ActionFailed(_("Le devis n'a pas pu être enregistré avant l'envoi pour signature : %(error)s")
+                               % {"error": exc}) from exc
+        quote.refresh_from_db()
 
     # A retried run finds what DocuSeal already created -----------------------------------------------
     def resume(self, api, quote, run):

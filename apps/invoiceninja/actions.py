@@ -137,6 +137,22 @@ def send_document(api, connection, document, run, *, kind: str):
     if not run.external_ids.get("emailed"):
         remote = api.send_email(kind, remote["id"], f"email_template_{kind}")
         actions.save_progress(run, emailed=True)
+    link.emailed_at = timezone.now()
+    return now_sent(connection, document, link, remote, kind=kind)
+
+
+def issue_document(api, connection, document, run, *, kind: str):
+    """Recorded in Invoice Ninja and marked sent there, numbered, but no e-mail from Invoice Ninja: another system
+    (DocuSeal's signing request) is what reaches the client. Mark-sent only moves a draft (NOTES §8)."""
+    link, remote = push_document(api, connection, document, run, kind=kind)
+    if str(remote.get("status_id")) == "1":
+        returned = api.bulk(f"{kind}s", "mark_sent", [remote["id"]])
+        remote = next((r for r in returned if r.get("id") == remote["id"]), None) or getattr(
+            api, f"get_{kind}")(remote["id"])
+    return now_sent(connection, document, link, remote, kind=kind)
+
+
+def now_sent(connection, document, link, remote, *, kind: str):
     resource = QuotesResource if kind == "quote" else InvoicesResource
     record_remote(connection, resource, remote, apply=False)
     if remote.get("number") and not document.number:
@@ -146,7 +162,6 @@ def send_document(api, connection, document, run, *, kind: str):
     document.lines_reopened_at = None  # a new version, once sent, locks its lines again
     # Only what sending changes: a colleague's edit saved meanwhile (notes, title) is not overwritten.
     document.save(update_fields=["number", "status", "lines_reopened_at", "updated_at"])
-    link.emailed_at = timezone.now()
     reconcile.in_step(link, remote, number=remote.get("number", ""))
     return remote
 

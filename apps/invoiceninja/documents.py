@@ -2,14 +2,19 @@
 
 The same download as the console's "Télécharger le PDF" link: the document's first invitation, fetched
 through the API. A record never pushed to Invoice Ninja has no document here (None).
+
+Invoice Ninja also issues a draft quote the console sends for signature: created there (or updated), marked
+sent, numbered, without Invoice Ninja's own e-mail (the signing request is the one the client gets).
 """
 
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
-from apps.core.documents import DocumentFile, DocumentUnavailable
+from apps.core.actions import ActionFailed
+from apps.core.documents import DocumentFile, DocumentUnavailable, Issuer
 from apps.core.http import ApiError
+from apps.core.models import Connection, TimelineEntry
 from apps.hub.models import Invoice, Quote
 from apps.invoiceninja.client import InvoiceNinjaClient
 from apps.invoiceninja.models import InvoiceLink, QuoteLink
@@ -36,8 +41,37 @@ def pdf_of(document) -> DocumentFile | None:
     return DocumentFile(filename=filename, content=content, source="Invoice Ninja")
 
 
+def active_connection() -> Connection | None:
+    return Connection.objects.filter(provider="invoiceninja", is_active=True).order_by("pk").first()
+
+
+def can_issue(quote) -> bool:
+    connection = active_connection()
+    return (quote.status == Quote.Status.DRAFT and connection is not None and connection.is_healthy
+            and quote.lines.exists())
+
+
+def issue(quote, run) -> None:
+    from apps.invoiceninja.actions import failure, issue_document
+
+    connection = active_connection()
+    if connection is None:
+        raise DocumentUnavailable(_("Aucune connexion Invoice Ninja active."))
+    try:
+        remote = issue_document(InvoiceNinjaClient(connection), connection, quote, run, kind="quote")
+    except ActionFailed as exc:
+        raise DocumentUnavailable(str(exc)) from exc
+    except ApiError as exc:
+        raise DocumentUnavailable(str(failure(exc))) from exc
+    TimelineEntry.record(quote, _("Devis %(number)s enregistré dans Invoice Ninja et marqué envoyé, sans e-mail "
+                                  "d'Invoice Ninja : il part pour signature.") % {"number": remote.get("number") or
+                                                                                  quote.number},
+                         provider="invoiceninja", external_ids={"invoiceninja_quote_id": remote["id"]})
+
+
 def register() -> None:
     from apps.core import documents
 
     for model in LINKS:
         documents.register(model, "invoiceninja", pdf_of)
+    documents.register_issuer(Quote, "invoiceninja", Issuer(label="Invoice Ninja", can_issue=can_issue, issue=issue))

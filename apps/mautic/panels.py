@@ -22,6 +22,8 @@ def invoice_context(invoice, user):
         "connection": connection,
         "reminders": ReminderSend.objects.filter(invoice=invoice).select_related("link"),
         "stop": DunningStop.objects.filter(invoice=invoice).first(),
+        # Paid before any reminder went out: nothing to stop, but none will go (not "next reminder: 1st").
+        "paid": invoice.status == Invoice.Status.PAID,
         "next_level": dunning.level_label(level) if (level := dunning.next_level(invoice)) else None,
         "refusal": dunning.refusal(invoice, connection),
         "activity": EmailActivity.objects.filter(invoice=invoice)[:20],

@@ -208,8 +208,49 @@ def test_a_rule_switched_off_by_an_admin_does_nothing(sandbox_connection, docuse
     assert Rule.objects.get(key="quote_signed").enabled is False
     docuseal_event(docuseal, "submission.completed", 501, "completed")
     run_default_jobs()
-    assert not Chain.objects.exists() and not automatic_runs().exists()
-    assert "désactivée" in client.get("/automations/").text
+    assert not automatic_runs().exists() and not Invoice.objects.exists()
+    # Not forgotten: listed as ignored, on the page and on the quote's timeline; nothing to run while off.
+    page = client.get("/automations/").text
+    assert "désactivée" in page and "Ignorée (automatisation désactivée)" in page
+    assert "Exécuter maintenant" not in page
+    assert TimelineEntry.objects.filter(object_id=str(quote.pk), provider="automatique",
+                                        message__contains="désactivée : rien n'a été fait").exists()
+    chain = Chain.objects.get(rule="quote_signed")
+    assert client.post(f"/automations/chains/{chain.pk}/run/").status_code == 302
+    run_default_jobs()
+    assert not automatic_runs().exists()  # refused while the rule is off ("Activez d'abord...")
+
+    # Switched back on: told what was ignored meanwhile; nothing runs until asked.
+    switched = client.post("/automations/rules/quote_signed/switch/", {"enabled": "on"}, follow=True)
+    assert "1 événement arrivé pendant la désactivation a été ignoré" in switched.text
+    assert "Exécuter maintenant" in switched.text
+    run_default_jobs()
+    assert not automatic_runs().exists()
+    quote_page = client.get(quote.get_absolute_url()).text
+    assert "Ignorée (automatisation désactivée)" in quote_page and "Exécuter maintenant" in quote_page
+    ran = client.post(f"/automations/chains/{chain.pk}/run/", {"next": quote.get_absolute_url()})
+    assert ran.status_code == 302 and ran.url == quote.get_absolute_url()  # back on the quote
+    off_site = client.post(f"/automations/chains/{chain.pk}/run/", {"next": "https://ailleurs.example/"})
+    assert off_site.url == "/automations/"  # a double click; never redirected off the console
+    run_default_jobs()
+    run_webhook_jobs()
+    chain.refresh_from_db()
+    assert chain.status == Chain.Status.SUCCEEDED, (chain.waiting_for, chain.last_error)
+    assert automatic_runs().count() == 3 and Invoice.objects.filter(quote=quote).count() == 1
+
+
+def test_running_an_ignored_chain_needs_the_permission_and_a_csrf_token(docuseal, quote, staff, admin_user):
+    from django.test import Client
+
+    chain, _created = chains.skip("quote_signed", quote, cause="webhook DocuSeal")
+    salesperson = Client()
+    salesperson.force_login(staff)
+    assert salesperson.post(f"/automations/chains/{chain.pk}/run/").status_code == 403
+    forged = Client(enforce_csrf_checks=True)
+    forged.force_login(admin_user)
+    assert forged.post(f"/automations/chains/{chain.pk}/run/").status_code == 403
+    chain.refresh_from_db()
+    assert chain.status == Chain.Status.SKIPPED
 
 
 def test_switching_a_rule_needs_the_permission_and_a_csrf_token(db, staff, admin_user):

@@ -304,3 +304,44 @@ def test_admin_list_actions_that_confirm_show_an_intermediate_page(client, lea, 
     for _ in range(2):  # the confirmation submitted twice still pays once
         client.post(changelist, {**choose, "post": "yes", f"key_{client_company.pk}": key})
     assert ActionRun.objects.get().idempotency_key == key
+
+
+def timeline_rows(html: str) -> list[list[str]]:
+    """The timeline's rows as the text of their cells (tags dropped), hrefs kept as "[href]"."""
+    table = html.split('class="module console-timeline"', 1)[1].split("</table>", 1)[0]
+    rows = []
+    for row in table.split("<tr class=\"console-timeline-")[1:]:
+        cells = re.findall(r"<td>(.*?)</td>", row, flags=re.S)
+        rows.append([" ".join(re.sub(r'<a href="([^"]+)">', r"[\1] ", re.sub(r"<(?!a )[^>]+>", " ", cell))
+                              .replace("</a>", "").split()) for cell in cells])
+    return rows
+
+
+@pytest.mark.urls(__name__)
+def test_the_timeline_says_automatique_with_its_cause_for_what_nobody_clicked(client, lea, client_company):
+    from apps.core.models import Connection, WebhookEvent
+
+    allow_company_admin(lea)
+    connection = Connection.objects.create(provider="docuseal", name="DocuSeal", slug="ds")
+    event = WebhookEvent.objects.create(connection=connection, provider="docuseal",
+                                        event_type="submission.completed", body=b"{}")
+    content_type = ContentType.objects.get_for_model(Company)
+    ActionRun.objects.create(action=SendGreeting.key, label="Envoyer un bonjour", content_type=content_type,
+                             object_id=str(client_company.pk), user=None, idempotency_key="auto-1",
+                             status=ActionRun.Status.SUCCEEDED, message="Bonjour envoyé.",
+                             external_ids={"cause": "signature reçue", "cause_event": event.pk})
+    ActionRun.objects.create(action=SendGreeting.key, label="Envoyer un bonjour", content_type=content_type,
+                             object_id=str(client_company.pk), user=lea, idempotency_key="click-1",
+                             status=ActionRun.Status.SUCCEEDED, message="Bonjour envoyé.")
+    TimelineEntry.record(client_company, "Automatisation déclenchée.", provider=TimelineEntry.AUTOMATIC,
+                         webhook_event=event, external_ids={"cause": "signature reçue"})
+
+    html = client.get(reverse("kernelui_admin:hub_company_change", args=[client_company.pk])).content.decode()
+
+    event_url = reverse("admin:core_webhookevent_change", args=[event.pk])
+    by = {(row[2].split(" Bonjour")[0], row[1].split(" Cause")[0]): row for row in timeline_rows(html)}
+    assert ("Envoyer un bonjour", "lea") in by
+    automatic_run = by[("Envoyer un bonjour", "Automatique")]
+    assert automatic_run[1] == f"Automatique Cause : [{event_url}] signature reçue"
+    assert "signature reçue" not in automatic_run[4]  # a cause, not an identifier
+    assert by[("Automatisation déclenchée.", "Automatique")][1] == f"Automatique Cause : [{event_url}] signature reçue"

@@ -1,19 +1,23 @@
 """Journey: quote to cash with only the two human steps, the rest run by the automations.
 
-Console: sales send the quote (Invoice Ninja) and send it for signature (DocuSeal). DocuSeal (the sandbox's
-signing page): the client signs. Then nobody clicks: the quote is approved in Invoice Ninja, converted, and the
-invoice sent, each an "Automatique" step on the timelines. Invoice Ninja (the sandbox's portal): the client pays.
-Console: the invoice is paid, with Invoice Ninja's payment, once; the automations page lists the chain done.
+Console: sales send the draft quote for signature (DocuSeal; Invoice Ninja records it first, numbered, without
+an e-mail of its own). DocuSeal (the sandbox's signing page): the client signs. Then nobody clicks: the quote is
+approved in Invoice Ninja, converted, and the invoice sent, each an "Automatique" step on the timelines, with its
+cause. Invoice Ninja (the sandbox's portal): the client pays. Console: the invoice is paid, with Invoice Ninja's
+payment, once; no further Mautic reminder may go; the automations page lists the chain done.
 """
+
+import re
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.browsing import log_in, run_action, step, wait_for_record_status
+from tests.e2e.browsing import action_control, log_in, run_action, step, wait_for_record_status
 from tests.e2e.records import draft_quote, staff_user
 from tests.e2e.test_quote_to_cash import OPEN_IN_INVOICE_NINJA, invoice_ninja_number, portal_row
 
 BACKGROUND_MS = 45_000
+REMINDER = "Envoyer relance Mautic"
 
 
 @pytest.mark.e2e
@@ -23,15 +27,14 @@ def test_signed_quote_is_invoiced_sent_and_closed_when_paid_without_a_click(brow
     from apps.hub.models import Invoice
 
     quote = draft_quote()
-    user = staff_user("sacha", "view_console", "send_documents")
+    user = staff_user("sacha", "view_console", "send_documents", "send_emails")
     page = browsing.new_page()
     log_in(page, user)
     page.goto(f"/admin/hub/quote/{quote.pk}/change/")
-    run_action(page, "Envoyer le devis", confirm=True)
-    wait_for_record_status(page, "Envoyé")
-    step(page, "quote sent")
-
+    wait_for_record_status(page, "Brouillon")
     run_action(page, "Envoyer pour signature", confirm=True)
+    wait_for_record_status(page, "Envoyé")
+    expect(page.locator(".console-timeline")).to_contain_text("enregistré dans Invoice Ninja et marqué envoyé")
     link = page.locator(".docuseal-panel").get_by_role("link", name="Ouvrir le lien de signature")
     expect(link, "the signing link never appeared").to_be_visible(timeout=BACKGROUND_MS)
     signer = browsing.new_page()
@@ -44,12 +47,16 @@ def test_signed_quote_is_invoiced_sent_and_closed_when_paid_without_a_click(brow
     # Nobody clicks from here: signed -> approved -> converted -> invoice sent.
     wait_for_record_status(page, "Converti en facture", timeout=90)
     expect(page.locator(".console-timeline")).to_contain_text("Automatique — Convertir en facture")
+    converted = page.locator(".console-timeline tr", has_text="Automatique — Convertir en facture")
+    expect(converted.locator("td").nth(1)).to_contain_text(re.compile(r"^Automatique\s*Cause :\s+webhook DocuSeal"))
+    expect(converted.get_by_role("link", name=re.compile("webhook DocuSeal"))).to_have_count(1)
     step(page, "quote converted by the automation")
     invoice = Invoice.objects.get(quote=quote)
     page.goto(f"/admin/hub/invoice/{invoice.pk}/change/")
     wait_for_record_status(page, "Envoyée", timeout=90)
     expect(page.locator(".console-timeline")).to_contain_text("Automatique — Envoyer la facture")
     invoice_number = invoice_ninja_number(page)
+    expect(action_control(page, REMINDER)).not_to_have_accessible_description(re.compile("payée"))
     step(page, "invoice sent by the automation")
 
     portal = browsing.new_page()
@@ -59,6 +66,12 @@ def test_signed_quote_is_invoiced_sent_and_closed_when_paid_without_a_click(brow
     step(portal, "client paid in invoice ninja")
 
     wait_for_record_status(page, "Payée")
+    # Reminders stopped: Mautic's panel and the reminder button say no reminder may go for a paid invoice.
+    page.reload()
+    expect(page.locator("#mautic-invoice-panel")).to_contain_text("Relances arrêtées : facture payée")
+    expect(action_control(page, REMINDER)).to_be_disabled()
+    expect(action_control(page, REMINDER)).to_have_accessible_description(re.compile("La facture est payée"))
+    step(page, "paid: no further reminder")
     invoice.refresh_from_db()
     assert invoice.amount_paid == invoice.total and invoice.payments.count() == 1
     chain = Chain.objects.get(rule="quote_signed", object_id=str(quote.pk))

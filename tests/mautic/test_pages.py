@@ -32,6 +32,15 @@ def test_invoice_page_offers_the_reminder_with_its_panel_and_the_hub_lists_it(co
     assert "FAC-2026-0042" in hub and "1re relance" in hub
 
 
+def test_a_paid_invoice_without_reminders_says_none_will_go(connection, overdue, accountant):
+    from apps.hub.models import Invoice
+
+    Invoice.objects.filter(pk=overdue.pk).update(status=Invoice.Status.PAID, amount_paid=overdue.total)
+    page = logged_in(accountant).get(f"/admin/hub/invoice/{overdue.pk}/change/").content.decode()
+    panel = page.split('id="mautic-invoice-panel"', 1)[1].split("</div>", 1)[0]
+    assert "Relances arrêtées :</strong> facture payée" in panel and "Prochaine relance" not in panel
+
+
 def test_bulk_confirmation_lists_who_gets_which_level(connection, overdue, accountant, client_company):
     from apps.hub.models import Invoice
 

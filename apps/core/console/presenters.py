@@ -157,6 +157,8 @@ ENTITY_LABELS = {
     "contact": _("contact"), "counterparty": _("bénéficiaire"), "transaction": _("transaction"),
 }
 ID_LABELS = {"request_id": _("demande"), "transaction_id": _("transaction")}
+# Why a run without a user ran (set by whatever started it): shown beside "Automatique", not as an identifier.
+CAUSE_KEYS = ("cause", "cause_event")
 
 
 def readable_ids(external_ids: dict) -> list[tuple[str, str]]:
@@ -164,7 +166,8 @@ def readable_ids(external_ids: dict) -> list[tuple[str, str]]:
     (a boolean is a progress flag, "*_pk" a console row the page already links, approver names are in the message)."""
     rows = []
     for key, value in (external_ids or {}).items():
-        if isinstance(value, bool) or value in (None, "") or key.endswith("_pk") or key.endswith("_by"):
+        if (isinstance(value, bool) or value in (None, "") or key.endswith("_pk") or key.endswith("_by")
+                or key in CAUSE_KEYS):
             continue
         label = ID_LABELS.get(key)
         if label is None and key.endswith("_id"):
@@ -179,6 +182,32 @@ def readable_ids(external_ids: dict) -> list[tuple[str, str]]:
     return rows
 
 
+def webhook_event_url(event_id) -> str:
+    try:
+        return reverse("admin:core_webhookevent_change", args=[int(event_id)]) if event_id else ""
+    except (TypeError, ValueError):
+        return ""
+
+
+def run_actor(run: ActionRun) -> dict:
+    """Who ran it: the user, or "Automatique" with its cause (external_ids "cause", "cause_event") for a run
+    nobody clicked. A user deleted since (user set to NULL) is no automation: "—"."""
+    if run.user_id:
+        return {"who": run.user.get_username(), "cause": "", "cause_url": ""}
+    cause = (run.external_ids or {}).get("cause") or ""
+    if not cause:
+        return {"who": "", "cause": "", "cause_url": ""}
+    return {"who": _("Automatique"), "cause": cause,
+            "cause_url": webhook_event_url((run.external_ids or {}).get("cause_event"))}
+
+
+def entry_actor(entry: TimelineEntry) -> dict:
+    if entry.provider != TimelineEntry.AUTOMATIC:
+        return {"who": _provider_label(entry.provider), "cause": "", "cause_url": ""}
+    cause = (entry.external_ids or {}).get("cause") or ""
+    return {"who": _("Automatique"), "cause": cause, "cause_url": webhook_event_url(entry.webhook_event_id)}
+
+
 def timeline_items(content_type_id, object_id) -> list[dict]:
     runs = (
         ActionRun.objects.filter(content_type_id=content_type_id, object_id=str(object_id))
@@ -190,7 +219,7 @@ def timeline_items(content_type_id, object_id) -> list[dict]:
     items = [
         {
             "when": run.created_at,
-            "who": run.user.get_username() if run.user else "",
+            **run_actor(run),
             "what": run.label,
             "message": run.message,
             "outcome": run.get_status_display(),
@@ -201,7 +230,7 @@ def timeline_items(content_type_id, object_id) -> list[dict]:
     ] + [
         {
             "when": entry.created_at,
-            "who": _provider_label(entry.provider),
+            **entry_actor(entry),
             "what": entry.message,
             "message": "",
             "outcome": entry.get_level_display(),

@@ -7,6 +7,9 @@ from django.utils.translation import gettext_lazy as _
 class TimelineEntry(models.Model):
     """Something that happened to a hub record outside a click: a webhook, a sync, a state change."""
 
+    # `provider` of what no person did: an automation reacting to its cause (the entry's webhook_event).
+    AUTOMATIC = "automatique"
+
     class Level(models.TextChoices):
         INFO = "info", _("Information")
         SUCCESS = "success", _("Succès")
