@@ -44,6 +44,9 @@ class ServiceProcess:
     name: str
     popen: subprocess.Popen
     log_path: Path
+    # How it was started, so a journey can restart it (a deploy, a crash) with the same command and settings.
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
 
     def is_running(self) -> bool:
         return self.popen.poll() is None
@@ -104,6 +107,18 @@ class RunningConsole:
         for process in reversed(self.processes):
             process.stop()
 
+    def restart_web(self) -> None:
+        """Stop the web server (its sockets close as in a deploy) and start it again on the same port."""
+        web = next(process for process in self.processes if process.name == "web")
+        web.stop()
+        index = self.processes.index(web)
+        self.processes[index] = spawn(web.name, web.command, web.env, web.log_path, append=True)
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while not answers_ok(self.url + "/healthz"):
+            if not self.processes[index].is_running() or time.monotonic() > deadline:
+                raise ConsoleDidNotStart(f"the web server did not come back.\n{self.log_tails()}")
+            time.sleep(0.3)
+
 
 def child_environment(*, database_url: str, redis_url: str, console_url: str) -> dict[str, str]:
     env = dict(os.environ)
@@ -144,17 +159,20 @@ def start_console(*, database_url: str, redis_url: str, log_dir: Path, with_sche
 
     try:
         for name, command in commands.items():
-            log_path = log_dir / f"{name}.log"
-            with open(log_path, "w") as log:
-                popen = subprocess.Popen(
-                    command, cwd=BASE_DIR, env=environments[name], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-                )
-            console.processes.append(ServiceProcess(name, popen, log_path))
+            console.processes.append(spawn(name, command, environments[name], log_dir / f"{name}.log"))
         wait_until_ready(console, redis_url)
     except BaseException:
         console.stop()
         raise
     return console
+
+
+def spawn(name: str, command: list[str], env: dict[str, str], log_path: Path, *, append: bool = False) -> ServiceProcess:
+    with open(log_path, "a" if append else "w") as log:
+        popen = subprocess.Popen(
+            command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return ServiceProcess(name, popen, log_path, command=command, env=env)
 
 
 def wait_until_ready(console: RunningConsole, redis_url: str) -> None:

@@ -1,0 +1,96 @@
+"""Journey (issue 10, point 6): a record page stays true while it is open, and says when it cannot.
+
+Sacha keeps a draft quote open. Camille sends it from her own window (an action): Sacha's page, never
+reloaded, shows the quote "Envoyé" and its Invoice Ninja number. The client approves it in Invoice Ninja's
+portal (a webhook): the page shows "Accepté", "Convertir en facture" becomes clickable and "Envoyer le devis"
+no longer is. Then the server restarts (its sockets drop, as in a deploy): the page says
+"Mise à jour en direct interrompue — reconnexion…", reconnects by itself and the notice goes away; the
+conversion Sacha then runs shows "Converti en facture", still without a reload.
+"""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.browsing import (
+    BACKGROUND_TIMEOUT_S,
+    action_control,
+    assert_not_navigated,
+    log_in,
+    mark_page,
+    run_action,
+    step,
+    wait_for_live_record_field,
+    wait_for_live_sockets,
+    wait_until,
+)
+from tests.e2e.invoiceninja_steps import OPEN_IN_INVOICE_NINJA, panel_number, portal_row
+from tests.e2e.records import draft_quote, staff_user
+
+LIVE_LOST = "Mise à jour en direct interrompue — reconnexion…"
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_open_quote_page_follows_actions_and_webhooks_and_says_when_it_is_cut_off(browsing, console, demo):
+    quote = draft_quote()
+    quote_url = f"/admin/hub/quote/{quote.pk}/change/"
+
+    page = browsing.new_page()
+    log_in(page, staff_user("sacha", "view_console", "send_documents"))
+    page.goto(quote_url)
+    wait_for_live_sockets(page)
+    mark_page(page)
+    panel = page.locator(".invoiceninja-panel")
+    expect(panel).to_contain_text("Pas encore dans Invoice Ninja")
+    expect(page.get_by_text(LIVE_LOST)).to_be_hidden()
+    step(page, "draft quote open")
+
+    # A colleague sends the quote from her own window.
+    colleague = browsing.new_page()
+    log_in(colleague, staff_user("camille", "view_console", "send_documents"))
+    colleague.goto(quote_url)
+    run_action(colleague, "Envoyer le devis", confirm=True)
+    step(colleague, "colleague sent the quote")
+
+    wait_for_live_record_field(page, "status", "Envoyé")
+    wait_until(page, "() => /Numéro Invoice Ninja\\s*:\\s*[^—\\s]/.test("
+                     "document.querySelector('.invoiceninja-panel')?.innerText || '')",
+               failure="the open page's Invoice Ninja panel never showed the quote's number")
+    number = panel_number(page)
+    assert_not_navigated(page)
+    step(page, "sent quote shown without reload")
+
+    # The client approves the quote in Invoice Ninja's portal; Invoice Ninja tells the console (webhook).
+    portal_url = panel.get_by_role("link", name=OPEN_IN_INVOICE_NINJA).get_attribute("href")
+    portal = browsing.new_page()
+    portal.goto(portal_url)
+    portal_row(portal, "quote", number).get_by_role("button", name="Approuver").click()
+    expect(portal_row(portal, "quote", number)).to_contain_text("Approuvé")
+    step(portal, "client approved the quote")
+
+    wait_for_live_record_field(page, "status", "Accepté")
+    convert = action_control(page, "Convertir en facture")
+    expect(convert, '"Convertir en facture" never became clickable on the open page').to_be_enabled(
+        timeout=BACKGROUND_TIMEOUT_S * 1000)
+    expect(action_control(page, "Envoyer le devis"), '"Envoyer le devis" is still offered for an accepted quote'
+           ).to_be_disabled()
+    assert_not_navigated(page)
+    step(page, "accepted quote shown without reload")
+
+    # The server restarts: the page's live socket drops, the page says so, then comes back by itself.
+    sockets_opened = page.evaluate("window.__e2eSocketsOpen")
+    console.restart_web()
+    expect(page.get_by_text(LIVE_LOST), "the page did not say its live updates were cut off").to_be_visible()
+    step(page, "live updates cut off")
+    wait_until(page, "n => window.__e2eSocketsOpen > n", sockets_opened,
+               failure="the page never reconnected its live socket after the server came back")
+    expect(page.get_by_text(LIVE_LOST), "the notice stayed after the page reconnected").to_be_hidden()
+    assert_not_navigated(page)
+    step(page, "live updates back")
+
+    run_action(page, "Convertir en facture", confirm=True)
+    wait_for_live_record_field(page, "status", "Converti en facture")
+    expect(action_control(page, "Convertir en facture"), "the converted quote still offers a conversion"
+           ).to_be_disabled()
+    assert_not_navigated(page)
+    step(page, "converted quote shown without reload")
