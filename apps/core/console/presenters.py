@@ -6,12 +6,15 @@ is only rendered when a user is given, and pushed fragments ask the server for t
 
 import uuid
 
+from django.contrib.admin.utils import display_for_field
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from apps.core import actions, jobs, providers
+from apps.core import actions, jobs, providers, record_live
+from apps.core import record_panels as panels_registry
 from apps.core.models import ActionRun, SyncRun, TimelineEntry
 
 TIMELINE_LIMIT = 50
@@ -65,6 +68,44 @@ def action_bar_context(obj, request) -> dict:
         "next": request.get_full_path() if not request.htmx else request.headers.get("HX-Current-URL", ""),
         # Runs still in flight (or waiting for an approver) show under the buttons for whoever opens the record.
         "open_runs": [run_status_context(run, request.user) for run in open_runs(obj)],
+        "live_refresh": live_refresh_context(ContentType.objects.get_for_model(obj).pk, obj.pk),
+    }
+
+
+def live_refresh_context(content_type_id, object_id, *, load=False) -> dict:
+    """The element a record page refreshes its live pieces with (core/actions/live_refresh.html)."""
+    return {
+        "record_key": f"{content_type_id}-{object_id}",
+        "refresh_url": reverse("core:record_live_state",
+                               kwargs={"content_type_id": content_type_id, "object_id": object_id}),
+        "load": load,
+    }
+
+
+def record_panels(obj, request) -> list[tuple]:
+    """(panel, rendered body) of each panel system apps registered for the record; hidden ones left out."""
+    shown = []
+    for panel in panels_registry.for_model(type(obj)):
+        panel_context = panel.context(obj, request.user)
+        if panel_context is not None:
+            shown.append((panel, render_to_string(panel.template, panel_context, request=request)))
+    return shown
+
+
+def live_fields(obj) -> list[tuple[str, str]]:
+    """(field name, text) of the fields the record's page shows live, as the admin shows a read-only field."""
+    return [(name, display_for_field(getattr(obj, name), obj._meta.get_field(name), "—"))
+            for name in record_live.live_fields(type(obj))]
+
+
+def live_state_context(obj, request) -> dict:
+    """Everything a record page refreshes live, for the user asking: fields, panels and buttons."""
+    return {
+        **action_bar_context(obj, request),
+        "oob": True,
+        "form_id": f"{obj._meta.model_name}_form",
+        "live_fields": live_fields(obj),
+        "panels": record_panels(obj, request),
     }
 
 
