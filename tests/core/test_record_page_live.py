@@ -120,7 +120,7 @@ def test_the_fresh_pieces_follow_the_record_permission(client, quote):
     refused = client.get(live_state_url(quote), **HTMX)
     assert refused.status_code == 403
     html = refused.content.decode()
-    assert "Vous n'avez pas accès à ce dossier." in html
+    assert "Vous n&#x27;avez pas accès à ce dossier." in html
     assert "Envoyé" not in html and "action-bar-" not in html
 
     client.force_login(make_user("lea", "view_console"))
