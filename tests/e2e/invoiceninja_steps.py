@@ -6,6 +6,8 @@ import re
 
 from playwright.sync_api import Page
 
+from tests.e2e.browsing import wait_until
+
 OPEN_IN_INVOICE_NINJA = "Ouvrir dans Invoice Ninja"
 NUMBER_IN_PANEL = re.compile(r"Numéro Invoice Ninja\s*:\s*(\S+)")
 
@@ -17,6 +19,14 @@ def panel_number(page: Page) -> str | None:
         return None
     match = NUMBER_IN_PANEL.search(panel.inner_text())
     return match.group(1) if match and match.group(1) != "—" else None
+
+
+def invoice_ninja_number(page: Page) -> str:
+    """Wait, without reloading (the panel is live), for the record's panel to show its Invoice Ninja number."""
+    wait_until(page, r"""() => /Numéro Invoice Ninja\s*:\s*[^—\s]/.test(
+                   document.querySelector('.invoiceninja-panel')?.innerText || '')""",
+               failure="the record's Invoice Ninja panel never showed its number")
+    return panel_number(page)
 
 
 def portal_row(portal: Page, kind: str, number: str):
