@@ -89,6 +89,10 @@ def test_a_status_changed_by_a_webhook_makes_the_open_page_fetch_its_own_fresh_p
     assert re.search(r'hx-swap-oob="innerHTML:#quote_form[^"]*\.field-status[^"]*">Accepté</div>', html)
     assert f'id="action-bar-{ContentType.objects.get_for_model(quote).pk}-{quote.pk}"' in html
     assert f'id="record-panels-{ContentType.objects.get_for_model(quote).pk}-{quote.pk}"' in html
+    assert "Historique des échanges" not in html, "the timeline has its own push"
+
+    resumed = client.get(live_state_url(quote) + "?resumed=1", **HTMX).content.decode()
+    assert "Historique des échanges" in resumed, "a page back from a dropped socket also catches up on its timeline"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -135,6 +139,7 @@ def test_the_open_page_carries_what_it_refreshes_with(client, quote):
     client.force_login(make_user("lea", "view_console"))
     page = client.get(reverse("admin:hub_quote_change", args=[quote.pk])).content.decode()
     key = f"{ContentType.objects.get_for_model(quote).pk}-{quote.pk}"
-    assert re.search(rf'<div id="record-live-{key}"[^>]*hx-get="{re.escape(live_state_url(quote))}"', page)
+    assert f'<div id="record-live-{key}" hidden></div>' in page
+    assert re.search(rf'data-live-resume hx-get="{re.escape(live_state_url(quote))}\?resumed=1"', page)
     assert f'id="record-panels-{key}"' in page
     assert "Mise à jour en direct interrompue — reconnexion…" in page

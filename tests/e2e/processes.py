@@ -107,16 +107,40 @@ class RunningConsole:
         for process in reversed(self.processes):
             process.stop()
 
-    def restart_web(self) -> None:
-        """Stop the web server (its sockets close as in a deploy) and start it again on the same port."""
-        web = next(process for process in self.processes if process.name == "web")
-        web.stop()
-        index = self.processes.index(web)
-        self.processes[index] = spawn(web.name, web.command, web.env, web.log_path, append=True)
+    def start_web(self, name: str) -> str:
+        """Another web process on the same database and Redis (a second machine behind the balancer); its URL."""
+        web = self.process("web")
+        port = free_port()
+        at = web.command.index("--port") + 1
+        command = [*web.command[:at], str(port), *web.command[at + 1:]]
+        self.processes.append(spawn(name, command, web.env, self.log_dir / f"{name}.log"))
+        url = f"http://127.0.0.1:{port}"
+        self._wait_for(name, url)
+        return url
+
+    def stop_process(self, name: str) -> None:
+        """Stop one process as a deploy or a crash would: its open sockets close."""
+        self.process(name).stop()
+
+    def start_again(self, name: str, url: str) -> None:
+        stopped = self.process(name)
+        self.processes[self.processes.index(stopped)] = spawn(name, stopped.command, stopped.env, stopped.log_path,
+                                                              append=True)
+        self._wait_for(name, url)
+
+    def remove(self, name: str) -> None:
+        process = self.process(name)
+        process.stop()
+        self.processes.remove(process)
+
+    def process(self, name: str) -> ServiceProcess:
+        return next(process for process in self.processes if process.name == name)
+
+    def _wait_for(self, name: str, url: str) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while not answers_ok(self.url + "/healthz"):
-            if not self.processes[index].is_running() or time.monotonic() > deadline:
-                raise ConsoleDidNotStart(f"the web server did not come back.\n{self.log_tails()}")
+        while not answers_ok(url + "/healthz"):
+            if not self.process(name).is_running() or time.monotonic() > deadline:
+                raise ConsoleDidNotStart(f"{name} did not start.\n{self.log_tails()}")
             time.sleep(0.3)
 
 

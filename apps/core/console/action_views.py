@@ -92,7 +92,8 @@ def live_state(request, content_type_id, object_id):
         return _not_found(request)
     if refused := _record_refused(request, type(obj)):
         return refused
-    return render(request, "core/live/record_state.html", presenters.live_state_context(obj, request))
+    context = presenters.live_state_context(obj, request, with_timeline=bool(request.GET.get("resumed")))
+    return render(request, "core/live/record_state.html", context)
 
 
 @require_GET

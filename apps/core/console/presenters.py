@@ -6,6 +6,7 @@ is only rendered when a user is given, and pushed fragments ask the server for t
 
 import uuid
 
+from django.contrib import admin
 from django.contrib.admin.utils import display_for_field
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist
@@ -94,15 +95,19 @@ def record_panels(obj, request) -> list[tuple]:
 
 def live_fields(obj) -> list[tuple[str, str]]:
     """(field name, text) of the fields the record's page shows live, as the admin shows a read-only field."""
-    return [(name, display_for_field(getattr(obj, name), obj._meta.get_field(name), "—"))
+    empty = admin.site.empty_value_display  # what the change form shows for an empty read-only field
+    return [(name, display_for_field(getattr(obj, name), obj._meta.get_field(name), empty))
             for name in record_live.live_fields(type(obj))]
 
 
-def live_state_context(obj, request) -> dict:
-    """Everything a record page refreshes live, for the user asking: fields, panels and buttons."""
+def live_state_context(obj, request, *, with_timeline=False) -> dict:
+    """Everything a record page refreshes live, for the user asking: fields, panels and buttons (and the timeline,
+    pushed to every listener on its own, when the page comes back from a dropped socket)."""
     return {
+        **(timeline_context(obj) if with_timeline else {}),
         **action_bar_context(obj, request),
         "oob": True,
+        "with_timeline": with_timeline,
         "form_id": f"{obj._meta.model_name}_form",
         "live_fields": live_fields(obj),
         "panels": record_panels(obj, request),

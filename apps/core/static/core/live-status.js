@@ -30,7 +30,7 @@
     notices(false);
     if (dropped && window.htmx) {
       dropped = false;
-      document.querySelectorAll("[data-live-refresh]").forEach(function (element) {
+      document.querySelectorAll("[data-live-resume]").forEach(function (element) {
         window.htmx.trigger(element, "live-resumed");
       });
     }
