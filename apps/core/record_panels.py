@@ -22,6 +22,9 @@ class RecordPanel:
     # Rows the panel reads, as (model, name of its foreign key to the record): saving one refreshes the
     # record's open pages (apps.core.record_live). Changes to the record itself always do.
     sources: tuple[tuple[type[models.Model], str], ...] = ()
+    # The panel listens and is pushed on its own (DocuSeal): a record refresh leaves it in place (and its socket
+    # open), except when a page comes back from a dropped socket and catches up.
+    updates_itself: bool = False
 
 
 _panels: dict[type, list[RecordPanel]] = {}

@@ -42,6 +42,14 @@ def quote(db):
     return Quote.objects.create(company=company, title="Refonte du site", status=Quote.Status.SENT)
 
 
+@pytest.fixture
+def connections(db):
+    """The systems whose panels a quote shows (Invoice Ninja, DocuSeal)."""
+    return [Connection.objects.create(provider=provider, name=name, slug=provider,
+                                      base_url=f"https://{provider}.example.test")
+            for provider, name in (("invoiceninja", "Invoice Ninja"), ("docuseal", "DocuSeal"))]
+
+
 def group_of(record) -> str:
     return f"actions.{ContentType.objects.get_for_model(record).pk}.{record.pk}"
 
@@ -67,8 +75,8 @@ def received_while(cookie, group, change):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_status_changed_by_a_webhook_makes_the_open_page_fetch_its_own_fresh_pieces(client, quote, pushed,
-                                                                                      redis_connection):
+def test_a_status_changed_by_a_webhook_makes_the_open_page_fetch_its_own_fresh_pieces(client, quote, connections,
+                                                                                      pushed, redis_connection):
     cookie = session_cookie(client, make_user("lea", "view_console"))
 
     def webhook_accepts_the_quote():
@@ -88,17 +96,19 @@ def test_a_status_changed_by_a_webhook_makes_the_open_page_fetch_its_own_fresh_p
     html = state.content.decode()
     assert re.search(r'hx-swap-oob="innerHTML:#quote_form[^"]*\.field-status[^"]*">Accepté</div>', html)
     assert f'id="action-bar-{ContentType.objects.get_for_model(quote).pk}-{quote.pk}"' in html
-    assert f'id="record-panels-{ContentType.objects.get_for_model(quote).pk}-{quote.pk}"' in html
+    key = f"{ContentType.objects.get_for_model(quote).pk}-{quote.pk}"
+    assert re.search(rf'<section id="record-panel-{key}-\d+"[^>]*hx-swap-oob="true">\s*<h2>Invoice Ninja</h2>', html)
+    assert "Signature électronique (DocuSeal)" not in html, "a panel pushed on its own keeps its place and socket"
     assert "Historique des échanges" not in html, "the timeline has its own push"
 
     resumed = client.get(live_state_url(quote) + "?resumed=1", **HTMX).content.decode()
     assert "Historique des échanges" in resumed, "a page back from a dropped socket also catches up on its timeline"
+    assert "Signature électronique (DocuSeal)" in resumed, "and on the panels that update themselves"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_row_a_panel_reads_refreshes_its_record_page(client, quote, pushed, redis_connection):
-    connection = Connection.objects.create(provider="invoiceninja", name="Invoice Ninja", slug="in",
-                                           base_url="https://invoicing.example.test")
+def test_a_row_a_panel_reads_refreshes_its_record_page(client, quote, connections, pushed, redis_connection):
+    connection = connections[0]
     cookie = session_cookie(client, make_user("lea", "view_console"))
 
     def first_sync_links_the_quote():
@@ -141,5 +151,5 @@ def test_the_open_page_carries_what_it_refreshes_with(client, quote):
     key = f"{ContentType.objects.get_for_model(quote).pk}-{quote.pk}"
     assert f'<div id="record-live-{key}" hidden></div>' in page
     assert re.search(rf'data-live-resume hx-get="{re.escape(live_state_url(quote))}\?resumed=1"', page)
-    assert f'id="record-panels-{key}"' in page
+    assert f'id="record-panel-{key}-1"' in page
     assert "Mise à jour en direct interrompue — reconnexion…" in page

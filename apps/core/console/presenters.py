@@ -83,14 +83,17 @@ def live_refresh_context(content_type_id, object_id, *, load=False) -> dict:
     }
 
 
-def record_panels(obj, request) -> list[tuple]:
-    """(panel, rendered body) of each panel system apps registered for the record; hidden ones left out."""
-    shown = []
-    for panel in panels_registry.for_model(type(obj)):
+def record_panels(obj, request, *, include_self_updating=True) -> list[dict]:
+    """Each panel system apps registered for the record: its place on the page and its rendered body (None when
+    its context hides it; the place stays, so a panel that appears later has somewhere to go)."""
+    panels = []
+    for number, panel in enumerate(panels_registry.for_model(type(obj)), start=1):
+        if panel.updates_itself and not include_self_updating:
+            continue
         panel_context = panel.context(obj, request.user)
-        if panel_context is not None:
-            shown.append((panel, render_to_string(panel.template, panel_context, request=request)))
-    return shown
+        body = None if panel_context is None else render_to_string(panel.template, panel_context, request=request)
+        panels.append({"number": number, "panel": panel, "body": body})
+    return panels
 
 
 def live_fields(obj) -> list[tuple[str, str]]:
@@ -110,7 +113,7 @@ def live_state_context(obj, request, *, with_timeline=False) -> dict:
         "with_timeline": with_timeline,
         "form_id": f"{obj._meta.model_name}_form",
         "live_fields": live_fields(obj),
-        "panels": record_panels(obj, request),
+        "panels": record_panels(obj, request, include_self_updating=with_timeline),
     }
 
 
