@@ -25,7 +25,7 @@ def watch(model: type[models.Model], *, fields: tuple[str, ...] = ()) -> None:
     """`model` has a record page: its saves refresh the open pages, and `fields` are shown there live."""
     model = model._meta.concrete_model
     _live_fields[model] = tuple(fields)
-    post_save.connect(_record_saved, sender=model, dispatch_uid=f"core.record_live.{model._meta.label_lower}")
+    post_save.connect(_record_saved, sender=model, dispatch_uid=f"core.record_live.record.{model._meta.label_lower}")
 
 
 def watch_related(model: type[models.Model], via: str) -> None:
@@ -33,8 +33,9 @@ def watch_related(model: type[models.Model], via: str) -> None:
     model = model._meta.concrete_model
     if via not in _related_keys.get(model, ()):
         _related_keys[model] = (*_related_keys.get(model, ()), via)
-    post_save.connect(_related_changed, sender=model, dispatch_uid=f"core.record_live.{model._meta.label_lower}")
-    post_delete.connect(_related_changed, sender=model, dispatch_uid=f"core.record_live.{model._meta.label_lower}.del")
+    uid = f"core.record_live.rows.{model._meta.label_lower}"
+    post_save.connect(_related_changed, sender=model, dispatch_uid=uid)
+    post_delete.connect(_related_changed, sender=model, dispatch_uid=uid)
 
 
 def live_fields(model) -> tuple[str, ...]:

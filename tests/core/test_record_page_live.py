@@ -14,7 +14,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from apps.core import live
-from apps.core.models import Connection
+from apps.core.models import Connection, TimelineEntry
 from apps.hub.models import Company, Quote
 from apps.invoiceninja.models import QuoteLink
 from tests.core.action_doubles import make_user
@@ -78,6 +78,7 @@ def received_while(cookie, group, change):
 def test_a_status_changed_by_a_webhook_makes_the_open_page_fetch_its_own_fresh_pieces(client, quote, connections,
                                                                                       pushed, redis_connection):
     cookie = session_cookie(client, make_user("lea", "view_console"))
+    TimelineEntry.record(quote, "Devis envoyé par Invoice Ninja.", provider="invoiceninja")
 
     def webhook_accepts_the_quote():
         with transaction.atomic():
@@ -102,7 +103,8 @@ def test_a_status_changed_by_a_webhook_makes_the_open_page_fetch_its_own_fresh_p
     assert "Historique des échanges" not in html, "the timeline has its own push"
 
     resumed = client.get(live_state_url(quote) + "?resumed=1", **HTMX).content.decode()
-    assert "Historique des échanges" in resumed, "a page back from a dropped socket also catches up on its timeline"
+    timeline = resumed.split('class="module console-timeline"', 1)[1]
+    assert "Devis envoyé par Invoice Ninja." in timeline, "a page back from a dropped socket catches up its timeline"
     assert "Signature électronique (DocuSeal)" in resumed, "and on the panels that update themselves"
 
 

@@ -92,7 +92,7 @@ def live_state(request, content_type_id, object_id):
         return _not_found(request)
     if refused := _record_refused(request, type(obj)):
         return refused
-    context = presenters.live_state_context(obj, request, with_timeline=bool(request.GET.get("resumed")))
+    context = presenters.live_state_context(obj, request, resumed=bool(request.GET.get("resumed")))
     return render(request, "core/live/record_state.html", context)
 
 

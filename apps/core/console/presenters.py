@@ -103,17 +103,16 @@ def live_fields(obj) -> list[tuple[str, str]]:
             for name in record_live.live_fields(type(obj))]
 
 
-def live_state_context(obj, request, *, with_timeline=False) -> dict:
-    """Everything a record page refreshes live, for the user asking: fields, panels and buttons (and the timeline,
-    pushed to every listener on its own, when the page comes back from a dropped socket)."""
+def live_state_context(obj, request, *, resumed=False) -> dict:
+    """Everything a record page refreshes live, for the user asking: fields, panels and buttons. A page back
+    from a dropped socket (`resumed`) also gets what is pushed on its own: the timeline, self-updating panels."""
     return {
-        **(timeline_context(obj) if with_timeline else {}),
         **action_bar_context(obj, request),
         "oob": True,
-        "with_timeline": with_timeline,
+        "timeline": timeline_context(obj) if resumed else None,
         "form_id": f"{obj._meta.model_name}_form",
         "live_fields": live_fields(obj),
-        "panels": record_panels(obj, request, include_self_updating=with_timeline),
+        "panels": record_panels(obj, request, include_self_updating=resumed),
     }
 
 
