@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
+from django.db import transaction
 from django.template.loader import render_to_string
 from redis.exceptions import RedisError
 
@@ -90,6 +91,31 @@ def _sender_loop() -> asyncio.AbstractEventLoop:
             threading.Thread(target=loop.run_forever, name="live-push-loop", daemon=True).start()
             _loop, _loop_pid = loop, os.getpid()
     return _loop
+
+
+# batch name -> the callback registered with on_commit (the same object each time, so it is registered once)
+_flushers: dict[str, Callable[[], None]] = {}
+
+
+def after_commit(batch: str, item, flush: Callable[[set], None]) -> None:
+    """Collect `item` in the current transaction's `batch`; once it commits, `flush(items)` runs once.
+
+    A sync writing thousands of rows in one transaction then renders and pushes once per record, not once
+    per row (and nothing is pushed for a transaction that rolls back before its next commit).
+    """
+    connection = transaction.get_connection()
+    connection.__dict__.setdefault(f"_live_{batch}", set()).add(item)
+    flusher = _flushers.get(batch)
+    if flusher is None:
+        def flusher():
+            items = transaction.get_connection().__dict__.pop(f"_live_{batch}", set())
+            if items:
+                flush(items)
+
+        _flushers[batch] = flusher
+    # Registered again if a rolled-back savepoint took the previous registration with it.
+    if not any(callback is flusher for _sids, callback, _robust in connection.run_on_commit):
+        transaction.on_commit(flusher)
 
 
 def has_listeners(group: str) -> bool:

@@ -5,7 +5,6 @@
                                      page: apps.core.console.access.may_view_record)
 """
 
-from django.db import transaction
 from django.db.models.signals import post_save
 
 from apps.core import live
@@ -40,19 +39,11 @@ def push_timeline(sender, instance: TimelineEntry, created, **kwargs):
     A sync writing thousands of entries in a transaction used to render and push a timeline per entry,
     for pages nobody had open; the records are now collected per transaction and flushed together.
     """
-    if not created:
-        return
-    connection = transaction.get_connection()
-    pending = connection.__dict__.setdefault("_timeline_records", set())
-    pending.add((instance.content_type_id, instance.object_id))
-    # Registered again if a rolled-back savepoint took the previous registration with it.
-    if not any(callback is _flush_timelines for _sids, callback, _robust in connection.run_on_commit):
-        transaction.on_commit(_flush_timelines)
+    if created:
+        live.after_commit("timelines", (instance.content_type_id, instance.object_id), _flush_timelines)
 
 
-def _flush_timelines():
-    connection = transaction.get_connection()
-    records = connection.__dict__.pop("_timeline_records", set())
+def _flush_timelines(records):
     for content_type_id, object_id in records:
         group = presenters.record_group(content_type_id, object_id)
         if live.has_listeners(group):

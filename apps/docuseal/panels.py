@@ -59,4 +59,5 @@ def document_url(document) -> str:
     return reverse("docuseal:signed_document", args=[document.pk])
 
 
-PANELS = [(Quote, RecordPanel(_("Signature électronique (DocuSeal)"), "docuseal/panel.html", panel_context))]
+PANELS = [(Quote, RecordPanel(_("Signature électronique (DocuSeal)"), "docuseal/panel.html", panel_context,
+                              updates_itself=True))]

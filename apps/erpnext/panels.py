@@ -34,4 +34,5 @@ def company_panel_context(company, user):
     }
 
 
-PANELS = [(Company, RecordPanel(_("ERPNext"), "erpnext/company_panel.html", company_panel_context))]
+PANELS = [(Company, RecordPanel(_("ERPNext"), "erpnext/company_panel.html", company_panel_context,
+                               sources=((PartyLink, "company"),)))]

@@ -38,10 +38,13 @@ def panel_context(link_model, field: str, kind: str):
     return context
 
 
+def panel(link_model, field: str, kind: str) -> RecordPanel:
+    return RecordPanel(_("Invoice Ninja"), "invoiceninja/panel.html", panel_context(link_model, field, kind),
+                       sources=((link_model, field),))
+
+
 PANELS = [
-    (Quote, RecordPanel(_("Invoice Ninja"), "invoiceninja/panel.html", panel_context(QuoteLink, "quote", "quote"))),
-    (Invoice, RecordPanel(_("Invoice Ninja"), "invoiceninja/panel.html",
-                          panel_context(InvoiceLink, "invoice", "invoice"))),
-    (Company, RecordPanel(_("Invoice Ninja"), "invoiceninja/panel.html",
-                          panel_context(ClientLink, "company", "company"))),
+    (Quote, panel(QuoteLink, "quote", "quote")),
+    (Invoice, panel(InvoiceLink, "invoice", "invoice")),
+    (Company, panel(ClientLink, "company", "company")),
 ]

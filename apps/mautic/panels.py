@@ -44,6 +44,7 @@ def company_context(company, user):
 
 
 PANELS = [
-    (Invoice, RecordPanel(_("Mautic"), "mautic/panel_invoice.html", invoice_context)),
+    (Invoice, RecordPanel(_("Mautic"), "mautic/panel_invoice.html", invoice_context,
+                          sources=((ReminderSend, "invoice"), (DunningStop, "invoice"), (EmailActivity, "invoice")))),
     (Company, RecordPanel(_("Mautic"), "mautic/panel_company.html", company_context)),
 ]

@@ -278,4 +278,5 @@ def bill_panel_context(bill, user) -> dict | None:
     return {"payments": attempts}
 
 
-BILL_PANEL = RecordPanel(title="Revolut", template="revolut/_bill_panel.html", context=bill_panel_context)
+BILL_PANEL = RecordPanel(title="Revolut", template="revolut/_bill_panel.html", context=bill_panel_context,
+                         sources=((RevolutPayment, "bill"),))

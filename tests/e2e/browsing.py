@@ -285,6 +285,14 @@ def wait_for_record_status(page: Page, label: str | re.Pattern, timeout: float =
     wait_for_record_fields(page, {"status": label}, timeout)
 
 
+def wait_for_live_record_field(page: Page, name: str, label: str) -> None:
+    """Wait, without reloading, for the open change form to show `label` for a field (a live record page)."""
+    wait_until(
+        page, f"([name, label]) => ({READ_FIELD})(name) === label", [name, label],
+        failure=f"the open page never showed {name} « {label} » by itself (it shows « {record_field(page, name)} »)",
+    )
+
+
 # Requests forged by hand -----------------------------------------------------------------------------
 
 

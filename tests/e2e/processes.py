@@ -44,6 +44,9 @@ class ServiceProcess:
     name: str
     popen: subprocess.Popen
     log_path: Path
+    # How it was started, so a journey can restart it (a deploy, a crash) with the same command and settings.
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
 
     def is_running(self) -> bool:
         return self.popen.poll() is None
@@ -104,6 +107,42 @@ class RunningConsole:
         for process in reversed(self.processes):
             process.stop()
 
+    def start_web(self, name: str) -> str:
+        """Another web process on the same database and Redis (a second machine behind the balancer); its URL."""
+        web = self.process("web")
+        port = free_port()
+        at = web.command.index("--port") + 1
+        command = [*web.command[:at], str(port), *web.command[at + 1:]]
+        self.processes.append(spawn(name, command, web.env, self.log_dir / f"{name}.log"))
+        url = f"http://127.0.0.1:{port}"
+        self._wait_for(name, url)
+        return url
+
+    def stop_process(self, name: str) -> None:
+        """Stop one process as a deploy or a crash would: its open sockets close."""
+        self.process(name).stop()
+
+    def start_again(self, name: str, url: str) -> None:
+        stopped = self.process(name)
+        self.processes[self.processes.index(stopped)] = spawn(name, stopped.command, stopped.env, stopped.log_path,
+                                                              append=True)
+        self._wait_for(name, url)
+
+    def remove(self, name: str) -> None:
+        process = self.process(name)
+        process.stop()
+        self.processes.remove(process)
+
+    def process(self, name: str) -> ServiceProcess:
+        return next(process for process in self.processes if process.name == name)
+
+    def _wait_for(self, name: str, url: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while not answers_ok(url + "/healthz"):
+            if not self.process(name).is_running() or time.monotonic() > deadline:
+                raise ConsoleDidNotStart(f"{name} did not start.\n{self.log_tails()}")
+            time.sleep(0.3)
+
 
 def child_environment(*, database_url: str, redis_url: str, console_url: str) -> dict[str, str]:
     env = dict(os.environ)
@@ -144,17 +183,20 @@ def start_console(*, database_url: str, redis_url: str, log_dir: Path, with_sche
 
     try:
         for name, command in commands.items():
-            log_path = log_dir / f"{name}.log"
-            with open(log_path, "w") as log:
-                popen = subprocess.Popen(
-                    command, cwd=BASE_DIR, env=environments[name], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-                )
-            console.processes.append(ServiceProcess(name, popen, log_path))
+            console.processes.append(spawn(name, command, environments[name], log_dir / f"{name}.log"))
         wait_until_ready(console, redis_url)
     except BaseException:
         console.stop()
         raise
     return console
+
+
+def spawn(name: str, command: list[str], env: dict[str, str], log_path: Path, *, append: bool = False) -> ServiceProcess:
+    with open(log_path, "a" if append else "w") as log:
+        popen = subprocess.Popen(
+            command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return ServiceProcess(name, popen, log_path, command=command, env=env)
 
 
 def wait_until_ready(console: RunningConsole, redis_url: str) -> None:

@@ -5,29 +5,12 @@ quote is accepted (webhook), converted to an invoice, the invoice sent. Invoice 
 recorded. Console: the invoice is paid.
 """
 
-import re
-
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from tests.e2e.browsing import log_in, run_action, step, wait_for_record_status
+from tests.e2e.invoiceninja_steps import OPEN_IN_INVOICE_NINJA, invoice_ninja_number, portal_row
 from tests.e2e.records import draft_quote, staff_user
-
-OPEN_IN_INVOICE_NINJA = "Ouvrir dans Invoice Ninja"
-
-
-def invoice_ninja_number(page: Page) -> str:
-    """The number Invoice Ninja gave the record, as its panel on the console page shows it."""
-    page.reload()  # the panel is not live; the action's result was
-    panel = page.locator(".invoiceninja-panel")
-    match = re.search(r"Numéro Invoice Ninja\s*:\s*(\S+)", panel.inner_text())
-    assert match and match.group(1) != "—", f"{page.url}: no Invoice Ninja number in the panel"
-    return match.group(1)
-
-
-def portal_row(portal: Page, kind: str, number: str):
-    """The portal's row of a quote or an invoice (their numbers are counted separately)."""
-    return portal.locator(f"tr[id^='{kind}-']").filter(has=portal.get_by_role("cell", name=number, exact=True))
 
 
 @pytest.mark.e2e

@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.browsing import action_control, log_in, run_action, step, wait_for_record_status
+from tests.e2e.invoiceninja_steps import OPEN_IN_INVOICE_NINJA, invoice_ninja_number, portal_row
 from tests.e2e.records import draft_quote, staff_user
-from tests.e2e.test_quote_to_cash import OPEN_IN_INVOICE_NINJA, invoice_ninja_number, portal_row
 
 BACKGROUND_MS = 45_000
 REMINDER = "Envoyer relance Mautic"

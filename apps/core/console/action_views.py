@@ -84,6 +84,20 @@ def action_bar(request, content_type_id, object_id):
 
 @require_GET
 @staff_required()
+def live_state(request, content_type_id, object_id):
+    """A record page's live pieces for the user asking (status, panels, buttons), fetched after the record changed."""
+    try:
+        obj = _target(content_type_id, object_id)
+    except NotFound:
+        return _not_found(request)
+    if refused := _record_refused(request, type(obj)):
+        return refused
+    context = presenters.live_state_context(obj, request, resumed=bool(request.GET.get("resumed")))
+    return render(request, "core/live/record_state.html", context)
+
+
+@require_GET
+@staff_required()
 def confirm(request, key, content_type_id, object_id):
     try:
         action, obj = _action_and_target(key, content_type_id, object_id)

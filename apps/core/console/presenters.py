@@ -6,12 +6,16 @@ is only rendered when a user is given, and pushed fragments ask the server for t
 
 import uuid
 
+from django.contrib import admin
+from django.contrib.admin.utils import display_for_field
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from apps.core import actions, jobs, providers
+from apps.core import actions, jobs, providers, record_live
+from apps.core import record_panels as panels_registry
 from apps.core.models import ActionRun, SyncRun, TimelineEntry
 
 TIMELINE_LIMIT = 50
@@ -65,6 +69,50 @@ def action_bar_context(obj, request) -> dict:
         "next": request.get_full_path() if not request.htmx else request.headers.get("HX-Current-URL", ""),
         # Runs still in flight (or waiting for an approver) show under the buttons for whoever opens the record.
         "open_runs": [run_status_context(run, request.user) for run in open_runs(obj)],
+        "live_refresh": live_refresh_context(ContentType.objects.get_for_model(obj).pk, obj.pk),
+    }
+
+
+def live_refresh_context(content_type_id, object_id, *, load=False) -> dict:
+    """The element a record page refreshes its live pieces with (core/actions/live_refresh.html)."""
+    return {
+        "record_key": f"{content_type_id}-{object_id}",
+        "refresh_url": reverse("core:record_live_state",
+                               kwargs={"content_type_id": content_type_id, "object_id": object_id}),
+        "load": load,
+    }
+
+
+def record_panels(obj, request, *, include_self_updating=True) -> list[dict]:
+    """Each panel system apps registered for the record: its place on the page and its rendered body (None when
+    its context hides it; the place stays, so a panel that appears later has somewhere to go)."""
+    panels = []
+    for number, panel in enumerate(panels_registry.for_model(type(obj)), start=1):
+        if panel.updates_itself and not include_self_updating:
+            continue
+        panel_context = panel.context(obj, request.user)
+        body = None if panel_context is None else render_to_string(panel.template, panel_context, request=request)
+        panels.append({"number": number, "panel": panel, "body": body})
+    return panels
+
+
+def live_fields(obj) -> list[tuple[str, str]]:
+    """(field name, text) of the fields the record's page shows live, as the admin shows a read-only field."""
+    empty = admin.site.empty_value_display  # what the change form shows for an empty read-only field
+    return [(name, display_for_field(getattr(obj, name), obj._meta.get_field(name), empty))
+            for name in record_live.live_fields(type(obj))]
+
+
+def live_state_context(obj, request, *, resumed=False) -> dict:
+    """Everything a record page refreshes live, for the user asking: fields, panels and buttons. A page back
+    from a dropped socket (`resumed`) also gets what is pushed on its own: the timeline, self-updating panels."""
+    return {
+        **action_bar_context(obj, request),
+        "oob": True,
+        "timeline": timeline_context(obj) if resumed else None,
+        "form_id": f"{obj._meta.model_name}_form",
+        "live_fields": live_fields(obj),
+        "panels": record_panels(obj, request, include_self_updating=resumed),
     }
 
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("actions/runs/<int:run_id>/refuse/", action_views.refuse_run, name="action_refuse"),
     path("actions/dismiss/", action_views.dismiss, name="action_dismiss"),
     path("actions/bar/<int:content_type_id>/<str:object_id>/", action_views.action_bar, name="action_bar"),
+    path("records/<int:content_type_id>/<str:object_id>/live/", action_views.live_state, name="record_live_state"),
     path("actions/<str:key>/<int:content_type_id>/<str:object_id>/confirm/", action_views.confirm,
          name="action_confirm"),
     path("actions/<str:key>/<int:content_type_id>/<str:object_id>/start/", action_views.start, name="action_start"),

@@ -11,7 +11,6 @@ The templates need `request` in the context (the request context processor is on
 from django import template
 from django.template.loader import render_to_string
 
-from apps.core import record_panels as panels_registry
 from apps.core.console import presenters
 
 register = template.Library()
@@ -36,14 +35,12 @@ def record_timeline(context, obj, connect=False):
 def record_panels(context, obj):
     """Each panel's template with its context(obj, user); a panel whose context is None is hidden."""
     request = context["request"]
-    shown = []
-    for panel in panels_registry.for_model(type(obj)):
-        panel_context = panel.context(obj, request.user)
-        if panel_context is not None:
-            shown.append((panel, render_to_string(panel.template, panel_context, request=request)))
-    if not shown:
-        return ""
-    return render_to_string("core/actions/panels.html", {"panels": shown}, request=request)
+    # Rendered even when empty: a panel that appears later (a first link to a system) is swapped in live.
+    return render_to_string(
+        "core/actions/panels.html",
+        {"panels": presenters.record_panels(obj, request), "record_key": presenters.record_key(obj)},
+        request=request,
+    )
 
 
 @register.filter
