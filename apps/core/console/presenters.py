@@ -11,7 +11,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from apps.core import actions, jobs, providers
+from apps.core import actions, jobs, providers, record_history
 from apps.core.models import ActionRun, SyncRun, TimelineEntry
 
 TIMELINE_LIMIT = 50
@@ -209,7 +209,7 @@ def timeline_items(content_type_id, object_id) -> list[dict]:
             "external_ids": entry.external_ids,
         }
         for entry in entries
-    ]
+    ] + record_history.history_items(ContentType.objects.get_for_id(content_type_id).model_class(), object_id)
     items.sort(key=lambda item: item["when"], reverse=True)
     return items[:TIMELINE_LIMIT]
 
