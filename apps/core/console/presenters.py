@@ -202,7 +202,7 @@ def timeline_items(content_type_id, object_id) -> list[dict]:
         {
             "when": entry.created_at,
             "who": _provider_label(entry.provider),
-            "what": entry.message,
+            "what": entry.text,
             "message": "",
             "outcome": entry.get_level_display(),
             "level": entry.level,
