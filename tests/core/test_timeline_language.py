@@ -63,3 +63,16 @@ def test_an_entry_stored_as_text_before_stays_readable(client, sent_quote):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
 
     assert "Devis signé par le client (ancienne entrée)." in timeline_of(client, sent_quote)
+
+
+def test_an_amount_reads_in_the_readers_number_format():
+    invoice = Invoice.objects.create(company=Company.objects.create(name="Boulangerie Martin"))
+    with translation.override("fr"):
+        entry = TimelineEntry.record(invoice, gettext_noop("Facture « %(status)s » (payé : %(paid)s)."),
+                                     params={"status": Invoice.Status.PAID.label,
+                                             "paid": TimelineEntry.money("1200.40", "EUR")})
+    assert entry.message == "Facture « Payée » (payé : 1\u202f200,40\u00a0€)."
+    entry = TimelineEntry.objects.get(pk=entry.pk)
+
+    with translation.override("en"):
+        assert entry.text == "Invoice “Paid” (paid: €1,200.40)."

@@ -5,17 +5,23 @@ from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext, gettext_lazy as _
 
+from apps.core.numbers import format_money
+
 
 def _stored_param(value):
     """A parameter as kept: a translatable label (a status, a level) as its French source, translated when read."""
     if isinstance(value, Promise):
         with translation.override(None):
             return {"msgid": str(value)}
-    return value if isinstance(value, int | float | bool | type(None)) else str(value)
+    return value if isinstance(value, int | float | bool | dict | type(None)) else str(value)
 
 
 def _read_param(value):
-    return gettext(value["msgid"]) if isinstance(value, dict) and "msgid" in value else value
+    if isinstance(value, dict) and "msgid" in value:
+        return gettext(value["msgid"])
+    if isinstance(value, dict) and "amount" in value:
+        return format_money(value["amount"], value.get("currency") or "EUR")
+    return value
 
 
 class TimelineEntry(models.Model):
@@ -63,6 +69,11 @@ class TimelineEntry(models.Model):
         except (KeyError, TypeError, ValueError):  # a catalogue whose placeholders drifted: never a 500
             return self.message
 
+    @staticmethod
+    def money(amount, currency) -> dict:
+        """A parameter that reads as an amount in the reader's format ("1 200,40 €", "€1,200.40")."""
+        return {"amount": str(amount), "currency": currency}
+
     @classmethod
     def record(cls, obj, message, *, params=None, provider="", level=Level.INFO, external_ids=None,
                webhook_event=None):
@@ -72,7 +83,8 @@ class TimelineEntry(models.Model):
         if params is not None:
             message_id = str(message)
             stored_params = {name: _stored_param(value) for name, value in params.items()}
-            message = gettext(message_id) % params if params else gettext(message_id)
+            shown = {name: _read_param(value) for name, value in stored_params.items()}
+            message = gettext(message_id) % shown if shown else gettext(message_id)
         return cls.objects.create(
             content_type=ContentType.objects.get_for_model(obj),
             object_id=str(obj.pk),
