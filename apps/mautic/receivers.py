@@ -32,7 +32,8 @@ def invoice_saved(sender, instance: Invoice, raw=False, **kwargs):
         return
     if not ReminderSend.objects.filter(invoice=instance).exists():
         return
-    reason = gettext_lazy("facture payée") if instance.status == Invoice.Status.PAID else gettext_lazy("facture annulée")
+    paid = instance.status == Invoice.Status.PAID
+    reason = gettext_lazy("facture payée") if paid else gettext_lazy("facture annulée")
     _stop, created = DunningStop.objects.get_or_create(invoice=instance, defaults={"reason": str(reason)})
     if not created:
         return

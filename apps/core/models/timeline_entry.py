@@ -81,7 +81,8 @@ class TimelineEntry(models.Model):
         source of a catalogue message (marked with gettext_noop) that each reader sees in their own language."""
         message_id, stored_params = "", {}
         if params is not None:
-            message_id = str(message)
+            with translation.override(None):  # a lazy message gives its source, not the writer's language
+                message_id = str(message)
             stored_params = {name: _stored_param(value) for name, value in params.items()}
             shown = {name: _read_param(value) for name, value in stored_params.items()}
             message = gettext(message_id) % shown if shown else gettext(message_id)
