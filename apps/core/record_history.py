@@ -11,12 +11,16 @@ sync engine's bulk writes (its ExternalRecord mirrors, a vendor's copy of a docu
 cost, and what they change on a hub record shows through the record's own later saves and timeline entries.
 """
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from django.db import models
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
+
+from simple_history.models import HistoricalRecords
 
 from apps.core.numbers import format_money, format_number
 
@@ -38,6 +42,21 @@ HISTORY_LIMIT = 50
 
 def track(model, **options) -> None:
     _tracked[model._meta.concrete_model] = Tracked(**options)
+
+
+@contextmanager
+def changes_by(user):
+    """Saves made inside (an action run by a worker, outside any request) are recorded as this user's."""
+    context = HistoricalRecords.context
+    previous = getattr(context, "request", None)
+    context.request = SimpleNamespace(user=user)
+    try:
+        yield
+    finally:
+        if previous is None:
+            del context.request
+        else:
+            context.request = previous
 
 
 def _options(model) -> Tracked:

@@ -7,7 +7,9 @@ from django.contrib.auth.models import Permission, User
 from django.db import transaction
 from django.urls import reverse
 
+from apps.core import actions
 from apps.hub.models import Company, Invoice, SupplierBill
+from tests.core.action_doubles import SendGreeting, make_user, registered_actions  # noqa: F401
 from tests.hub.forms_in_tests import inline_management, opened_form
 
 pytestmark = pytest.mark.django_db
@@ -90,3 +92,31 @@ def test_the_history_row_is_part_of_the_write_it_records():
         raise RuntimeError("the write is abandoned")
 
     assert [row.name for row in company.history.all()] == ["Boulangerie Martin"]
+
+
+
+class RenameCompany(SendGreeting):
+    """An action that changes the record, as the send and payment actions do, in a worker without a request."""
+
+    key = "historytest.rename"
+
+    def run(self, obj, run):
+        obj.name = "Boulangerie Martin & fils"
+        obj.save()
+        return actions.ActionOutcome("Renommée", {})
+
+
+@pytest.mark.usefixtures("registered_actions")
+def test_a_change_made_by_an_action_in_a_worker_is_the_requesters(client):
+    company = Company.objects.create(name="Boulangerie Martin")
+    alice = make_user("alice", "send_emails")
+    alice.first_name = "Alice"
+    alice.save()
+    actions.register(RenameCompany)
+    run, _created = actions.start(actions.get(RenameCompany.key), company, alice, "cle-renommer")
+    actions.execute(run.pk)  # as the worker does: no request, no user but the run's
+
+    client.force_login(staff("bruno", "Bruno", "view_company"))
+    timeline = timeline_of(client, company)
+    assert "Fiche modifiée par Alice" in timeline
+    assert "Raison sociale : Boulangerie Martin → Boulangerie Martin &amp; fils" in timeline
