@@ -13,7 +13,9 @@ from collections.abc import Callable
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
+from django.conf import settings
 from django.template.loader import render_to_string
+from django.utils import translation
 from redis.exceptions import RedisError
 
 from apps.core import redis_clients
@@ -44,12 +46,16 @@ def permission_for(group: str) -> ListenRule | None:
     return None
 
 
-def push_html(group: str, html: str) -> None:
+def push_html(group: str, html: str, by_language: dict[str, str] | None = None) -> None:
+    """`by_language`: the fragment in each language of the console; each socket sends its user's own."""
     layer = get_channel_layer()
     if layer is None:
         return
+    message = {"type": "fragment", "html": html}
+    if by_language:
+        message["by_language"] = by_language
     try:
-        async_to_sync(layer.group_send)(group, {"type": "fragment", "html": html})
+        async_to_sync(layer.group_send)(group, message)
     except (RedisError, OSError) as exc:
         # A live page missing one refresh is acceptable; the request or job that pushed must not fail.
         logger.warning("Fragment non diffusé au groupe %s : %s", group, exc)
@@ -57,6 +63,16 @@ def push_html(group: str, html: str) -> None:
 
 def push(group: str, template: str, context: dict | None = None) -> None:
     push_html(group, render_to_string(template, context or {}))
+
+
+def push_in_each_language(group: str, template: str, context: Callable[[], dict]) -> None:
+    """Render the fragment once per language of the console (its context built anew in each: text written out
+    when read, like a timeline's), for pages whose readers do not all read the same language."""
+    by_language = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            by_language[code] = render_to_string(template, context())
+    push_html(group, by_language.get(settings.LANGUAGE_CODE) or next(iter(by_language.values())), by_language)
 
 
 def has_listeners(group: str) -> bool:
