@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "axes",
     "import_export",  # "Exporter en CSV" on the admin lists (apps.core.admin.exports)
+    "simple_history",  # who changed what on the hub records, shown on each record's timeline
     "apps.core",
     "apps.hub",
     "apps.invoiceninja",
@@ -94,6 +95,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",  # a record's history names the user who saved it
     "django_otp.middleware.OTPMiddleware",
     "apps.core.second_factor.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

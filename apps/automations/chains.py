@@ -22,6 +22,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from redis.exceptions import LockError
 
 from apps.automations.models import Chain
@@ -42,9 +43,10 @@ def backoff(attempts: int) -> timedelta:
     return min(BASE_DELAY * (2 ** max(attempts - 1, 0)), MAX_DELAY)
 
 
-def note(obj, message: str, chain: Chain, level=TimelineEntry.Level.INFO):
-    TimelineEntry.record(obj, message, provider=AUTOMATIC, level=level, webhook_event=chain.cause_event,
-                         external_ids={"cause": chain.cause})
+def note(obj, message: str, chain: Chain, level=TimelineEntry.Level.INFO, *, params=None):
+    """With `params`, `message` is a catalogue source (gettext_noop) read in each reader's language."""
+    TimelineEntry.record(obj, message, params=params, provider=AUTOMATIC, level=level,
+                         webhook_event=chain.cause_event, external_ids={"cause": chain.cause})
 
 
 def start(rule_key: str, subject, *, cause: str, cause_event=None, context=None,
@@ -62,8 +64,8 @@ def start(rule_key: str, subject, *, cause: str, cause_event=None, context=None,
     except IntegrityError:
         return Chain.objects.get(rule=rule_key, content_type=content_type, object_id=str(subject.pk)), False
     if status != Chain.Status.SKIPPED:
-        note(subject, _("Automatisation « %(rule)s » déclenchée par : %(cause)s") % {
-            "rule": RULES[rule_key].label, "cause": cause}, chain)
+        note(subject, gettext_noop("Automatisation « %(rule)s » déclenchée par : %(cause)s"), chain,
+             params={"rule": RULES[rule_key].label, "cause": cause})
     if status == Chain.Status.RUNNING:
         jobs.enqueue_on_commit(advance, chain.pk, queue="default")
     return chain, True
@@ -123,8 +125,8 @@ def _wait(chain: Chain, waiting_for: str, *, error: str = "", count_attempt=True
             chain.waiting_for = ""
             chain.next_attempt_at = None
             chain.save()
-            note(chain.subject, _("Automatisation en échec définitif à l'étape « %(step)s » : %(error)s") % {
-                "step": chain.step, "error": chain.last_error}, chain, TimelineEntry.Level.ERROR)
+            note(chain.subject, gettext_noop("Automatisation en échec définitif à l'étape « %(step)s » : %(error)s"),
+                 chain, TimelineEntry.Level.ERROR, params={"step": chain.step, "error": chain.last_error})
             return
     chain.next_attempt_at = timezone.now() + backoff(max(chain.attempts, 1))
     chain.save()

@@ -17,6 +17,7 @@ import unicodedata
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from apps.automations import chains
 from apps.automations.models import BankCredit, Chain
@@ -133,9 +134,10 @@ def apply(credit: BankCredit, invoice: Invoice, *, cause: str) -> Chain:
         invoice.amount_paid = paid
         invoice.status = Invoice.Status.PAID if paid >= invoice.total else Invoice.Status.PARTIAL
         invoice.save(update_fields=["status", "amount_paid", "updated_at"])
-        chains.note(invoice, _("Paiement de %(amount)s %(currency)s enregistré ; facture « %(status)s ».") % {
-            "amount": credit.amount, "currency": credit.currency, "status": invoice.get_status_display()},
-            chain, TimelineEntry.Level.SUCCESS)
+        chains.note(invoice, gettext_noop("Paiement de %(amount)s %(currency)s enregistré ; facture « %(status)s »."),
+                    chain, TimelineEntry.Level.SUCCESS,
+                    params={"amount": credit.amount, "currency": credit.currency,
+                            "status": Invoice.Status(invoice.status).label})
     return chain
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from apps.automations import chains
 from apps.automations.models import Chain
@@ -49,8 +50,9 @@ def signature_closed(request_id: int) -> None:
                                           status=Chain.Status.SUCCEEDED,
                                           context={"reason": request.decline_reason[:300]})
             if created:
-                chains.note(request.quote, _("Devis refusé : signalé aux commerciaux sur l'accueil de la console."),
-                            chain, TimelineEntry.Level.WARNING)
+                chains.note(request.quote,
+                            gettext_noop("Devis refusé : signalé aux commerciaux sur l'accueil de la console."),
+                            chain, TimelineEntry.Level.WARNING, params={})
 
 
 def signature_request_saved(sender, instance, raw=False, **kwargs):

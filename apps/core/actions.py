@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from redis.exceptions import RedisError
 
-from apps.core import jobs
+from apps.core import jobs, record_history
 from apps.core.models import ActionRun, Connection
 from apps.core.signals import action_run_changed
 
@@ -305,7 +305,8 @@ def _execute_claimed(run_id: int) -> None:
         _finish(run, ActionRun.Status.FAILED, reason, error=reason)
         return
     try:
-        outcome = action.run(obj, run)
+        with record_history.changes_by(run.user):  # what the action changes is the requester's doing
+            outcome = action.run(obj, run)
     except ActionFailed as exc:
         _finish(run, ActionRun.Status.FAILED, str(exc), error=str(exc))
     except Exception as exc:

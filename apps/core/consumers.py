@@ -9,6 +9,7 @@ this session (apps/core/second_factor.py). The origin is checked by AllowedHosts
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from apps.core import live, second_factor
 
@@ -31,7 +32,9 @@ class LiveFragmentConsumer(AsyncWebsocketConsumer):
         return
 
     async def fragment(self, event):
-        await self.send(text_data=event["html"])
+        # The language the user chose (the console's language switch), as their pages are rendered in.
+        language = (self.scope.get("cookies") or {}).get(settings.LANGUAGE_COOKIE_NAME)
+        await self.send(text_data=(event.get("by_language") or {}).get(language) or event["html"])
 
 
 def may_listen(user, group: str, session=None) -> bool:

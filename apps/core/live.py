@@ -16,8 +16,10 @@ from collections.abc import Callable
 
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
+from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.utils import translation
 from redis.exceptions import RedisError
 
 from apps.core import redis_clients
@@ -52,14 +54,17 @@ def permission_for(group: str) -> ListenRule | None:
 SEND_TIMEOUT_SECONDS = 5
 
 
-def push_html(group: str, html: str) -> None:
+def push_html(group: str, html: str, by_language: dict[str, str] | None = None) -> None:
+    """`by_language`: the fragment in each language of the console; each socket sends its user's own."""
     layer = get_channel_layer()
     if layer is None:
         return
+    message = {"type": "fragment", "html": html}
+    if by_language:
+        message["by_language"] = by_language
     future = None
     try:
-        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, {"type": "fragment", "html": html}),
-                                                  _sender_loop())
+        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _sender_loop())
         future.result(timeout=SEND_TIMEOUT_SECONDS)
     except (RedisError, OSError, concurrent.futures.TimeoutError) as exc:
         # A live page missing one refresh is acceptable; the request or job that pushed must not fail.
@@ -116,6 +121,16 @@ def after_commit(batch: str, item, flush: Callable[[set], None]) -> None:
     # Registered again if a rolled-back savepoint took the previous registration with it.
     if not any(callback is flusher for _sids, callback, _robust in connection.run_on_commit):
         transaction.on_commit(flusher)
+
+
+def push_in_each_language(group: str, template: str, context: Callable[[], dict]) -> None:
+    """Render the fragment once per language of the console (its context built anew in each: text written out
+    when read, like a timeline's), for pages whose readers do not all read the same language."""
+    by_language = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            by_language[code] = render_to_string(template, context())
+    push_html(group, by_language.get(settings.LANGUAGE_CODE) or next(iter(by_language.values())), by_language)
 
 
 def has_listeners(group: str) -> bool:

@@ -47,7 +47,8 @@ def _flush_timelines(records):
     for content_type_id, object_id in records:
         group = presenters.record_group(content_type_id, object_id)
         if live.has_listeners(group):
-            live.push(group, "core/live/timeline.html", presenters.timeline_context_for(content_type_id, object_id))
+            live.push_in_each_language(group, "core/live/timeline.html",
+                                       lambda ct=content_type_id, pk=object_id: presenters.timeline_context_for(ct, pk))
 
 
 def may_listen_to_record(user, group: str) -> bool:

@@ -1,8 +1,10 @@
-"""The django-rq dashboard, for operations only, and without a 500 for an odd link.
+"""The django-rq dashboard, kept for superusers only, and without a 500 for an odd link.
 
-django-rq shows the queues, every job with its arguments, and buttons that empty a queue or requeue
-jobs: superusers and the "Exploitation" group (`core.operate_queues`) may use it, under /django-rq/
-(`urlpatterns` below) and inside the admin (`QueueDashboardAdmin`); other staff are refused.
+The console's own "Exploitation" page (apps/operations) shows the queues and the failed jobs, in the
+console's look and in French, with "Relancer": that is where operators (`core.operate_queues`) go, and
+where every link leads, the admin's entry for django-rq included (`QueueDashboardAdmin` redirects there
+and is not listed). django-rq's own pages (English, every job with its arguments, "empty queue") stay
+reachable by their address, under /django-rq/, for superusers alone; anyone else is refused.
 
 django-rq's views assume their arguments exist: an unknown queue index, job id or worker key, or the
 schedulers page without rq-scheduler installed, raise inside the view (500). `found_or_404` checks those
@@ -14,9 +16,10 @@ from secrets import compare_digest
 
 from django.contrib import admin
 from django.http import Http404
+from django.shortcuts import redirect
 from django.urls import path
 from django.utils.translation import gettext as _
-from django_rq import stats_views, views
+from django_rq import views
 from django_rq.admin import QueueAdmin
 from django_rq.connection_utils import get_connection_by_index
 from django_rq.models import Dashboard
@@ -40,6 +43,10 @@ else:
 
 def may_operate_queues(user) -> bool:
     return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(PERMISSION))
+
+
+def may_open_django_rq(user) -> bool:
+    return bool(user.is_authenticated and user.is_active and user.is_staff and user.is_superuser)
 
 
 def found_or_404(view, kwargs) -> None:
@@ -69,21 +76,22 @@ def found_or_404(view, kwargs) -> None:
             raise Http404
 
 
-def for_operators(view):
-    """Wrap a django-rq view: operators only, arguments checked before the view runs."""
+def for_superusers(view):
+    """Wrap a django-rq view: superusers only, arguments checked before the view runs."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if not may_operate_queues(request.user):
-            return refuse(request, _("Les files de tâches sont réservées à l'exploitation."))
+        if not may_open_django_rq(request.user):
+            return refuse(request, _("Les pages techniques de django-rq sont réservées aux superutilisateurs : "
+                                     "les files et les tâches en échec sont sur la page Exploitation."))
         found_or_404(view, kwargs)
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
-def token_or_operators(view):
-    """django-rq's JSON statistics: operators, or a client holding django-rq's API token (RQ_API_TOKEN).
+def token_or_superusers(view):
+    """django-rq's JSON statistics: superusers, or a client holding django-rq's API token (RQ_API_TOKEN).
 
     django-rq itself lets any staff member in whatever the token: the token is compared here first.
     """
@@ -94,26 +102,26 @@ def token_or_operators(view):
         offered = kwargs.get("token") or request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if expected and offered and compare_digest(expected, offered):
             return view(request, *args, **kwargs)
-        return for_operators(view)(request, *args, **kwargs)
+        return for_superusers(view)(request, *args, **kwargs)
 
     return wrapper
 
 
 def _wrap_api(patterns):
     for pattern in patterns:
-        pattern.callback = token_or_operators(pattern.callback)
+        pattern.callback = token_or_superusers(pattern.callback)
     return patterns
 
 
 app_name = "django_rq"
-urlpatterns = _wrap_api(get_api_urlpatterns()) + get_admin_urlpatterns(view_wrapper=for_operators)
+urlpatterns = _wrap_api(get_api_urlpatterns()) + get_admin_urlpatterns(view_wrapper=for_superusers)
 
 
 class QueueDashboardAdmin(QueueAdmin):
-    """django-rq's admin entry, shown to and usable by operators only; no add/change/delete pages."""
+    """django-rq's admin entry: not listed; its page leads operators to the console's Exploitation page."""
 
     def has_module_permission(self, request):
-        return may_operate_queues(request.user)
+        return False  # the admin index links to the Exploitation page instead
 
     def has_view_permission(self, request, obj=None):
         return may_operate_queues(request.user)
@@ -126,7 +134,7 @@ class QueueDashboardAdmin(QueueAdmin):
 
     def get_urls(self):
         def wrap(view):
-            guarded = for_operators(view)
+            guarded = for_superusers(view)
 
             @wraps(view)
             def wrapper(request, *args, **kwargs):
@@ -136,13 +144,19 @@ class QueueDashboardAdmin(QueueAdmin):
             return wrapper
 
         opts = self.model._meta
-        changelist = path("", wrap(lambda request: stats_views.stats(request)),
+        changelist = path("", self.admin_site.admin_view(self.to_operations_page),
                           name=f"{opts.app_label}_{opts.model_name}_changelist")
         return (
-            _wrap_api(get_api_urlpatterns(name_prefix="django_rq_"))
+            [changelist]  # before django-rq's own home, which has the same address
+            + _wrap_api(get_api_urlpatterns(name_prefix="django_rq_"))
             + get_admin_urlpatterns(name_prefix="django_rq_", view_wrapper=wrap)
-            + [changelist]
         )
+
+
+    def to_operations_page(self, request):
+        if not may_operate_queues(request.user):
+            return refuse(request, _("Les files de tâches sont réservées à l'exploitation."))
+        return redirect("operations:dashboard")
 
 
 def register_admin(site=admin.site) -> None:

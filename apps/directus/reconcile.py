@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from apps.core.models import Connection, TimelineEntry
 from apps.directus import outbox, records, schema
@@ -127,11 +128,11 @@ def _apply(obj, collection_key, updates: dict, webhook_event) -> None:
         fields.append("updated_at")
     obj.save(update_fields=fields)  # hub signals: the other systems follow as for any hub edit
     if collection_key == "quotes" and updates.get("status") == Quote.Status.ACCEPTED:
-        message = _("Devis marqué accepté dans Directus.")
+        message, params = gettext_noop("Devis marqué accepté dans Directus."), {}
     else:
-        message = _("Modifié dans Directus : %(fields)s.") % {
+        message, params = gettext_noop("Modifié dans Directus : %(fields)s."), {
             "fields": ", ".join(f"{name} = {value}" for name, value in updates.items())}
-    TimelineEntry.record(obj, message, provider=PROVIDER, level=TimelineEntry.Level.INFO,
+    TimelineEntry.record(obj, message, params=params, provider=PROVIDER, level=TimelineEntry.Level.INFO,
                          webhook_event=webhook_event)
 
 
@@ -141,9 +142,11 @@ def _restore(connection, collection_key, obj, mirrored: MirroredItem | None, *, 
         reason=OutboxEntry.Reason.RESTORE, created_at__gte=timezone.now() - RESTORE_WINDOW,
     ).count()
     if recent >= RESTORE_LIMIT:
-        TimelineEntry.record(obj, _("Directus : l'élément %(item)s revient sans cesse différent de ce que la console "
-                                    "écrit ; rétablissement suspendu, vérifiez le type du champ dans Directus.")
-                             % {"item": records.stable_id(obj)}, provider=PROVIDER, level=TimelineEntry.Level.ERROR)
+        TimelineEntry.record(obj, gettext_noop("Directus : l'élément %(item)s revient sans cesse différent de ce que "
+                                               "la console écrit ; rétablissement suspendu, vérifiez le type du champ "
+                                               "dans Directus."),
+                             params={"item": records.stable_id(obj)}, provider=PROVIDER,
+                             level=TimelineEntry.Level.ERROR)
         return
     if note is not None:
         MirroredItem.objects.update_or_create(

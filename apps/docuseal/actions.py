@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import formats, timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from apps.core import actions, documents
 from apps.core.actions import Action, ActionFailed, ActionOutcome
@@ -334,7 +334,8 @@ class ResendSignature(DocusealAction):
         if not done:
             raise ActionFailed(_("Aucun signataire n'attend de signer en ce moment."))
         emails = ", ".join(s.email for s in request.signers.filter(submitter_id__in=done))
-        signatures.record(request, _("Demande de signature renvoyée à %(emails)s.") % {"emails": emails})
+        signatures.record(request, gettext_noop("Demande de signature renvoyée à %(emails)s."),
+                          params={"emails": emails})
         return ActionOutcome(_("Demande de signature renvoyée à %(emails)s.") % {"emails": emails},
                              {"docuseal_submission_id": request.submission_id})
 

@@ -17,6 +17,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from apps.core.http import ApiError
 from apps.core.models import TimelineEntry
@@ -88,10 +89,10 @@ def archive(request: SignatureRequest, *, documents: list[dict] | None = None, a
     request.archive_error = ""
     request.save(update_fields=["archive_state", "archive_error"])
     count = request.documents.filter(kind=Kind.DOCUMENT).count()
-    record(request, _("Document(s) signé(s) archivé(s) dans la console : %(count)s, avec le journal d'audit.")
-           % {"count": count} if request.documents.filter(kind=Kind.AUDIT_LOG).exists()
-           else _("Document(s) signé(s) archivé(s) dans la console : %(count)s.") % {"count": count},
-           TimelineEntry.Level.SUCCESS, webhook_event=webhook_event)
+    record(request, gettext_noop("Document(s) signé(s) archivé(s) dans la console : %(count)s, avec le journal "
+                                 "d'audit.") if request.documents.filter(kind=Kind.AUDIT_LOG).exists()
+           else gettext_noop("Document(s) signé(s) archivé(s) dans la console : %(count)s."),
+           TimelineEntry.Level.SUCCESS, params={"count": count}, webhook_event=webhook_event)
     changed(request)
     return True
 
@@ -117,8 +118,8 @@ def _failed(request, message: str, webhook_event) -> bool:
     request.archive_attempts += 1
     request.save(update_fields=["archive_state", "archive_error", "archive_attempts"])
     if request.archive_attempts == 1:  # one warning, not one per retry
-        record(request, _("Archivage du document signé en échec (nouvel essai automatique) : %(error)s")
-               % {"error": message}, TimelineEntry.Level.WARNING, webhook_event=webhook_event)
+        record(request, gettext_noop("Archivage du document signé en échec (nouvel essai automatique) : %(error)s"),
+               TimelineEntry.Level.WARNING, params={"error": message}, webhook_event=webhook_event)
     changed(request)
     logger.warning("DocuSeal : archivage de la soumission %s en échec : %s", request.submission_id, message)
     return False

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from apps.core import signals
 from apps.core.models import TimelineEntry
@@ -52,8 +51,10 @@ def remote_signer_status(data: dict) -> str:
     return status if status in Signer.Status.values else Signer.Status.SENT
 
 
-def record(request: SignatureRequest, message: str, level=Level.INFO, *, webhook_event=None, **ids):
-    TimelineEntry.record(request.quote, message, provider=PROVIDER, level=level, webhook_event=webhook_event,
+def record(request: SignatureRequest, message: str, level=Level.INFO, *, params=None, webhook_event=None, **ids):
+    """With `params`, `message` is a catalogue source (gettext_noop) read in each reader's language."""
+    TimelineEntry.record(request.quote, message, params=params, provider=PROVIDER, level=level,
+                         webhook_event=webhook_event,
                          external_ids={"docuseal_submission_id": request.submission_id, **ids})
 
 
@@ -81,9 +82,9 @@ def apply_signer(request: SignatureRequest, data: dict, status: str | None = Non
         signer.save(update_fields=changed_fields)
     if moved:
         level, text = SIGNER_MESSAGES[status]
-        record(request, _(text) % {"who": signer.name or signer.email,
-                                   "reason": signer.decline_reason or _("(sans motif)")},
-               level, webhook_event=webhook_event, docuseal_submitter_id=signer.submitter_id)
+        record(request, text, level, params={"who": signer.name or signer.email,
+                                             "reason": signer.decline_reason or gettext_lazy("(sans motif)")},
+               webhook_event=webhook_event, docuseal_submitter_id=signer.submitter_id)
     return moved
 
 
@@ -111,14 +112,18 @@ def close(request: SignatureRequest, status: str, *, webhook_event=None, reason:
         quote.status = new_quote_status
         quote.save(update_fields=["status", "updated_at"])
     messages = {
-        SignatureRequest.Status.COMPLETED: (Level.SUCCESS, _("Devis signé par tous les signataires (DocuSeal).")),
-        SignatureRequest.Status.DECLINED: (Level.WARNING, _("Signature refusée : %(reason)s") % {
-            "reason": reason or request.decline_reason or _("(sans motif)")}),
-        SignatureRequest.Status.EXPIRED: (Level.WARNING, _("La demande de signature a expiré sans être signée.")),
-        SignatureRequest.Status.ARCHIVED: (Level.INFO, _("Demande de signature annulée (archivée dans DocuSeal).")),
+        SignatureRequest.Status.COMPLETED: (Level.SUCCESS, gettext_noop("Devis signé par tous les signataires "
+                                                                        "(DocuSeal).")),
+        SignatureRequest.Status.DECLINED: (Level.WARNING, gettext_noop("Signature refusée : %(reason)s")),
+        SignatureRequest.Status.EXPIRED: (Level.WARNING, gettext_noop("La demande de signature a expiré sans être "
+                                                                      "signée.")),
+        SignatureRequest.Status.ARCHIVED: (Level.INFO, gettext_noop("Demande de signature annulée (archivée dans "
+                                                                    "DocuSeal).")),
     }
     level, message = messages[status]
-    record(request, message, level, webhook_event=webhook_event)
+    params = {"reason": reason or request.decline_reason or gettext_lazy("(sans motif)")}
+    record(request, message, level, params=params if status == SignatureRequest.Status.DECLINED else {},
+           webhook_event=webhook_event)
     return True
 
 

@@ -85,7 +85,7 @@ class DocusealVerifier(TimestampedHexHmac):
             if (headers.get("User-Agent") or "").startswith(DOCUSEAL_USER_AGENT):
                 raise UnsignedTestDelivery(
                     "Livraison de test DocuSeal non signée : reçue, conservée sans traitement.")
-            raise MissingSignature(f"En-tête {SIGNATURE_HEADER} absent.")
+            raise MissingSignature(f"En-tête {SIGNATURE_HEADER} absent.", header=SIGNATURE_HEADER)
         self.check(headers, body, hmac_secrets)
 
 

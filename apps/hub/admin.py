@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin.exports import CsvExportAdmin
@@ -211,9 +211,9 @@ class SalesDocumentAdmin(VersionCheckedAdmin, ContextualActionsAdmin, CsvExportA
         if request.method == "POST":
             document.lines_reopened_at = timezone.now()
             document.save(update_fields=["lines_reopened_at", "updated_at"])
-            TimelineEntry.record(document, gettext(
-                "Nouvelle version ouverte par %(user)s : les lignes sont modifiables jusqu'au prochain envoi.")
-                % {"user": request.user.get_full_name() or request.user.get_username()},
+            TimelineEntry.record(document, gettext_noop(
+                "Nouvelle version ouverte par %(user)s : les lignes sont modifiables jusqu'au prochain envoi."),
+                params={"user": request.user.get_full_name() or request.user.get_username()},
                 level=TimelineEntry.Level.WARNING)
             messages.warning(request, gettext(
                 "Nouvelle version ouverte : modifiez les lignes puis renvoyez le document."))

@@ -12,10 +12,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+from simple_history.models import HistoricalRecords
 
 from apps.core.numbers import format_money, format_rate
 
 CENT = Decimal("0.01")
+
+# Who changed what is recorded (django-simple-history) on each save of a record, in its transaction; these
+# stamps change on every save and say nothing a person would look for.
+UNHISTORIED = ["created_at", "updated_at"]
 
 
 def money(value) -> Decimal:
@@ -52,6 +57,8 @@ class Company(models.Model):
                                       help_text=_("9 chiffres."))
     created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
     updated_at = models.DateTimeField(_("modifiée le"), auto_now=True)
+    history = HistoricalRecords(excluded_fields=UNHISTORIED, verbose_name=_("historique de société"),
+                                verbose_name_plural=_("historiques de sociétés"))
 
     class Meta:
         verbose_name = _("société")
@@ -69,6 +76,8 @@ class Contact(models.Model):
     email = models.EmailField(_("e-mail"), blank=True)
     phone = models.CharField(_("téléphone"), max_length=40, blank=True)
     is_primary = models.BooleanField(_("contact principal"), default=False)
+    history = HistoricalRecords(verbose_name=_("historique de contact"),
+                                verbose_name_plural=_("historiques de contacts"))
 
     class Meta:
         verbose_name = _("contact")
@@ -203,6 +212,8 @@ class Quote(SalesDocument):
     company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="quotes", verbose_name=_("client"))
     status = models.CharField(_("statut"), max_length=12, choices=Status.choices, default=Status.DRAFT)
     valid_until = models.DateField(_("valable jusqu'au"), null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=UNHISTORIED, verbose_name=_("historique de devis"),
+                                verbose_name_plural=_("historiques de devis"))
 
     class Meta:
         verbose_name = _("devis")
@@ -216,6 +227,8 @@ class Quote(SalesDocument):
 
 class QuoteLine(DocumentLine):
     quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="lines")
+    history = HistoricalRecords(verbose_name=_("historique de ligne de devis"),
+                                verbose_name_plural=_("historiques de lignes de devis"))
 
     @property
     def document(self):
@@ -252,6 +265,8 @@ class Invoice(SalesDocument):
     status = models.CharField(_("statut"), max_length=12, choices=Status.choices, default=Status.DRAFT)
     due_date = models.DateField(_("échéance"), null=True, blank=True)
     amount_paid = models.DecimalField(_("montant payé"), max_digits=14, decimal_places=2, default=0)
+    history = HistoricalRecords(excluded_fields=UNHISTORIED, verbose_name=_("historique de facture"),
+                                verbose_name_plural=_("historiques de factures"))
 
     objects = InvoiceQuerySet.as_manager()
 
@@ -278,6 +293,8 @@ class Invoice(SalesDocument):
 
 class InvoiceLine(DocumentLine):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    history = HistoricalRecords(verbose_name=_("historique de ligne de facture"),
+                                verbose_name_plural=_("historiques de lignes de facture"))
 
     @property
     def document(self):
@@ -311,6 +328,8 @@ class SupplierBill(models.Model):
     paid_at = models.DateTimeField(_("payée le"), null=True, blank=True)
     created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
     updated_at = models.DateTimeField(_("modifiée le"), auto_now=True)
+    history = HistoricalRecords(excluded_fields=UNHISTORIED, verbose_name=_("historique de facture fournisseur"),
+                                verbose_name_plural=_("historiques de factures fournisseurs"))
 
     class Meta:
         verbose_name = _("facture fournisseur")
@@ -345,6 +364,8 @@ class Payment(models.Model):
     source = models.CharField(_("source"), max_length=32)
     external_id = models.CharField(_("identifiant externe"), max_length=128, blank=True)
     created_at = models.DateTimeField(_("enregistré le"), auto_now_add=True)
+    history = HistoricalRecords(excluded_fields=["created_at"], verbose_name=_("historique de paiement"),
+                                verbose_name_plural=_("historiques de paiements"))
 
     class Meta:
         verbose_name = _("paiement")

@@ -10,7 +10,7 @@ import json
 from decimal import Decimal
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from apps.core.models import TimelineEntry
 from apps.hub.models import Quote
@@ -73,8 +73,8 @@ def approve_quote(event):
     link = QuoteLink.objects.filter(connection=event.connection, external_id=payload["id"]).select_related("quote").first()
     if link and link.quote.status not in (Quote.Status.ACCEPTED, Quote.Status.CONVERTED):
         TimelineEntry.record(
-            link.quote, _("Approuvé par le client dans Invoice Ninja, mais non appliqué : %(reason)s") % {
-                "reason": link.conflict_detail or _("état local différent")},
+            link.quote, gettext_noop("Approuvé par le client dans Invoice Ninja, mais non appliqué : %(reason)s"),
+            params={"reason": link.conflict_detail or gettext_lazy("état local différent")},
             provider="invoiceninja", level=TimelineEntry.Level.WARNING, webhook_event=event,
             external_ids={"invoiceninja_id": payload["id"]},
         )

@@ -22,9 +22,9 @@ from datetime import datetime, timezone as dt_timezone
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from apps.core.models import TimelineEntry
-from apps.core.numbers import format_money
 from apps.core.storable import fit_to_columns
 from apps.hub.models import Company, Contact, Invoice, Payment, Quote, lines_from_vendor, money
 from apps.invoiceninja.models import ClientLink, InvoiceLink, QuoteLink, QuoteMirror
@@ -83,8 +83,9 @@ def remote_state(payload: dict) -> str:
     return ClientLink.RemoteState.ACTIVE
 
 
-def note(obj, message, *, level=TimelineEntry.Level.INFO, webhook_event=None, **external_ids):
-    TimelineEntry.record(obj, message, provider=PROVIDER, level=level, external_ids=external_ids,
+def note(obj, message, *, params=None, level=TimelineEntry.Level.INFO, webhook_event=None, **external_ids):
+    """With `params`, `message` is a catalogue source (gettext_noop) read in each reader's language."""
+    TimelineEntry.record(obj, message, params=params, provider=PROVIDER, level=level, external_ids=external_ids,
                          webhook_event=webhook_event)
 
 
@@ -116,9 +117,10 @@ def reconcile(link, hub_record, payload: dict, overwrite, *, label: str, webhook
         if not link.in_conflict:
             link.mark_conflict(_("Modifié dans la console et dans Invoice Ninja depuis la dernière synchronisation ; "
                                  "aucune des deux versions n'a été écrasée."))
-            note(hub_record, _("Conflit de synchronisation Invoice Ninja : %(label)s modifié des deux côtés.") % {
-                "label": label}, level=TimelineEntry.Level.WARNING, webhook_event=webhook_event,
-                invoiceninja_id=link.external_id)
+            note(hub_record,
+                 gettext_noop("Conflit de synchronisation Invoice Ninja : %(label)s modifié des deux côtés."),
+                 params={"label": label}, level=TimelineEntry.Level.WARNING, webhook_event=webhook_event,
+                 invoiceninja_id=link.external_id)
         return False
     overwrite()
     link.mark_in_step(remote_ts, remote_hash, number=payload.get("number") or link.number)
@@ -146,7 +148,7 @@ def apply_client(connection, payload: dict, *, webhook_event=None, force=False) 
             fit_to_columns(company, "name")
             company.save()
             _write_company(company, payload)
-            note(company, _("Client importé depuis Invoice Ninja."), webhook_event=webhook_event,
+            note(company, gettext_noop("Client importé depuis Invoice Ninja."), params={}, webhook_event=webhook_event,
                  invoiceninja_id=payload["id"])
         link, _created = ClientLink.objects.get_or_create(
             connection=connection, company=company, defaults={"external_id": payload["id"]})
@@ -250,8 +252,8 @@ def _status_changed(document, new_status, webhook_event, external_id):
         document.status = new_status
         level = (TimelineEntry.Level.SUCCESS
                  if new_status in (Quote.Status.ACCEPTED, Invoice.Status.PAID) else TimelineEntry.Level.INFO)
-        return lambda: note(document, _("Invoice Ninja : statut « %(status)s ».") % {
-            "status": document.get_status_display()}, level=level, webhook_event=webhook_event,
+        return lambda: note(document, gettext_noop("Invoice Ninja : statut « %(status)s »."), params={
+            "status": type(document).Status(document.status).label}, level=level, webhook_event=webhook_event,
             invoiceninja_id=external_id)
     return None
 
@@ -284,7 +286,7 @@ def apply_quote(connection, payload: dict, *, webhook_event=None, fetch_client=N
         company = company_for_client(connection, payload["client_id"], fetch=fetch_client)
         quote = Quote(company=company, currency=company.currency)  # inserted once, complete, by _write_quote
         _write_quote(quote, payload, webhook_event)
-        note(quote, _("Devis importé depuis Invoice Ninja."), webhook_event=webhook_event,
+        note(quote, gettext_noop("Devis importé depuis Invoice Ninja."), params={}, webhook_event=webhook_event,
              invoiceninja_id=payload["id"])
         link = QuoteLink.objects.create(connection=connection, quote=quote, external_id=payload["id"])
         in_step(link, payload, number=payload.get("number", ""),
@@ -348,7 +350,8 @@ def invoice_from_converted_quote(connection, quote: Quote, payload: dict, *, web
             if quote_link and not quote_link.in_conflict:
                 quote_link.last_synced_at = timezone.now()
                 quote_link.save(update_fields=["last_synced_at"])
-        note(quote, _("Converti en facture %(number)s dans Invoice Ninja.") % {"number": invoice.number or "—"},
+        note(quote, gettext_noop("Converti en facture %(number)s dans Invoice Ninja."),
+             params={"number": invoice.number or "—"},
              level=TimelineEntry.Level.SUCCESS, webhook_event=webhook_event, invoiceninja_invoice_id=payload["id"])
         return invoice
 
@@ -371,7 +374,7 @@ def apply_invoice(connection, payload: dict, *, webhook_event=None, fetch_client
         company = company_for_client(connection, payload["client_id"], fetch=fetch_client)
         invoice = Invoice(company=company, currency=company.currency)
         _write_invoice(invoice, payload, webhook_event)
-        note(invoice, _("Facture importée depuis Invoice Ninja."), webhook_event=webhook_event,
+        note(invoice, gettext_noop("Facture importée depuis Invoice Ninja."), params={}, webhook_event=webhook_event,
              invoiceninja_id=payload["id"])
         link = InvoiceLink.objects.create(connection=connection, invoice=invoice, external_id=payload["id"])
         in_step(link, payload, number=payload.get("number", ""),
@@ -414,13 +417,14 @@ def apply_payment(connection, payload: dict, *, webhook_event=None, fetch_invoic
                 )
                 recorded.append(payment)
                 if created or existing.amount != amount:
-                    note(invoice, _("Paiement reçu via Invoice Ninja : %(amount)s (n° %(number)s).") % {
-                        "amount": format_money(amount, invoice.currency), "number": payload.get("number") or "—"},
-                        level=TimelineEntry.Level.SUCCESS, webhook_event=webhook_event,
-                        invoiceninja_payment_id=payload["id"])
+                    note(invoice, gettext_noop("Paiement reçu via Invoice Ninja : %(amount)s (n° %(number)s)."),
+                         params={"amount": TimelineEntry.money(amount, invoice.currency),
+                                 "number": payload.get("number") or "—"},
+                         level=TimelineEntry.Level.SUCCESS, webhook_event=webhook_event,
+                         invoiceninja_payment_id=payload["id"])
             elif existing is not None:
                 existing.delete()
-                note(invoice, _("Paiement %(number)s annulé ou supprimé dans Invoice Ninja.") % {
+                note(invoice, gettext_noop("Paiement %(number)s annulé ou supprimé dans Invoice Ninja."), params={
                     "number": payload.get("number") or payload["id"]}, level=TimelineEntry.Level.WARNING,
                     webhook_event=webhook_event, invoiceninja_payment_id=payload["id"])
             refresh_payment_state(invoice, webhook_event=webhook_event)
@@ -447,8 +451,8 @@ def refresh_payment_state(invoice: Invoice, *, webhook_event=None):
     invoice.status, invoice.amount_paid = status, paid
     invoice.save(update_fields=["status", "amount_paid", "updated_at"])
     if became:
-        note(invoice, _("Facture « %(status)s » (payé : %(paid)s).") % {
-            "status": invoice.get_status_display(), "paid": format_money(paid, invoice.currency)},
+        note(invoice, gettext_noop("Facture « %(status)s » (payé : %(paid)s)."), params={
+            "status": Invoice.Status(invoice.status).label, "paid": TimelineEntry.money(paid, invoice.currency)},
             level=TimelineEntry.Level.SUCCESS if status == Invoice.Status.PAID else TimelineEntry.Level.INFO,
             webhook_event=webhook_event)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from apps.core import actions
 from apps.core.actions import Action, ActionFailed, ActionOutcome
@@ -270,9 +270,9 @@ class SendPaymentThanks(MauticAction):
             raise ActionFailed(_("Mautic n'a pas envoyé l'e-mail : %(detail)s") % {
                 "detail": answer.get("failed") or "?"})
         actions.save_progress(run, thanked=True, mautic_email_id=email_id, mautic_contact_id=link.mautic_id)
-        TimelineEntry.record(invoice, _("Remerciement pour le paiement envoyé par Mautic à %(email)s.") % {
-            "email": contact.email}, provider="mautic", level=TimelineEntry.Level.SUCCESS,
-            external_ids={"mautic_email_id": email_id})
+        TimelineEntry.record(invoice, gettext_noop("Remerciement pour le paiement envoyé par Mautic à %(email)s."),
+                             params={"email": contact.email}, provider="mautic", level=TimelineEntry.Level.SUCCESS,
+                             external_ids={"mautic_email_id": email_id})
         return ActionOutcome(_("Remerciement envoyé à %(email)s.") % {"email": contact.email},
                              {"mautic_email_id": email_id})
 

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from apps.core.models import TimelineEntry
@@ -101,13 +100,13 @@ def record(connection, *, key: str, kind: str, mautic_contact_id: int, occurred_
         flags = {Kind.BOUNCED: "bounced", Kind.UNSUBSCRIBED: "unsubscribed"}
         if kind in flags:
             ContactLink.objects.filter(pk=link.pk).update(**{flags[kind]: True})
-    message = str(MESSAGES[kind]) % {"subject": subject or _("(sans objet)"),
-                                "email": link.email if link else f"#{mautic_contact_id}"}
-    if detail:
-        message = f"{message} {detail}"
+    message, params = MESSAGES[kind], {"subject": subject or gettext_lazy("(sans objet)"),
+                                       "email": link.email if link else f"#{mautic_contact_id}"}
+    if detail:  # Mautic's own words follow the sentence: written out once, in the writer's language
+        message, params = f"{message % params} {detail}", None
     ids = {"mautic_contact_id": mautic_contact_id, "mautic_email_id": email_id, "source": source}
     for target in (invoice, link.contact if link else None):
         if target is not None:
-            TimelineEntry.record(target, message, provider="mautic", level=LEVELS[kind], external_ids=ids,
-                                 webhook_event=webhook_event)
+            TimelineEntry.record(target, message, params=params, provider="mautic", level=LEVELS[kind],
+                                 external_ids=ids, webhook_event=webhook_event)
     return activity

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from django.db.models.signals import post_save
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from apps.core import jobs, signals
 from apps.core.models import Connection, TimelineEntry
@@ -32,12 +32,13 @@ def invoice_saved(sender, instance: Invoice, raw=False, **kwargs):
         return
     if not ReminderSend.objects.filter(invoice=instance).exists():
         return
-    reason = _("facture payée") if instance.status == Invoice.Status.PAID else _("facture annulée")
-    _stop, created = DunningStop.objects.get_or_create(invoice=instance, defaults={"reason": reason})
+    paid = instance.status == Invoice.Status.PAID
+    reason = gettext_lazy("facture payée") if paid else gettext_lazy("facture annulée")
+    _stop, created = DunningStop.objects.get_or_create(invoice=instance, defaults={"reason": str(reason)})
     if not created:
         return
-    TimelineEntry.record(instance, _("Relances Mautic arrêtées : %(reason)s.") % {"reason": reason},
-                         provider="mautic", level=TimelineEntry.Level.INFO)
+    TimelineEntry.record(instance, gettext_noop("Relances Mautic arrêtées : %(reason)s."),
+                         params={"reason": reason}, provider="mautic", level=TimelineEntry.Level.INFO)
     from apps.mautic import jobs as mautic_jobs
 
     jobs.enqueue_on_commit(mautic_jobs.sync_company_segments, instance.company_id, queue="default")

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from apps.core.actions import ActionFailed
 from apps.core.http import (
@@ -90,8 +91,9 @@ def prepare(bill: SupplierBill, connection: Connection, client: RevolutClient, *
     except IntegrityError:
         # Another worker prepared it first: use theirs.
         return live_payment(bill)
-    TimelineEntry.record(bill, _("Paiement Revolut préparé (requête %(id)s).") % {"id": payment.request_id},
-                         provider=PROVIDER, external_ids={"request_id": payment.request_id})
+    TimelineEntry.record(bill, gettext_noop("Paiement Revolut préparé (requête %(id)s)."),
+                         params={"id": payment.request_id}, provider=PROVIDER,
+                         external_ids={"request_id": payment.request_id})
     return payment
 
 
@@ -157,8 +159,8 @@ def _after_lost_answer(payment, client, error: str) -> RevolutPayment:
     )
     TimelineEntry.record(
         payment.bill,
-        _("Réponse de Revolut non reçue (%(error)s) : le paiement sera vérifié par son identifiant, "
-          "jamais renvoyé en double.") % {"error": error},
+        gettext_noop("Réponse de Revolut non reçue (%(error)s) : le paiement sera vérifié par son identifiant, "
+                     "jamais renvoyé en double."), params={"error": error},
         provider=PROVIDER, level=Level.WARNING, external_ids={"request_id": payment.request_id},
     )
     raise ActionFailed(_("Pas de réponse de Revolut : le paiement (requête %(id)s) sera vérifié automatiquement.")
@@ -187,12 +189,12 @@ def lookup(payment: RevolutPayment, client: RevolutClient) -> bool:
 
 # States -----------------------------------------------------------------------------------------------------
 STATE_MESSAGES = {
-    "created": (_("Paiement Revolut accepté, en attente d'exécution."), Level.INFO),
-    "pending": (_("Paiement Revolut en cours de traitement."), Level.INFO),
-    "completed": (_("Paiement Revolut exécuté : facture payée."), Level.SUCCESS),
-    "declined": (_("Paiement Revolut refusé par la banque."), Level.ERROR),
-    "failed": (_("Paiement Revolut en échec."), Level.ERROR),
-    "reverted": (_("Paiement Revolut retourné : les fonds sont revenus sur le compte."), Level.WARNING),
+    "created": (gettext_noop("Paiement Revolut accepté, en attente d'exécution."), Level.INFO),
+    "pending": (gettext_noop("Paiement Revolut en cours de traitement."), Level.INFO),
+    "completed": (gettext_noop("Paiement Revolut exécuté : facture payée."), Level.SUCCESS),
+    "declined": (gettext_noop("Paiement Revolut refusé par la banque."), Level.ERROR),
+    "failed": (gettext_noop("Paiement Revolut en échec."), Level.ERROR),
+    "reverted": (gettext_noop("Paiement Revolut retourné : les fonds sont revenus sur le compte."), Level.WARNING),
 }
 
 
@@ -232,11 +234,12 @@ def apply_state(payment: RevolutPayment, state: str, *, transaction_id: str = ""
 
         bill = SupplierBill.objects.select_for_update().get(pk=payment.bill_id)
         text, level = STATE_MESSAGES[state]
+        params = {}  # the state's sentence is read in each reader's language; the bank's own message as it came
         if message:
-            text = message
+            text, params = message, None
         elif reason_code and state in FAILED_STATES:
-            text = f"{text} ({reason_code})"
-        TimelineEntry.record(bill, text, provider=PROVIDER, level=level, webhook_event=webhook_event,
+            text, params = "%(state)s (%(code)s)", {"state": gettext_lazy(text), "code": reason_code}
+        TimelineEntry.record(bill, text, params=params, provider=PROVIDER, level=level, webhook_event=webhook_event,
                              external_ids={"request_id": payment.request_id, "transaction_id": payment.transaction_id,
                                            "state": state})
         if state == "completed":
@@ -281,8 +284,8 @@ def on_action_run_changed(sender, run, **kwargs) -> None:
         SupplierBill.Status.TO_PAY, SupplierBill.Status.PAYMENT_FAILED
     ):
         SupplierBill.objects.filter(pk=bill.pk).update(status=SupplierBill.Status.AWAITING_APPROVAL)
-        TimelineEntry.record(bill, _("Paiement demandé par %(user)s : en attente d'un second approbateur.")
-                             % {"user": run.user.get_username() if run.user else "?"}, provider=PROVIDER)
+        TimelineEntry.record(bill, gettext_noop("Paiement demandé par %(user)s : en attente d'un second approbateur."),
+                             params={"user": run.user.get_username() if run.user else "?"}, provider=PROVIDER)
     elif run.status in (run.Status.FAILED, run.Status.REFUSED) and live_payment(bill) is None and bill.status in (
         SupplierBill.Status.AWAITING_APPROVAL, SupplierBill.Status.PAYMENT_PENDING
     ):

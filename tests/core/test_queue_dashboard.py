@@ -1,8 +1,9 @@
-"""The django-rq dashboard (queues, jobs with their arguments, "empty queue") is for operations only.
+"""Queues and failed jobs are read on the console's Exploitation page; django-rq's own pages are kept for superusers.
 
-Superusers and members of the "Exploitation" group may open it, under /django-rq/ and inside the admin;
-any other staff member is refused. Every django-rq page, given odd arguments (unknown queue, job, worker,
-scheduler, dashboard id), answers 404 rather than 500.
+No page links to django-rq: the admin index does not list it, and its admin entry leads operators (the
+"Exploitation" group) to the console's page. django-rq's pages (English, jobs with their arguments, "empty
+queue") open for superusers alone; operators and other staff are refused. Every django-rq page, given odd
+arguments (unknown queue, job, worker, scheduler, dashboard id), answers 404 rather than 500.
 """
 
 import re
@@ -74,29 +75,41 @@ def test_the_paths_cover_both_dashboards():
     assert any(p.startswith("/admin/django_rq/dashboard/queues/") for p in paths)
 
 
-def test_staff_without_the_operations_group_cannot_open_any_queue_page(client, staff_without_group, redis_connection):
-    login(client, staff_without_group)
+@pytest.mark.parametrize("who", ["staff", "operator"])
+def test_only_superusers_open_django_rq_pages(client, who, staff_without_group, operator, redis_connection):
+    login(client, operator if who == "operator" else staff_without_group)
     opened = {}
     for path in rq_paths() + ["/admin/django_rq/dashboard/1/change/"]:
+        if path == "/admin/django_rq/dashboard/":
+            continue  # the admin entry leads to the console's page (below)
         response = client.get(path)
         if response.status_code == 200 or (response.status_code == 302 and "/login/" not in response["Location"]):
             opened[path] = response.status_code
     assert opened == {}
     assert client.post("/django-rq/queues/0/empty/").status_code in (403, 404)
+    refused = client.get("/django-rq/")
+    assert "réservées aux superutilisateurs" in refused.content.decode()
 
 
-def test_the_admin_index_lists_the_queues_for_operators_only(client, staff_without_group, operator, redis_connection):
+def test_no_page_links_to_django_rq_and_its_admin_entry_leads_to_the_exploitation_page(
+        client, staff_without_group, operator, redis_connection):
+    superuser = User.objects.create_superuser("admin", "admin@example.test", "x")
+    for user in (operator, superuser):
+        login(client, user)
+        index = client.get("/admin/").content.decode()
+        assert "django_rq" not in index and "django-rq" not in index and "Django_Rq" not in index
+        assert "/console/exploitation/" in index
+        exploitation = client.get("/console/exploitation/").content.decode()
+        assert "django_rq" not in exploitation and "django-rq" not in exploitation
+        assert client.get("/admin/django_rq/dashboard/")["Location"] == "/console/exploitation/"
+
     login(client, staff_without_group)
-    assert "/admin/django_rq/dashboard/" not in client.get("/admin/").content.decode()
-    login(client, operator)
-    assert "/admin/django_rq/dashboard/" in client.get("/admin/").content.decode()
+    assert client.get("/admin/django_rq/dashboard/").status_code == 403
 
 
-@pytest.mark.parametrize("who", ["operator", "superuser"])
-def test_operators_and_superusers_see_the_queues_and_odd_links_answer_404(client, who, operator, redis_connection):
-    user = operator if who == "operator" else User.objects.create_superuser("admin", "admin@example.test", "x")
-    login(client, user)
-    for home in ("/django-rq/", "/admin/django_rq/dashboard/", "/django-rq/queues/0/"):
+def test_superusers_see_django_rq_and_odd_links_answer_404(client, redis_connection):
+    login(client, User.objects.create_superuser("admin", "admin@example.test", "x"))
+    for home in ("/django-rq/", "/django-rq/queues/0/", "/admin/django_rq/dashboard/queues/0/"):
         response = client.get(home)
         assert response.status_code == 200, home
         assert "default" in response.content.decode()

@@ -19,9 +19,9 @@ def pushed(monkeypatch):
     fragments = []
     original = live.push_html
 
-    def recording(group, html):
+    def recording(group, html, by_language=None):
         fragments.append(group)
-        original(group, html)
+        original(group, html, by_language)
 
     monkeypatch.setattr(live, "push_html", recording)
     return fragments
@@ -62,3 +62,30 @@ def test_a_listening_page_gets_one_fragment_per_transaction_with_every_entry(cli
     assert all(message in text for message in ("Premier", "Deuxième", "Troisième"))
     assert nothing_more
     assert pushed == [group]
+
+
+def test_a_pushed_timeline_reads_in_the_listeners_language(client, redis_connection):
+    from django.conf import settings
+    from django.utils.translation import gettext_noop
+
+    company = Company.objects.create(name="Atelier Dupont")
+    cookie = session_cookie(client, make_user("bob", "view_console"))
+    english = cookie + f"; {settings.LANGUAGE_COOKIE_NAME}=en".encode()
+    group = f"actions.{_company_type()}.{company.pk}"
+
+    def record_in_french():
+        TimelineEntry.record(company, gettext_noop("Client importé depuis Invoice Ninja."), params={},
+                             provider="invoiceninja")
+
+    async def scenario():
+        socket = open_socket(f"/ws/live/{group}/", english)
+        connected, _ = await socket.connect(timeout=5)
+        assert connected
+        await database_sync_to_async(record_in_french)()
+        text = await socket.receive_from(timeout=5)
+        await socket.disconnect()
+        return text
+
+    text = async_to_sync(scenario)()
+    assert "Client imported from Invoice Ninja." in text
+    assert "Client importé" not in text

@@ -11,7 +11,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.db import transaction
 from django.test import Client
 
-from apps.core import providers, signals
+from apps.core import home, providers, signals
 from apps.core.models import WebhookEvent
 from apps.core.providers import EventDescription
 from apps.core.webhooks import views
@@ -128,11 +128,26 @@ def test_a_forged_delivery_is_401_kept_as_rejected_and_never_queued(hook, django
     assert event.provider_event_id == "" and queued_jobs() == 0
 
 
-def test_a_delivery_without_its_signature_header_is_400_and_not_stored(hook):
-    response = Client().post(hook.connection.webhook_path(), data=payload(), content_type="application/json")
+def test_a_delivery_without_its_signature_header_is_400_and_counted_without_its_body(hook):
+    response = Client().post(hook.connection.webhook_path(), data=payload(), content_type="application/json",
+                             headers={"X-Padding": "x" * 5000})
     assert response.status_code == 400
     assert response.json() == {"status": "refused", "detail": "En-tête Webhook-Signature absent."}
-    assert not WebhookEvent.objects.exists()
+    event = WebhookEvent.objects.get()
+    assert (event.status, event.last_error) == (
+        WebhookEvent.Status.REJECTED, "En-tête de signature absent : Webhook-Signature")
+    assert bytes(event.body) == b""
+    assert len(event.headers["X-Padding"]) == 200  # what an unsigned sender may leave here is bounded
+    card = next(card for card in home.connection_cards() if card.connection.pk == hook.connection.pk)
+    assert card.failed_webhooks == 1
+
+
+def test_unsigned_deliveries_leave_at_most_the_hourly_quota_of_rows(hook, settings):
+    settings.WEBHOOK_REJECTED_MAX_PER_HOUR = 2
+    answers = [Client().post(hook.connection.webhook_path(), data=payload(), content_type="application/json")
+               .status_code for _ in range(4)]
+    assert answers == [400, 400, 400, 400]
+    assert WebhookEvent.objects.filter(status=WebhookEvent.Status.REJECTED).count() == 2
 
 
 def test_a_connection_without_secret_answers_503_in_french(hook):

@@ -173,13 +173,17 @@ class WebhookSecuritySuite:
         assert self.deliver(connection, body, headers).status_code == 401
         assert WebhookEvent.objects.get(connection=connection).status == WebhookEvent.Status.REJECTED
 
-    def test_missing_signature_header_is_a_400_and_stores_nothing(self):
+    def test_missing_signature_header_is_a_400_counted_as_rejected_without_its_body(self):
         connection = self.make_connection(["secret-one-0123456789"])
         body, headers = self.signed_delivery("secret-one-0123456789")
         lowered = {name.lower() for name in self.signature_headers}
         headers = {name: value for name, value in headers.items() if name.lower() not in lowered}
         assert self.deliver(connection, body, headers).status_code == 400
-        assert not WebhookEvent.objects.exists()
+        event = WebhookEvent.objects.get(connection=connection)  # a trace the webhook log and the card count
+        assert event.status == WebhookEvent.Status.REJECTED
+        assert event.last_error.startswith("En-tête de signature absent")
+        assert bytes(event.body) == b""  # an unsigned body is nobody's: not kept
+        assert process_event(event.pk) == "skipped"
 
     def test_stale_timestamp_is_refused(self):
         connection = self.make_connection(["secret-one-0123456789"])

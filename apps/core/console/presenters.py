@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from apps.core import actions, jobs, providers, record_live
+from apps.core import actions, jobs, providers, record_history, record_live
 from apps.core import record_panels as panels_registry
 from apps.core.models import ActionRun, SyncRun, TimelineEntry
 
@@ -279,14 +279,14 @@ def timeline_items(content_type_id, object_id) -> list[dict]:
         {
             "when": entry.created_at,
             **entry_actor(entry),
-            "what": entry.message,
+            "what": entry.text,
             "message": "",
             "outcome": entry.get_level_display(),
             "level": entry.level,
             "external_ids": entry.external_ids,
         }
         for entry in entries
-    ]
+    ] + record_history.history_items(ContentType.objects.get_for_id(content_type_id).model_class(), object_id)
     items.sort(key=lambda item: item["when"], reverse=True)
     return items[:TIMELINE_LIMIT]
 

@@ -17,3 +17,13 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     # Stored as JSON: PostgreSQL's jsonb refuses \u0000 like its text does.
     return {storable_text(name): (MASK if is_sensitive(name) else storable_text(value))
             for name, value in headers.items()}
+
+
+# What is kept of the headers of a delivery nobody signed: enough to see who sent it, not whatever it carried.
+CAPPED_HEADERS = 30
+CAPPED_LENGTH = 200
+
+
+def capped_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name[:CAPPED_LENGTH]: value[:CAPPED_LENGTH]
+            for name, value in list(headers.items())[:CAPPED_HEADERS]}

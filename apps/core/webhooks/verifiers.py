@@ -27,6 +27,10 @@ class VerificationError(Exception):
 class MissingSignature(VerificationError):
     status_code = 400
 
+    def __init__(self, message: str, *, header: str = ""):
+        super().__init__(message)
+        self.header = header  # the signature header that was expected, for the rejected delivery's reason
+
 
 class InvalidSignature(VerificationError):
     status_code = 401
@@ -70,7 +74,7 @@ class Verifier:
     def header(headers: Mapping[str, str], name: str) -> str:
         value = headers.get(name)
         if not value:
-            raise MissingSignature(f"En-tête {name} absent.")
+            raise MissingSignature(f"En-tête {name} absent.", header=name)
         return value.strip()
 
 

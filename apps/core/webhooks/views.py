@@ -1,7 +1,8 @@
 """The webhook inbox: POST /hooks/<provider>/<endpoint uuid>/[<event>/].
 
 Order of work: size limit -> endpoint -> secret configured -> signature on the raw bytes -> body parsed ->
-stored -> acknowledged, processing enqueued after commit. A known endpoint never answers 404/405/410
+stored -> acknowledged, processing enqueued after commit. A refused delivery (no signature header, a bad
+signature, an unreadable body) is stored as `rejected` for the log, under an hourly quota per connection. A known endpoint never answers 404/405/410
 (Invoice Ninja and Mautic disable the webhook on those) and no hook is ever redirected.
 """
 
@@ -21,6 +22,7 @@ from apps.core import providers
 from apps.core.encryption import DecryptionError
 from apps.core.webhooks import endpoints
 from apps.core.webhooks.inbox import store_rejected, store_verified
+from apps.core.webhooks.redaction import capped_headers
 from apps.core.webhooks.verifiers import InvalidSignature, MissingSignature, NoSecretConfigured, VerificationError
 
 logger = logging.getLogger(__name__)
@@ -96,6 +98,11 @@ def receive(request, provider: str, endpoint_id, url_event: str | None = None):
     except NoSecretConfigured:
         return refusal(503, "Aucun secret de webhook configuré pour cette connexion.")
     except MissingSignature as exc:
+        # Counted like any refused delivery (webhook log, the connection's card), under the same hourly quota;
+        # an unsigned body is nobody's and is not kept, nor more than a few of its headers.
+        reason = f"En-tête de signature absent : {exc.header}" if exc.header else "En-tête de signature absent"
+        store_rejected(connection, body=b"", headers=capped_headers(request.headers), error=reason,
+                       remote_addr=remote_addr)
         return refusal(400, str(exc))
     except VerificationError as exc:
         store_rejected(connection, body=body, headers=request.headers, error=str(exc), remote_addr=remote_addr)
