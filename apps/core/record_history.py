@@ -53,10 +53,12 @@ def changes_by(user):
     try:
         yield
     finally:
-        if previous is None:
-            del context.request
-        else:
+        if previous is not None:
             context.request = previous
+        elif hasattr(context, "request"):
+            # A request served in-process meanwhile (a sandbox called through the test client) may have
+            # cleared it already: simple_history's middleware deletes it at the end of every request.
+            del context.request
 
 
 def _options(model) -> Tracked:
