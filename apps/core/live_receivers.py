@@ -12,7 +12,7 @@ from apps.core import live
 from apps.core.console import presenters
 from apps.core.console.access import may_view_records_of_type
 from apps.core.models import ActionRun, SyncRun, TimelineEntry
-from apps.core.signals import action_run_changed, sync_run_progressed
+from apps.core.signals import action_run_changed, created_in_bulk, sync_run_progressed
 
 
 def push_sync_progress(sender, run: SyncRun, **kwargs):
@@ -40,11 +40,18 @@ def push_timeline(sender, instance: TimelineEntry, created, **kwargs):
     A sync writing thousands of entries in a transaction used to render and push a timeline per entry,
     for pages nobody had open; the records are now collected per transaction and flushed together.
     """
-    if not created:
-        return
+    if created:
+        _remember_timelines([instance])
+
+
+def push_timelines_created_in_bulk(sender, instances, **kwargs):
+    _remember_timelines(instances)
+
+
+def _remember_timelines(entries):
     connection = transaction.get_connection()
     pending = connection.__dict__.setdefault("_timeline_records", set())
-    pending.add((instance.content_type_id, instance.object_id))
+    pending.update((entry.content_type_id, entry.object_id) for entry in entries)
     # Registered again if a rolled-back savepoint took the previous registration with it.
     if not any(callback is _flush_timelines for _sids, callback, _robust in connection.run_on_commit):
         transaction.on_commit(_flush_timelines)
@@ -71,3 +78,4 @@ def connect() -> None:
     sync_run_progressed.connect(push_sync_progress, sender=SyncRun, dispatch_uid="core.live.sync_progress")
     action_run_changed.connect(push_action_run, sender=ActionRun, dispatch_uid="core.live.action_run")
     post_save.connect(push_timeline, sender=TimelineEntry, dispatch_uid="core.live.timeline")
+    created_in_bulk.connect(push_timelines_created_in_bulk, sender=TimelineEntry, dispatch_uid="core.live.timelines")

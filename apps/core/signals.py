@@ -14,3 +14,6 @@ action_run_changed = Signal()
 # reminder_level=<int|None>: an integration fact no hub field holds (e.g. DocuSeal: "signé"; Mautic: reminder
 # level 2). Send it from any system app; mirrors (Directus) keep it in their integration statuses.
 integration_status_reported = Signal()
+# sender=<model class>, instances=[saved rows]: rows inserted together by apps.core.bulk.create_announced, which
+# sends no post_save. A receiver that must see every new row of its model listens to both signals.
+created_in_bulk = Signal()

@@ -36,7 +36,15 @@ class TimelineEntry(models.Model):
 
     @classmethod
     def record(cls, obj, message, *, provider="", level=Level.INFO, external_ids=None, webhook_event=None):
-        return cls.objects.create(
+        entry = cls.unsaved(obj, message, provider=provider, level=level, external_ids=external_ids,
+                            webhook_event=webhook_event)
+        entry.save(force_insert=True)
+        return entry
+
+    @classmethod
+    def unsaved(cls, obj, message, *, provider="", level=Level.INFO, external_ids=None, webhook_event=None):
+        """The entry `record` would write, for a caller that inserts a page of them at once."""
+        return cls(
             content_type=ContentType.objects.get_for_model(obj),
             object_id=str(obj.pk),
             provider=provider,
