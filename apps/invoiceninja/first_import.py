@@ -73,12 +73,13 @@ def import_new(connection, kind: DocumentKind, records: list[ExternalRecord]) ->
     if not built:
         return records
     documents = create_announced(kind.model, [document for _record, document, _lines in built])
+    all_lines = []
+    for (_record, _document, lines), document in zip(built, documents):
+        for line in lines:
+            setattr(line, kind.kind, document)
+        all_lines.extend(lines)
     with lines_from_vendor():  # Invoice Ninja's copy is the truth, even of a paid invoice
-        for (_record, _document, lines), document in zip(built, documents):
-            for line in lines:
-                setattr(line, kind.kind, document)
-            if lines:  # one INSERT per document, all its lines
-                kind.line_model.objects.bulk_create(lines)
+        kind.line_model.objects.bulk_create(all_lines)  # the page's lines in one INSERT
     synced_at = timezone.now()  # after the documents' updated_at: they carry no local change
     create_announced(kind.link_model, [_link(connection, kind, record.payload, document, synced_at)
                                        for (record, _d, _l), document in zip(built, documents)])
