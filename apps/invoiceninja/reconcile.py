@@ -67,8 +67,15 @@ def from_unix(value) -> datetime | None:
 
 def fingerprint(payload: dict) -> str:
     """Content hash of a remote object, the same whether its amounts are Decimals (API) or floats (stored)."""
-    plain = json.loads(dumps({k: v for k, v in payload.items() if k not in ("client", "invoices")}))
-    return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()
+    plain = {k: v for k, v in payload.items() if k not in ("client", "invoices")}
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=_plain_number).encode()).hexdigest()
+
+
+def _plain_number(value):
+    """A Decimal as the number its JSON text reads back as (100 for 1E+2, 150.5 for 150.50), as stored."""
+    if isinstance(value, Decimal):
+        return json.loads(dumps(value))
+    raise TypeError(f"{type(value).__name__} n'est pas du JSON")
 
 
 def in_step(link, payload: dict, **fields):

@@ -99,3 +99,15 @@ def test_a_page_open_on_an_imported_invoice_is_pushed_its_timeline(connection, r
     groups = {f"actions.{entry.content_type_id}.{entry.object_id}"
               for entry in TimelineEntry.objects.filter(content_type__model="invoice")}
     assert len(groups) == 2 and groups <= set(pushed)
+
+
+def test_an_invoice_read_from_the_api_and_its_stored_copy_have_one_fingerprint_that_its_amounts_change():
+    import json
+
+    from apps.invoiceninja.client import loads
+    from apps.invoiceninja.reconcile import fingerprint
+
+    text = json.dumps({**fixture("invoice.json"), "amount": 1e2, "balance": 150.50})
+    from_api, stored = loads(text), json.loads(text)  # Decimals as received, floats as the JSON column gives back
+    assert fingerprint(from_api) == fingerprint(stored)
+    assert fingerprint({**stored, "balance": 150.51}) != fingerprint(stored)
