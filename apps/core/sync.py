@@ -6,7 +6,9 @@ Upserts are bulk and keyed by (connection, external id); a row whose content has
 is not rewritten. An incremental run does not even touch an unchanged row's `seen_at` (only a full run's
 deletion sweep reads it) unless its resource says it must (`marks_unchanged_seen`); and the last page's
 rows, checkpoint and success are one transaction, so an incremental run that finds nothing new writes the
-SyncRun record and nothing else.
+SyncRun record and nothing else. A page's changed rows reach the hub through the resource's `apply_page`: one
+`apply()` per record by default, a few bulk statements where the resource knows how (Invoice Ninja's first
+import), with the per-record way as the fallback when the bulk way fails.
 """
 
 from __future__ import annotations
