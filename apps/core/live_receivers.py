@@ -11,7 +11,7 @@ from apps.core import live
 from apps.core.console import presenters
 from apps.core.console.access import may_view_records_of_type
 from apps.core.models import ActionRun, SyncRun, TimelineEntry
-from apps.core.signals import action_run_changed, sync_run_progressed
+from apps.core.signals import action_run_changed, created_in_bulk, sync_run_progressed
 
 
 def push_sync_progress(sender, run: SyncRun, **kwargs):
@@ -40,7 +40,16 @@ def push_timeline(sender, instance: TimelineEntry, created, **kwargs):
     for pages nobody had open; the records are now collected per transaction and flushed together.
     """
     if created:
-        live.after_commit("timelines", (instance.content_type_id, instance.object_id), _flush_timelines)
+        _remember_timelines([instance])
+
+
+def push_timelines_created_in_bulk(sender, instances, **kwargs):
+    _remember_timelines(instances)
+
+
+def _remember_timelines(entries):
+    for entry in entries:
+        live.after_commit("timelines", (entry.content_type_id, entry.object_id), _flush_timelines)
 
 
 def _flush_timelines(records):
@@ -63,3 +72,4 @@ def connect() -> None:
     sync_run_progressed.connect(push_sync_progress, sender=SyncRun, dispatch_uid="core.live.sync_progress")
     action_run_changed.connect(push_action_run, sender=ActionRun, dispatch_uid="core.live.action_run")
     post_save.connect(push_timeline, sender=TimelineEntry, dispatch_uid="core.live.timeline")
+    created_in_bulk.connect(push_timelines_created_in_bulk, sender=TimelineEntry, dispatch_uid="core.live.timelines")

@@ -17,3 +17,6 @@ integration_status_reported = Signal()
 # sender=Connection class, fields=<names set by update(), None for bulk_create()>: rows changed without a model
 # signal.
 connections_changed_in_bulk = Signal()
+# sender=<model class>, instances=[saved rows]: rows inserted together by apps.core.bulk.create_announced, which
+# sends no post_save. A receiver that must see every new row of its model listens to both signals.
+created_in_bulk = Signal()

@@ -6,7 +6,9 @@ Upserts are bulk and keyed by (connection, external id); a row whose content has
 is not rewritten. An incremental run does not even touch an unchanged row's `seen_at` (only a full run's
 deletion sweep reads it) unless its resource says it must (`marks_unchanged_seen`); and the last page's
 rows, checkpoint and success are one transaction, so an incremental run that finds nothing new writes the
-SyncRun record and nothing else.
+SyncRun record and nothing else. A page's changed rows reach the hub through the resource's `apply_page`: one
+`apply()` per record by default, a few bulk statements where the resource knows how (Invoice Ninja's first
+import), with the per-record way as the fallback when the bulk way fails.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import ClassVar
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -95,6 +97,27 @@ class SyncResource:
     def apply(self, record: ExternalRecord) -> None:
         """Reflect one added or changed mirror into the hub records. Runs in its own savepoint."""
 
+    def apply_page(self, records: list[ExternalRecord]) -> int:
+        """Reflect a page's added or changed mirrors; returns how many could not be applied.
+
+        Runs in one savepoint. A resource that can write a page in a few bulk statements overrides it; if
+        that raises, the engine rolls the page's hub writes back and applies the page with `apply_each`,
+        so one odd record still fails alone.
+        """
+        return self.apply_each(records)
+
+    def apply_each(self, records: list[ExternalRecord]) -> int:
+        """`apply()` per record, each in its own savepoint; returns how many failed."""
+        failed = 0
+        for record in records:
+            try:
+                with transaction.atomic():
+                    self.apply(record)
+            except Exception:
+                failed += 1
+                logger.exception("Enregistrement %s non appliqué", record.external_id)
+        return failed
+
     def final_checkpoint(self, checkpoint: dict) -> dict:
         """What the next incremental run needs (a high-water mark), computed from the last checkpoint."""
         return checkpoint
@@ -164,7 +187,7 @@ def upsert(resource: SyncResource, items: list[dict], seen_at: datetime, *,
         model.objects.filter(
             connection=connection, external_id__in=[i for i in incoming if i not in changed_ids]
         ).update(seen_at=seen_at)
-    if to_create:
+    if to_create and not connections[model.objects.db].features.can_return_rows_from_bulk_insert:
         # bulk_create does not return primary keys on every backend; reload so apply() gets saved rows.
         created = {r.external_id for r in to_create}
         reloaded = {r.external_id: r for r in model.objects.filter(connection=connection, external_id__in=created)}
@@ -265,13 +288,13 @@ def _apply_page(run: SyncRun, resource: SyncResource, page: Page, engine_state: 
         mark_unchanged_seen = run.kind == SyncRun.Kind.FULL or resource.marks_unchanged_seen
         result = upsert(resource, page.items, seen_at=now, mark_unchanged_seen=mark_unchanged_seen)
         failed = result.failed
-        for record in result.changed:
+        if result.changed:
             try:
                 with transaction.atomic():
-                    resource.apply(record)
+                    failed += resource.apply_page(result.changed)
             except Exception:
-                failed += 1
-                logger.exception("Enregistrement %s non appliqué", record.external_id)
+                logger.exception("Page de %s appliquée enregistrement par enregistrement", resource.name)
+                failed += resource.apply_each(result.changed)
         run.pages += 1
         run.added += result.added
         run.updated += result.updated

@@ -17,6 +17,8 @@ class DirectusConfig(AppConfig):
         providers.register(DirectusProvider())
         for model, _prefix in MODELS.values():
             post_save.connect(outbox.hub_saved, sender=model, dispatch_uid=f"directus-saved-{model.__name__}")
+            signals.created_in_bulk.connect(outbox.hub_created_in_bulk, sender=model,
+                                            dispatch_uid=f"directus-created-{model.__name__}")
             post_delete.connect(outbox.hub_deleted, sender=model, dispatch_uid=f"directus-deleted-{model.__name__}")
         for model, panel in panels.PANELS:
             record_panels.register(model, panel)

@@ -67,6 +67,13 @@ def hub_saved(sender, instance, raw=False, **kwargs):
     record_change(instance)
 
 
+def hub_created_in_bulk(sender, instances, **kwargs):
+    """A page of hub rows a sync inserted at once: the active connections are read once for all of them."""
+    connections = active_connections()
+    for instance in instances if connections else ():
+        record_change(instance, connections=connections)
+
+
 def hub_deleted(sender, instance, **kwargs):
     record_change(instance, deleted=True)
 

@@ -67,8 +67,15 @@ def from_unix(value) -> datetime | None:
 
 def fingerprint(payload: dict) -> str:
     """Content hash of a remote object, the same whether its amounts are Decimals (API) or floats (stored)."""
-    plain = json.loads(dumps({k: v for k, v in payload.items() if k not in ("client", "invoices")}))
-    return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()
+    plain = {k: v for k, v in payload.items() if k not in ("client", "invoices")}
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=_plain_number).encode()).hexdigest()
+
+
+def _plain_number(value):
+    """A Decimal as the number its JSON text reads back as (100 for 1E+2, 150.5 for 150.50), as stored."""
+    if isinstance(value, Decimal):
+        return json.loads(dumps(value))
+    raise TypeError(f"{type(value).__name__} n'est pas du JSON")
 
 
 def in_step(link, payload: dict, **fields):
@@ -207,7 +214,7 @@ def _adopt(model, payload: dict, kind: str):
     return model.objects.filter(pk=pk).first() if pk else None
 
 
-def _lines_to_write(document, payload: dict) -> list | None:
+def lines_to_write(document, payload: dict) -> list | None:
     """The document's lines as Invoice Ninja has them (unsaved, totals set on `document`), or None if unchanged.
 
     A document not saved yet has no lines to compare or delete; its totals go into its first INSERT.
@@ -234,7 +241,7 @@ def _lines_to_write(document, payload: dict) -> list | None:
 def _save_with_lines(document, payload: dict):
     """Save the document and replace its lines if they changed: one INSERT of all lines, totals computed once."""
     existed = document.pk is not None
-    lines = _lines_to_write(document, payload)
+    lines = lines_to_write(document, payload)
     document.save()
     if lines is None:
         return
@@ -261,13 +268,18 @@ def _status_changed(document, new_status, webhook_event, external_id):
 def _write_quote(quote: Quote, payload: dict, webhook_event):
     after_save = _status_changed(quote, QUOTE_STATUSES.get(str(payload.get("status_id"))), webhook_event,
                                  payload["id"])
+    fill_quote(quote, payload)
+    _save_with_lines(quote, payload)
+    if after_save:
+        after_save()
+
+
+def fill_quote(quote: Quote, payload: dict):
+    """The quote's own columns from the payload (not its status, not its lines); nothing is saved."""
     quote.number = payload.get("number") or quote.number
     quote.issue_date = parse_date(payload.get("date")) or quote.issue_date
     quote.valid_until = parse_date(payload.get("due_date")) or quote.valid_until
     quote.notes = payload.get("public_notes") or quote.notes
-    _save_with_lines(quote, payload)
-    if after_save:
-        after_save()
 
 
 def apply_quote(connection, payload: dict, *, webhook_event=None, fetch_client=None, force=False) -> Quote | None:
@@ -301,14 +313,19 @@ def apply_quote(connection, payload: dict, *, webhook_event=None, fetch_client=N
 def _write_invoice(invoice: Invoice, payload: dict, webhook_event):
     after_save = _status_changed(invoice, INVOICE_STATUSES.get(str(payload.get("status_id"))), webhook_event,
                                  payload["id"])
+    fill_invoice(invoice, payload)
+    _save_with_lines(invoice, payload)
+    if after_save:
+        after_save()
+
+
+def fill_invoice(invoice: Invoice, payload: dict):
+    """The invoice's own columns from the payload (not its status, not its lines); nothing is saved."""
     invoice.number = payload.get("number") or invoice.number
     invoice.issue_date = parse_date(payload.get("date")) or invoice.issue_date
     invoice.due_date = parse_date(payload.get("due_date")) or invoice.due_date
     invoice.notes = payload.get("public_notes") or invoice.notes
     invoice.amount_paid = money(decimal(payload.get("paid_to_date")))
-    _save_with_lines(invoice, payload)
-    if after_save:
-        after_save()
 
 
 def quote_of_remote_invoice(connection, payload: dict) -> Quote | None:

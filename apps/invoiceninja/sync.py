@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from apps.core.models import SyncRun
 from apps.core.sync import Page, SyncResource, upsert
-from apps.invoiceninja import reconcile
+from apps.invoiceninja import first_import, reconcile
 from apps.invoiceninja.client import DEFAULT_PAGE_SIZE
 from apps.invoiceninja.models import ClientMirror, InvoiceMirror, PaymentMirror, QuoteMirror
 
@@ -93,6 +93,9 @@ class QuotesResource(InvoiceNinjaResource):
     def copy_columns(self, record, item):
         record.invoice_id = str(item.get("invoice_id") or "")[:64]
 
+    def apply_page(self, records):
+        return self.apply_each(first_import.import_new(self.connection, first_import.QUOTES, records))
+
     def apply_payload(self, payload):
         reconcile.apply_quote(self.connection, payload, webhook_event=self.webhook_event,
                               fetch_client=self.fetch_client)
@@ -103,6 +106,9 @@ class InvoicesResource(InvoiceNinjaResource):
     label = "Factures"
     entity = "invoices"
     model = InvoiceMirror
+
+    def apply_page(self, records):
+        return self.apply_each(first_import.import_new(self.connection, first_import.INVOICES, records))
 
     def apply_payload(self, payload):
         reconcile.apply_invoice(self.connection, payload, webhook_event=self.webhook_event,

@@ -82,6 +82,15 @@ class TimelineEntry(models.Model):
                webhook_event=None):
         """`message` is either text already written out, or, with `params` (a dict, possibly empty), the French
         source of a catalogue message (marked with gettext_noop) that each reader sees in their own language."""
+        entry = cls.unsaved(obj, message, params=params, provider=provider, level=level, external_ids=external_ids,
+                            webhook_event=webhook_event)
+        entry.save(force_insert=True)
+        return entry
+
+    @classmethod
+    def unsaved(cls, obj, message, *, params=None, provider="", level=Level.INFO, external_ids=None,
+                webhook_event=None):
+        """The entry `record` would write, for a caller that inserts a page of them at once."""
         message_id, stored_params = "", {}
         if params is not None:
             with translation.override(None):  # a lazy message gives its source, not the writer's language
@@ -89,7 +98,7 @@ class TimelineEntry(models.Model):
             stored_params = {name: _stored_param(value) for name, value in params.items()}
             shown = {name: _read_param(value) for name, value in stored_params.items()}
             message = gettext(message_id) % shown if shown else gettext(message_id)
-        return cls.objects.create(
+        return cls(
             content_type=ContentType.objects.get_for_model(obj),
             object_id=str(obj.pk),
             provider=provider,
