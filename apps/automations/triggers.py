@@ -15,7 +15,6 @@ from apps.automations import chains
 from apps.automations.models import Chain
 from apps.automations.rules import is_enabled
 from apps.core.models import TimelineEntry
-from apps.core.signals import created_in_bulk
 
 
 def signature_cause(request):
@@ -92,33 +91,14 @@ def invoice_paid(invoice_id: int) -> None:
     begin("payment_thanks", invoice, cause=cause, cause_event=entry.webhook_event if entry else None)
 
 
-def invoice_saved(sender, instance, raw=False, **kwargs):
-    if raw or instance.status != "paid":
+def invoice_saved(sender, instance, created=False, raw=False, **kwargs):
+    # Only a payment seen happening: an invoice that arrives already paid (a first sync importing years of
+    # history, whether row by row or a page at once) is history, and its client is not thanked again.
+    if raw or created or instance.status != "paid":
         return
     if Chain.objects.filter(rule="payment_thanks", object_id=str(instance.pk)).exists():
         return
     transaction.on_commit(lambda: invoice_paid(instance.pk))
-
-
-def invoices_created_in_bulk(sender, instances, **kwargs):
-    """A page of invoices a sync imported at once: as `invoice_saved` for each, with one lookup for all."""
-    paid = [invoice.pk for invoice in instances if invoice.status == "paid"]
-    if not paid:
-        return
-    thanked = set(Chain.objects.filter(rule="payment_thanks", object_id__in=[str(pk) for pk in paid])
-                  .values_list("object_id", flat=True))
-    to_thank = [pk for pk in paid if str(pk) not in thanked]
-    if to_thank:
-        transaction.on_commit(lambda: invoices_paid(to_thank))
-
-
-def invoices_paid(invoice_ids: list[int]) -> None:
-    from apps.core.models import Connection
-
-    if not is_enabled("payment_thanks") or not Connection.objects.filter(provider="mautic", is_active=True).exists():
-        return  # what invoice_paid would find for each of them
-    for invoice_id in invoice_ids:
-        invoice_paid(invoice_id)
 
 
 def connect() -> None:
@@ -128,7 +108,6 @@ def connect() -> None:
 
     if apps.is_installed("apps.mautic"):
         post_save.connect(invoice_saved, sender=Invoice, dispatch_uid="automations.invoice_paid")
-        created_in_bulk.connect(invoices_created_in_bulk, sender=Invoice, dispatch_uid="automations.invoices_paid")
     if apps.is_installed("apps.docuseal"):
         from apps.docuseal.models import SignatureRequest
 

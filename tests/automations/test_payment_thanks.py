@@ -7,6 +7,7 @@ import pytest
 
 from apps.automations.models import Chain
 from apps.core import actions
+from apps.core.bulk import create_announced
 from apps.core.models import ActionRun, Connection, TimelineEntry
 from apps.hub.models import Invoice, Payment
 from apps.mautic.models import DunningStop, ReminderSend, SegmentMembership
@@ -73,5 +74,20 @@ def test_a_paid_invoice_thanks_the_client_once_and_leaves_the_reminders(connecti
 def test_without_a_thank_you_email_configured_nothing_is_sent(connection, overdue, instance, settle):
     settle(lambda: pay(overdue))
     assert overdue.total > Decimal(0)
+    assert not Chain.objects.filter(rule="payment_thanks").exists()
+    assert records.objects(instance, "stat").count() == 0
+
+
+def test_invoices_arriving_already_paid_are_history_not_payments_to_thank(connection, overdue, instance, settle):
+    """A first sync of an Invoice Ninja account imports years of paid invoices: none of those clients is thanked."""
+    thanks = records.ensure_emails(instance)[0]
+    Connection.objects.filter(pk=connection.pk).update(config={**connection.config, "thank_you_email": thanks.pk})
+
+    def import_history():
+        Invoice.objects.create(company=overdue.company, status=Invoice.Status.PAID, number="2019-001")
+        create_announced(Invoice, [Invoice(company=overdue.company, status=Invoice.Status.PAID, number="2019-002")])
+
+    settle(import_history)
+
     assert not Chain.objects.filter(rule="payment_thanks").exists()
     assert records.objects(instance, "stat").count() == 0
