@@ -93,7 +93,8 @@ def test_a_page_open_on_an_imported_invoice_is_pushed_its_timeline(connection, r
                                                                     django_capture_on_commit_callbacks):
     pushed = []
     monkeypatch.setattr(live_receivers.live, "has_listeners", lambda group: True)
-    monkeypatch.setattr(live_receivers.live, "push", lambda group, template, context: pushed.append(group))
+    monkeypatch.setattr(live_receivers.live, "push_in_each_language",
+                        lambda group, template, context: pushed.append(group))
     with django_capture_on_commit_callbacks(execute=True):
         import_invoices(connection, [invoice(1), invoice(2)])
     groups = {f"actions.{entry.content_type_id}.{entry.object_id}"
