@@ -1,6 +1,7 @@
 """Directus Flow deliveries: the shared security suite, the event table, the dedupe key."""
 
 import json
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
@@ -88,3 +89,65 @@ def test_a_403_on_the_item_a_flow_names_is_said_on_the_record_in_french(connecti
         assert process_event(answer.json()["id"]) == WebhookEvent.Status.PROCESSED
     entry = TimelineEntry.objects.get(object_id=str(company.pk), provider="directus")
     assert "absent de la collection « console_companies », ou non autorisé pour ce jeton" in entry.message
+
+
+def deliver_and_process(connection, trigger: dict, mocked_directus=None):
+    import responses
+
+    from apps.core.webhooks.processing import process_event
+
+    answer = Client().post(connection.webhook_path(), data=json.dumps(trigger), content_type="application/json",
+                           headers={SECRET_HEADER: WEBHOOK_SECRET})
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        if mocked_directus:
+            mocked_directus(mocked)
+        status = process_event(answer.json()["id"])
+        return status, list(mocked.calls)
+
+
+def test_a_flow_naming_several_items_reads_them_in_one_request_and_says_which_are_missing(connection,
+                                                                                          redis_connection):
+    from apps.core.models import TimelineEntry
+    from apps.hub.models import Company
+
+    atelier, forge = Company.objects.create(name="Atelier"), Company.objects.create(name="Forge")
+    keys = [f"company-{atelier.pk}", f"company-{forge.pk}"]
+    status, calls = deliver_and_process(
+        connection, {"event": "console_companies.items.update", "collection": "console_companies", "keys": keys},
+        lambda mocked: mocked.get(f"{connection.base_url}/items/console_companies", json={"data": []}))
+    assert status == WebhookEvent.Status.PROCESSED
+    (call,) = calls
+    query = parse_qs(urlsplit(call.request.url).query)
+    assert json.loads(query["filter"][0]) == {"id": {"_in": keys}} and query["limit"] == ["-1"]
+    for company, key in ((atelier, keys[0]), (forge, keys[1])):
+        entry = TimelineEntry.objects.get(object_id=str(company.pk), provider="directus")
+        assert entry.message == (f"Directus : Élément « {key} » absent de la collection « console_companies », "
+                                 "ou non autorisé pour ce jeton.")
+        assert entry.level == TimelineEntry.Level.WARNING
+
+
+def test_a_console_item_deleted_in_directus_is_written_again_and_said_on_its_record(connection, redis_connection):
+    from apps.core.models import TimelineEntry
+    from apps.directus.models import OutboxEntry
+    from apps.hub.models import Company
+
+    company = Company.objects.create(name="Atelier")
+    status, calls = deliver_and_process(connection, {"event": "console_companies.items.delete",
+                                                     "collection": "console_companies",
+                                                     "keys": [f"company-{company.pk}", "company-999999"]})
+    assert status == WebhookEvent.Status.PROCESSED
+    entry = TimelineEntry.objects.get(object_id=str(company.pk), provider="directus")
+    assert "supprimé dans Directus" in entry.message and "rétabli par la console" in entry.message
+    restore = OutboxEntry.objects.get(reason=OutboxEntry.Reason.RESTORE)
+    assert (restore.collection, restore.item_id) == ("companies", f"company-{company.pk}")
+
+
+def test_a_deletion_in_a_collection_that_is_not_the_mirror_s_is_left_alone(connection, redis_connection):
+    from apps.directus.models import OutboxEntry
+    from apps.hub.models import Company
+
+    company = Company.objects.create(name="Atelier")
+    status, _calls = deliver_and_process(connection, {"event": "articles.items.delete", "collection": "articles",
+                                                      "keys": [f"company-{company.pk}"]})
+    assert status == WebhookEvent.Status.PROCESSED
+    assert not OutboxEntry.objects.filter(reason=OutboxEntry.Reason.RESTORE).exists()
