@@ -91,39 +91,58 @@ def test_a_403_on_the_item_a_flow_names_is_said_on_the_record_in_french(connecti
     assert "absent de la collection « console_companies », ou non autorisé pour ce jeton" in entry.message
 
 
-def deliver_and_process(connection, trigger: dict, mocked_directus=None):
+def deliver_and_process(connection, trigger: dict):
+    """A Flow delivery, stored then processed with Directus unreachable: a deletion needs no read."""
     import responses
 
     from apps.core.webhooks.processing import process_event
 
     answer = Client().post(connection.webhook_path(), data=json.dumps(trigger), content_type="application/json",
                            headers={SECRET_HEADER: WEBHOOK_SECRET})
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        if mocked_directus:
-            mocked_directus(mocked)
-        status = process_event(answer.json()["id"])
-        return status, list(mocked.calls)
+    with responses.RequestsMock():
+        return process_event(answer.json()["id"]), answer.json()["id"]
 
 
-def test_a_flow_naming_several_items_reads_them_in_one_request_and_says_which_are_missing(connection,
-                                                                                          redis_connection):
+def test_a_flow_naming_several_items_reads_them_in_one_request_applies_the_found_and_says_which_are_missing(
+        connection, redis_connection):
     from apps.core.models import TimelineEntry
-    from apps.hub.models import Company
+    from apps.directus import records, schema
+    from apps.directus.models import MirroredItem
+    from apps.hub.models import Company, Contact
 
-    atelier, forge = Company.objects.create(name="Atelier"), Company.objects.create(name="Forge")
-    keys = [f"company-{atelier.pk}", f"company-{forge.pk}"]
-    status, calls = deliver_and_process(
-        connection, {"event": "console_companies.items.update", "collection": "console_companies", "keys": keys},
-        lambda mocked: mocked.get(f"{connection.base_url}/items/console_companies", json={"data": []}))
-    assert status == WebhookEvent.Status.PROCESSED
-    (call,) = calls
+    company = Company.objects.create(name="Boulangerie Martin")
+    paul = Contact.objects.create(company=company, first_name="Paul", email="paul@martin.example")
+    anne = Contact.objects.create(company=company, first_name="Anne", email="anne@martin.example")
+    for contact in (paul, anne):
+        written = records.serialize("contacts", contact)
+        MirroredItem.objects.create(connection=connection, collection="contacts", item_id=written["id"],
+                                    payload=written)
+    edited = records.serialize("contacts", paul)
+    edited["console_version"] = schema.version(schema.COLLECTIONS["contacts"], edited)
+    edited["email"] = "paul.nouveau@martin.example"  # edited in Directus; Anne's item is gone
+    keys = [f"contact-{paul.pk}", f"contact-{anne.pk}"]
+    answer = Client().post(connection.webhook_path(), content_type="application/json",
+                           data=json.dumps({"event": "console_contacts.items.update", "collection": "console_contacts",
+                                            "keys": keys}), headers={SECRET_HEADER: WEBHOOK_SECRET})
+    event_id = answer.json()["id"]
+    import responses
+
+    from apps.core.webhooks.processing import process_event
+
+    with responses.RequestsMock() as mocked:
+        mocked.get(f"{connection.base_url}/items/console_contacts", json={"data": [edited]})
+        assert process_event(event_id) == WebhookEvent.Status.PROCESSED
+        (call,) = mocked.calls
     query = parse_qs(urlsplit(call.request.url).query)
     assert json.loads(query["filter"][0]) == {"id": {"_in": keys}} and query["limit"] == ["-1"]
-    for company, key in ((atelier, keys[0]), (forge, keys[1])):
-        entry = TimelineEntry.objects.get(object_id=str(company.pk), provider="directus")
-        assert entry.message == (f"Directus : Élément « {key} » absent de la collection « console_companies », "
-                                 "ou non autorisé pour ce jeton.")
-        assert entry.level == TimelineEntry.Level.WARNING
+    paul.refresh_from_db()
+    assert paul.email == "paul.nouveau@martin.example"
+    applied = TimelineEntry.objects.get(object_id=str(paul.pk), provider="directus")
+    assert "paul.nouveau@martin.example" in applied.message and applied.webhook_event_id == event_id
+    missing = TimelineEntry.objects.get(object_id=str(anne.pk), provider="directus")
+    assert missing.message == (f"Directus : Élément « contact-{anne.pk} » absent de la collection "
+                               "« console_contacts », ou non autorisé pour ce jeton.")
+    assert missing.level == TimelineEntry.Level.WARNING and missing.webhook_event_id == event_id
 
 
 def test_a_console_item_deleted_in_directus_is_written_again_and_said_on_its_record(connection, redis_connection):
@@ -132,12 +151,13 @@ def test_a_console_item_deleted_in_directus_is_written_again_and_said_on_its_rec
     from apps.hub.models import Company
 
     company = Company.objects.create(name="Atelier")
-    status, calls = deliver_and_process(connection, {"event": "console_companies.items.delete",
+    status, event_id = deliver_and_process(connection, {"event": "console_companies.items.delete",
                                                      "collection": "console_companies",
                                                      "keys": [f"company-{company.pk}", "company-999999"]})
     assert status == WebhookEvent.Status.PROCESSED
     entry = TimelineEntry.objects.get(object_id=str(company.pk), provider="directus")
     assert "supprimé dans Directus" in entry.message and "rétabli par la console" in entry.message
+    assert entry.webhook_event_id == event_id  # the record's timeline links the Flow delivery that said so
     restore = OutboxEntry.objects.get(reason=OutboxEntry.Reason.RESTORE)
     assert (restore.collection, restore.item_id) == ("companies", f"company-{company.pk}")
 
@@ -147,7 +167,7 @@ def test_a_deletion_in_a_collection_that_is_not_the_mirror_s_is_left_alone(conne
     from apps.hub.models import Company
 
     company = Company.objects.create(name="Atelier")
-    status, _calls = deliver_and_process(connection, {"event": "articles.items.delete", "collection": "articles",
+    status, _event_id = deliver_and_process(connection, {"event": "articles.items.delete", "collection": "articles",
                                                       "keys": [f"company-{company.pk}"]})
     assert status == WebhookEvent.Status.PROCESSED
     assert not OutboxEntry.objects.filter(reason=OutboxEntry.Reason.RESTORE).exists()
