@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from django.test import Client
+from django.utils.dateparse import parse_datetime
 
 from apps.core.models import Connection, WebhookEvent
 from apps.core.webhooks.processing import process_event
@@ -124,3 +125,124 @@ def test_every_vendor_sample_delivered_as_mautic_does_is_processed(hook_connecti
         assert event.status == WebhookEvent.Status.IGNORED
     else:
         assert process_event(event.pk) == WebhookEvent.Status.PROCESSED
+
+
+# What each delivery leaves in the console ----------------------------------------------------------------------
+WHEN = "2024-10-01T12:00:00+00:00"
+
+
+def deliver(connection, vectors, events: dict) -> WebhookEvent:
+    body = php_json(events)
+    assert post(connection, body, sign(vectors["secret"], body)).status_code == 200
+    event = WebhookEvent.objects.latest("pk")
+    assert process_event(event.pk) == WebhookEvent.Status.PROCESSED
+    return event
+
+
+def activity_rows():
+    return list(EmailActivity.objects.order_by("pk").values_list(
+        "kind", "mautic_contact_id", "key", "email_id", "subject", "detail"))
+
+
+def test_a_send_is_recorded_with_the_subject_actually_sent(hook_connection):
+    connection, vectors = hook_connection
+    deliver(connection, vectors, {"mautic.email_on_send": [
+        {"contact": {"id": 26}, "idHash": "h-send-1", "email": {"id": 7, "subject": "Relance {invoice_number}"},
+         "subject": "Relance F-2024-0012", "tokens": {"{invoice_number}": "F-2024-0012"}, "timestamp": WHEN},
+        {"contact": {"id": 27}, "idHash": "h-send-2", "email": {"id": 8, "name": "Merci"}, "timestamp": WHEN},
+        {"contact": {"id": 28}, "timestamp": WHEN},  # no tracking hash: nothing to key it on
+        {"idHash": "h-send-3", "timestamp": WHEN},  # no contact
+    ]})
+    assert activity_rows() == [("sent", 26, "sent:h-send-1", 7, "Relance F-2024-0012", ""),
+                               ("sent", 27, "sent:h-send-2", 8, "Merci", "")]
+
+
+def test_an_open_is_recorded_once_per_tracking_hash_at_the_time_it_was_read(hook_connection):
+    connection, vectors = hook_connection
+    deliver(connection, vectors, {"mautic.email_on_open": [
+        {"stat": {"lead": {"id": 26}, "trackingHash": "h-open", "email": {"id": 7, "subject": "Relance"},
+                  "dateRead": "2024-10-02T08:30:00+00:00"}, "timestamp": WHEN},
+        {"stat": {"lead": {"id": 26}}, "timestamp": WHEN},  # no tracking hash
+        {"stat": {"trackingHash": "h-open-2"}, "timestamp": WHEN},  # no contact
+    ]})
+    assert activity_rows() == [("opened", 26, "opened:h-open", 7, "Relance", "")]
+    assert EmailActivity.objects.get().occurred_at.isoformat() == "2024-10-02T08:30:00+00:00"
+
+
+def test_a_click_in_an_email_is_recorded_but_a_landing_page_visit_is_not(hook_connection):
+    connection, vectors = hook_connection
+    deliver(connection, vectors, {"mautic.page_on_hit": [
+        {"hit": {"lead": {"id": 26}, "email": {"id": 7, "subject": "Relance"}, "url": "https://pay.example/f-12",
+                 "dateHit": "2024-10-02T09:00:00+00:00"}, "timestamp": WHEN},
+        {"hit": {"lead": {"id": 27}, "source": "email", "sourceId": 8, "url": "https://pay.example/f-13",
+                 "dateHit": "2024-10-02T09:05:00+00:00"}, "timestamp": WHEN},  # an older Mautic: source + sourceId
+        {"hit": {"lead": {"id": 28}, "url": "https://example.com/landing"}, "timestamp": WHEN},
+        {"hit": {"lead": {"id": 29}, "source": "form", "sourceId": 3, "url": "https://example.com/f"},
+         "timestamp": WHEN},
+    ]})
+    assert activity_rows() == [
+        ("clicked", 26, f"clicked:26:{int(parse_datetime('2024-10-02T09:00:00+00:00').timestamp())}", 7, "Relance",
+         "https://pay.example/f-12"),
+        ("clicked", 27, f"clicked:27:{int(parse_datetime('2024-10-02T09:05:00+00:00').timestamp())}", 8, "",
+         "https://pay.example/f-13"),
+    ]
+
+
+@pytest.mark.parametrize("sequence, expected", [
+    (["unsubscribed"], (True, False, True)),
+    (["bounced"], (False, True, True)),
+    (["unsubscribed", "bounced"], (True, True, True)),
+    (["unsubscribed", "contactable"], (False, False, False)),
+    (["manual"], (False, False, True)),
+])
+def test_a_contact_s_email_channel_status_follows_mautic(hook_connection, sequence, expected):
+    from apps.hub.models import Company, Contact
+    from apps.mautic.models import ContactLink
+
+    connection, vectors = hook_connection
+    contact = Contact.objects.create(company=Company.objects.create(name="Atelier"), first_name="Paul",
+                                     email="paul@atelier.example")
+    link = ContactLink.objects.create(connection=connection, contact=contact, mautic_id=26, email=contact.email)
+    for minute, status in enumerate(sequence):
+        deliver(connection, vectors, {"mautic.lead_channel_subscription_changed": [
+            {"contact": {"id": 26}, "channel": "email", "old_status": "contactable", "new_status": status,
+             "timestamp": f"2024-10-01T12:0{minute}:00+00:00"}]})
+    link.refresh_from_db()
+    assert (link.unsubscribed, link.bounced, link.do_not_contact) == expected
+    recorded = [kind for kind, *_rest in activity_rows()]
+    assert recorded == [{"unsubscribed": "unsubscribed", "bounced": "bounced"}[s] for s in sequence
+                        if s in ("unsubscribed", "bounced")]
+
+
+def test_a_change_on_another_channel_leaves_the_email_status_alone(hook_connection):
+    from apps.hub.models import Company, Contact
+    from apps.mautic.models import ContactLink
+
+    connection, vectors = hook_connection
+    contact = Contact.objects.create(company=Company.objects.create(name="Atelier"), first_name="Paul",
+                                     email="paul@atelier.example")
+    link = ContactLink.objects.create(connection=connection, contact=contact, mautic_id=26, email=contact.email)
+    deliver(connection, vectors, {"mautic.lead_channel_subscription_changed": [
+        {"contact": {"id": 26}, "channel": "sms", "new_status": "unsubscribed", "timestamp": WHEN}]})
+    link.refresh_from_db()
+    assert (link.unsubscribed, link.do_not_contact) == (False, False) and activity_rows() == []
+
+
+def test_a_contact_deleted_in_mautic_is_marked_so_and_will_be_created_again(hook_connection):
+    from apps.hub.models import Company, Contact
+    from apps.mautic.models import ContactLink, ContactMirror
+
+    connection, vectors = hook_connection
+    contact = Contact.objects.create(company=Company.objects.create(name="Atelier"), first_name="Paul",
+                                     email="paul@atelier.example")
+    link = ContactLink.objects.create(connection=connection, contact=contact, mautic_id=26, email=contact.email)
+    other = ContactLink.objects.create(connection=connection, contact=Contact.objects.create(
+        company=contact.company, first_name="Anne", email="anne@atelier.example"), mautic_id=27, email="anne@x.example")
+    ContactMirror.objects.create(connection=connection, external_id="26", payload={"id": 26})
+    deliver(connection, vectors, {"mautic.lead_post_delete": [
+        {"id": 26, "contact": {"id": None}, "timestamp": WHEN}]})
+    link.refresh_from_db()
+    other.refresh_from_db()
+    assert link.deleted_in_mautic and "il sera recréé au prochain envoi" in link.last_error
+    assert not other.deleted_in_mautic
+    assert ContactMirror.objects.get(external_id="26").is_deleted
