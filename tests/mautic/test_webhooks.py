@@ -246,3 +246,42 @@ def test_a_contact_deleted_in_mautic_is_marked_so_and_will_be_created_again(hook
     assert link.deleted_in_mautic and "il sera recréé au prochain envoi" in link.last_error
     assert not other.deleted_in_mautic
     assert ContactMirror.objects.get(external_id="26").is_deleted
+
+
+def test_a_send_naming_an_invoice_goes_on_that_invoice_and_the_contact_s_timeline_dated_by_mautic(hook_connection):
+    from datetime import date
+
+    from django.contrib.contenttypes.models import ContentType
+
+    from apps.core.models import TimelineEntry
+    from apps.hub.models import Company, Contact, Invoice
+    from apps.mautic.models import ContactLink
+
+    connection, vectors = hook_connection
+    company = Company.objects.create(name="Atelier")
+    contact = Contact.objects.create(company=company, first_name="Paul", email="paul@atelier.example")
+    ContactLink.objects.create(connection=connection, contact=contact, mautic_id=26, email=contact.email)
+    invoice = Invoice.objects.create(company=company, number="F-2024-0012", status=Invoice.Status.SENT,
+                                     issue_date=date(2024, 9, 1), due_date=date(2024, 9, 30))
+    event = deliver(connection, vectors, {"mautic.email_on_send": [
+        {"contact": {"id": 26}, "idHash": "h-send-9", "email": {"id": 7}, "subject": "Relance F-2024-0012",
+         "tokens": {"{invoice_number}": "F-2024-0012"}, "timestamp": "2024-10-03T07:45:00+00:00"}]})
+    sent = EmailActivity.objects.get()
+    assert sent.invoice == invoice
+    assert sent.occurred_at == parse_datetime("2024-10-03T07:45:00+00:00")
+    for target in (invoice, contact):
+        entry = TimelineEntry.objects.get(object_id=str(target.pk), provider="mautic",
+                                          content_type=ContentType.objects.get_for_model(target))
+        assert entry.webhook_event_id == event.pk  # the timeline links the delivery that said so
+
+
+def test_a_click_without_its_own_date_is_dated_by_the_delivery_and_odd_shapes_are_skipped(hook_connection):
+    connection, vectors = hook_connection
+    deliver(connection, vectors, {"mautic.page_on_hit": [
+        {"hit": "not-an-object", "timestamp": WHEN},
+        {"hit": {"lead": "26", "email": {"id": 7}}, "timestamp": WHEN},
+        {"hit": {"lead": {"id": 26}, "email": {"id": 7}, "url": "https://pay.example/f-12"},
+         "timestamp": "2024-10-03T07:50:00+00:00"},
+    ]})
+    click = EmailActivity.objects.get()
+    assert click.occurred_at == parse_datetime("2024-10-03T07:50:00+00:00")
