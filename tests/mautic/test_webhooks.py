@@ -164,6 +164,7 @@ def test_an_open_is_recorded_once_per_tracking_hash_at_the_time_it_was_read(hook
                   "dateRead": "2024-10-02T08:30:00+00:00"}, "timestamp": WHEN},
         {"stat": {"lead": {"id": 26}}, "timestamp": WHEN},  # no tracking hash
         {"stat": {"trackingHash": "h-open-2"}, "timestamp": WHEN},  # no contact
+        {"stat": "not-an-object", "timestamp": WHEN},
     ]})
     assert activity_rows() == [("opened", 26, "opened:h-open", 7, "Relance", "")]
     assert EmailActivity.objects.get().occurred_at.isoformat() == "2024-10-02T08:30:00+00:00"
@@ -239,13 +240,17 @@ def test_a_contact_deleted_in_mautic_is_marked_so_and_will_be_created_again(hook
     other = ContactLink.objects.create(connection=connection, contact=Contact.objects.create(
         company=contact.company, first_name="Anne", email="anne@atelier.example"), mautic_id=27, email="anne@x.example")
     ContactMirror.objects.create(connection=connection, external_id="26", payload={"id": 26})
+    ContactMirror.objects.create(connection=connection, external_id="27", payload={"id": 27})
+    elsewhere = Connection.objects.create(provider="mautic", name="Mautic 2", slug="m2", base_url="https://m2.test")
+    ContactMirror.objects.create(connection=elsewhere, external_id="26", payload={"id": 26})
     deliver(connection, vectors, {"mautic.lead_post_delete": [
         {"id": 26, "contact": {"id": None}, "timestamp": WHEN}]})
     link.refresh_from_db()
     other.refresh_from_db()
     assert link.deleted_in_mautic and "il sera recréé au prochain envoi" in link.last_error
     assert not other.deleted_in_mautic
-    assert ContactMirror.objects.get(external_id="26").is_deleted
+    deleted = ContactMirror.objects.filter(is_deleted=True).values_list("connection", "external_id")
+    assert list(deleted) == [(connection.pk, "26")]  # not Anne, not the same id in another Mautic
 
 
 def test_a_send_naming_an_invoice_goes_on_that_invoice_and_the_contact_s_timeline_dated_by_mautic(hook_connection):
@@ -276,12 +281,42 @@ def test_a_send_naming_an_invoice_goes_on_that_invoice_and_the_contact_s_timelin
 
 
 def test_a_click_without_its_own_date_is_dated_by_the_delivery_and_odd_shapes_are_skipped(hook_connection):
+    from apps.core.models import TimelineEntry
+    from apps.hub.models import Company, Contact
+    from apps.mautic.models import ContactLink
+
     connection, vectors = hook_connection
-    deliver(connection, vectors, {"mautic.page_on_hit": [
+    contact = Contact.objects.create(company=Company.objects.create(name="Atelier"), first_name="Paul",
+                                     email="paul@atelier.example")
+    ContactLink.objects.create(connection=connection, contact=contact, mautic_id=26, email=contact.email)
+    event = deliver(connection, vectors, {"mautic.page_on_hit": [
         {"hit": "not-an-object", "timestamp": WHEN},
         {"hit": {"lead": "26", "email": {"id": 7}}, "timestamp": WHEN},
-        {"hit": {"lead": {"id": 26}, "email": {"id": 7}, "url": "https://pay.example/f-12"},
-         "timestamp": "2024-10-03T07:50:00+00:00"},
+        {"hit": {"lead": {"id": 26}, "email": {"id": 7}}, "timestamp": "2024-10-03T07:50:00+00:00"},
     ]})
     click = EmailActivity.objects.get()
     assert click.occurred_at == parse_datetime("2024-10-03T07:50:00+00:00")
+    assert click.detail == ""  # no address to show
+    entry = TimelineEntry.objects.get(object_id=str(contact.pk), provider="mautic")
+    assert entry.webhook_event_id == event.pk
+
+
+def test_a_clicked_address_is_shown_cut_to_300_characters(hook_connection):
+    connection, vectors = hook_connection
+    url = "https://pay.example/" + "x" * 400
+    deliver(connection, vectors, {"mautic.page_on_hit": [
+        {"hit": {"lead": {"id": 26}, "email": {"id": 7}, "url": url, "dateHit": WHEN}, "timestamp": WHEN}]})
+    assert EmailActivity.objects.get().detail == url[:300]
+
+
+def test_a_contact_saved_in_mautic_is_mirrored_and_one_without_id_is_skipped(hook_connection):
+    from apps.mautic.models import ContactMirror
+
+    connection, vectors = hook_connection
+    sample = json.loads((CONTRACTS / "webhook-sample-payloads" / "lead_post_save_new.json").read_text())[0]
+    deliver(connection, vectors, {"mautic.lead_post_save_new": [
+        {**sample, "timestamp": WHEN},
+        {"contact": {"id": None, "fields": {}}, "timestamp": WHEN},
+        {"contact": "not-an-object", "timestamp": WHEN},
+    ]})
+    assert list(ContactMirror.objects.values_list("external_id", flat=True)) == [str(sample["contact"]["id"])]
