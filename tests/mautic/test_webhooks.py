@@ -150,11 +150,37 @@ def test_a_send_is_recorded_with_the_subject_actually_sent(hook_connection):
         {"contact": {"id": 26}, "idHash": "h-send-1", "email": {"id": 7, "subject": "Relance {invoice_number}"},
          "subject": "Relance F-2024-0012", "tokens": {"{invoice_number}": "F-2024-0012"}, "timestamp": WHEN},
         {"contact": {"id": 27}, "idHash": "h-send-2", "email": {"id": 8, "name": "Merci"}, "timestamp": WHEN},
+        {"contact": {"id": 29}, "idHash": "h-send-4", "email": {"id": 10}, "timestamp": WHEN},  # no subject at all
         {"contact": {"id": 28}, "timestamp": WHEN},  # no tracking hash: nothing to key it on
         {"idHash": "h-send-3", "timestamp": WHEN},  # no contact
     ]})
     assert activity_rows() == [("sent", 26, "sent:h-send-1", 7, "Relance F-2024-0012", ""),
-                               ("sent", 27, "sent:h-send-2", 8, "Merci", "")]
+                               ("sent", 27, "sent:h-send-2", 8, "Merci", ""),
+                               ("sent", 29, "sent:h-send-4", 10, "", "")]
+
+
+def test_an_open_without_its_read_time_is_dated_by_the_delivery_and_linked_to_it(hook_connection):
+    from apps.core.models import TimelineEntry
+    from apps.hub.models import Company, Contact
+    from apps.mautic.models import ContactLink
+
+    connection, vectors = hook_connection
+    contact = Contact.objects.create(company=Company.objects.create(name="Atelier"), first_name="Paul",
+                                     email="paul@atelier.example")
+    ContactLink.objects.create(connection=connection, contact=contact, mautic_id=26, email=contact.email)
+    event = deliver(connection, vectors, {"mautic.email_on_open": [
+        {"stat": {"lead": {"id": 26}, "trackingHash": "h-open-3", "email": {"id": 7}},
+         "timestamp": "2024-10-04T10:15:00+00:00"}]})
+    assert EmailActivity.objects.get().occurred_at == parse_datetime("2024-10-04T10:15:00+00:00")
+    assert TimelineEntry.objects.get(object_id=str(contact.pk), provider="mautic").webhook_event_id == event.pk
+
+
+def test_events_the_console_does_not_read_do_not_stop_the_rest_of_the_batch(hook_connection):
+    connection, vectors = hook_connection
+    deliver(connection, vectors, {
+        "mautic.lead_points_change": [{"contact": {"id": 26}, "points": {}, "timestamp": WHEN}],
+        "mautic.email_on_open": [{"stat": {"lead": {"id": 26}, "trackingHash": "h-open-4"}, "timestamp": WHEN}]})
+    assert [key for _kind, _contact, key, *_rest in activity_rows()] == ["opened:h-open-4"]
 
 
 def test_an_open_is_recorded_once_per_tracking_hash_at_the_time_it_was_read(hook_connection):
@@ -194,25 +220,44 @@ def test_a_click_in_an_email_is_recorded_but_a_landing_page_visit_is_not(hook_co
     (["bounced"], (False, True, True)),
     (["unsubscribed", "bounced"], (True, True, True)),
     (["unsubscribed", "contactable"], (False, False, False)),
+    (["bounced", "contactable"], (False, False, False)),
     (["manual"], (False, False, True)),
 ])
 def test_a_contact_s_email_channel_status_follows_mautic(hook_connection, sequence, expected):
+    from apps.core.models import TimelineEntry
     from apps.hub.models import Company, Contact
     from apps.mautic.models import ContactLink
 
     connection, vectors = hook_connection
-    contact = Contact.objects.create(company=Company.objects.create(name="Atelier"), first_name="Paul",
-                                     email="paul@atelier.example")
+    company = Company.objects.create(name="Atelier")
+    contact = Contact.objects.create(company=company, first_name="Paul", email="paul@atelier.example")
     link = ContactLink.objects.create(connection=connection, contact=contact, mautic_id=26, email=contact.email)
+    anne = ContactLink.objects.create(connection=connection, mautic_id=27, email="anne@atelier.example",
+                                      contact=Contact.objects.create(company=company, first_name="Anne",
+                                                                     email="anne@atelier.example"))
+    elsewhere = ContactLink.objects.create(
+        connection=Connection.objects.create(provider="mautic", name="Mautic 2", slug="m2", base_url="https://m2.test"),
+        contact=contact, mautic_id=26, email=contact.email)
+    events = []
     for minute, status in enumerate(sequence):
-        deliver(connection, vectors, {"mautic.lead_channel_subscription_changed": [
-            {"contact": {"id": 26}, "channel": "email", "old_status": "contactable", "new_status": status,
-             "timestamp": f"2024-10-01T12:0{minute}:00+00:00"}]})
+        change = {"contact": {"id": 26}, "old_status": "contactable", "new_status": status,
+                  "timestamp": f"2024-10-01T12:0{minute}:00+00:00"}
+        if minute:  # Mautic names the channel; without one, it is the email channel
+            change["channel"] = "email"
+        events.append(deliver(connection, vectors, {"mautic.lead_channel_subscription_changed": [
+            {"contact": "not-an-object", "timestamp": WHEN}, change]}))
     link.refresh_from_db()
     assert (link.unsubscribed, link.bounced, link.do_not_contact) == expected
-    recorded = [kind for kind, *_rest in activity_rows()]
-    assert recorded == [{"unsubscribed": "unsubscribed", "bounced": "bounced"}[s] for s in sequence
-                        if s in ("unsubscribed", "bounced")]
+    for untouched in (anne, elsewhere):
+        untouched.refresh_from_db()
+        assert (untouched.unsubscribed, untouched.bounced, untouched.do_not_contact) == (False, False, False)
+    recorded = [(kind, occurred_at.isoformat()) for kind, occurred_at in
+                EmailActivity.objects.order_by("pk").values_list("kind", "occurred_at")]
+    assert recorded == [(status, f"2024-10-01T12:0{minute}:00+00:00") for minute, status in enumerate(sequence)
+                        if status in ("unsubscribed", "bounced")]
+    linked = set(TimelineEntry.objects.filter(object_id=str(contact.pk), provider="mautic")
+                 .values_list("webhook_event", flat=True))
+    assert linked == {event.pk for event, status in zip(events, sequence) if status in ("unsubscribed", "bounced")}
 
 
 def test_a_change_on_another_channel_leaves_the_email_status_alone(hook_connection):
@@ -320,3 +365,21 @@ def test_a_contact_saved_in_mautic_is_mirrored_and_one_without_id_is_skipped(hoo
         {"contact": "not-an-object", "timestamp": WHEN},
     ]})
     assert list(ContactMirror.objects.values_list("external_id", flat=True)) == [str(sample["contact"]["id"])]
+
+
+@pytest.mark.parametrize("status, expected", [("unsubscribed", (True, False, True)), ("bounced", (False, True, True))])
+def test_a_contact_who_leaves_again_within_the_same_second_is_out_again(hook_connection, status, expected):
+    # The activity is keyed per second, so the second departure records nothing new: the status still follows.
+    from apps.hub.models import Company, Contact
+    from apps.mautic.models import ContactLink
+
+    connection, vectors = hook_connection
+    contact = Contact.objects.create(company=Company.objects.create(name="Atelier"), first_name="Paul",
+                                     email="paul@atelier.example")
+    link = ContactLink.objects.create(connection=connection, contact=contact, mautic_id=26, email=contact.email)
+    for old_status, new_status in (("contactable", status), (status, "contactable"), (None, status)):
+        deliver(connection, vectors, {"mautic.lead_channel_subscription_changed": [
+            {"contact": {"id": 26}, "channel": "email", "old_status": old_status, "new_status": new_status,
+             "timestamp": WHEN}]})
+    link.refresh_from_db()
+    assert (link.unsubscribed, link.bounced, link.do_not_contact) == expected
