@@ -137,6 +137,17 @@ def refresh_tests(target: dict, workdir: Path) -> list[str]:
     return tests
 
 
+def same_selection(target: dict, workdir: Path) -> bool:
+    """Retest only when the target still names the same test files: mutmut drops every earlier verdict when
+    its configuration changes, and the mutants not re-run would then count as survivors."""
+    kept = re.search(r"^pytest_add_cli_args_test_selection = (.*)$", (workdir / "pyproject.toml").read_text(), re.M)
+    if kept and kept.group(1) == toml_list(test_paths(target["tests"])):
+        return True
+    print(f"== {target['name']}: its test files changed since the kept run, so every mutant runs again",
+          flush=True)
+    return False
+
+
 def run_mutmut(workdir: Path, jobs: int, names: list[str] | None = None) -> None:
     environment = dict(os.environ)
     environment.pop("PYTEST_ADDOPTS", None)
@@ -304,7 +315,7 @@ def main() -> int:
                   "verrous sont sautés et leurs mutants survivent.", file=sys.stderr)
         if os.environ.get("MUTATION_SCORE_ONLY") and (workdir / "mutants").exists():
             print(f"== {target['name']}: scoring the last run again (no mutant run)", flush=True)
-        elif os.environ.get("MUTATION_RETEST") and (workdir / "mutants").exists():
+        elif os.environ.get("MUTATION_RETEST") and (workdir / "mutants").exists() and same_selection(target, workdir):
             tests = refresh_tests(target, workdir)
             names = [name for name, code in verdicts(workdir, target["modules"]).items() if code not in KILLED]
             print(f"== {target['name']}: {len(names)} mutants again, against {' '.join(tests)}", flush=True)
