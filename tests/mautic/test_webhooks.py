@@ -83,7 +83,8 @@ def test_send_test_payload_shape_is_tolerated(hook_connection):
     """The 'Send Test Payload' button posts objects (not lists) plus a top-level timestamp (NOTES §4.2)."""
     connection, vectors = hook_connection
     sample = json.loads((CONTRACTS / "webhook-sample-payloads" / "email_on_open.json").read_text())
-    body = php_json({"mautic.email_on_open": sample, "timestamp": "2024-10-01T12:00:00+00:00"})
+    # The timestamp comes first: whatever its place, the events after it are read.
+    body = php_json({"timestamp": "2024-10-01T12:00:00+00:00", "mautic.email_on_open": sample})
     assert post(connection, body, sign(vectors["secret"], body)).status_code == 200
     event = WebhookEvent.objects.get(connection=connection)
     assert event.event_type == "mautic.email_on_open"
@@ -231,13 +232,14 @@ def test_a_contact_s_email_channel_status_follows_mautic(hook_connection, sequen
     connection, vectors = hook_connection
     company = Company.objects.create(name="Atelier")
     contact = Contact.objects.create(company=company, first_name="Paul", email="paul@atelier.example")
-    link = ContactLink.objects.create(connection=connection, contact=contact, mautic_id=26, email=contact.email)
-    anne = ContactLink.objects.create(connection=connection, mautic_id=27, email="anne@atelier.example",
-                                      contact=Contact.objects.create(company=company, first_name="Anne",
-                                                                     email="anne@atelier.example"))
+    # Created first, so a lookup that forgot the connection or the Mautic id would find them instead.
     elsewhere = ContactLink.objects.create(
         connection=Connection.objects.create(provider="mautic", name="Mautic 2", slug="m2", base_url="https://m2.test"),
         contact=contact, mautic_id=26, email=contact.email)
+    anne = ContactLink.objects.create(connection=connection, mautic_id=27, email="anne@atelier.example",
+                                      contact=Contact.objects.create(company=company, first_name="Anne",
+                                                                     email="anne@atelier.example"))
+    link = ContactLink.objects.create(connection=connection, contact=contact, mautic_id=26, email=contact.email)
     events = []
     for minute, status in enumerate(sequence):
         change = {"contact": {"id": 26}, "old_status": "contactable", "new_status": status,
