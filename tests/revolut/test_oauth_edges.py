@@ -309,3 +309,26 @@ def test_a_token_request_spends_one_of_the_business_s_sixty_requests_a_minute(re
     spent = budget.used()
     oauth.exchange_code(revolut, "c")
     assert budget.used() == spent + 1
+
+
+# What a token refresh or a new key writes ------------------------------------------------------------------------
+def test_a_token_refresh_does_not_undo_a_setting_changed_meanwhile(revolut, api, frozen_now):
+    expire(revolut, frozen_now)
+    worker_copy = Connection.objects.get(pk=revolut.pk)  # a worker holds the connection as it was
+    Connection.objects.filter(pk=revolut.pk).update(config={**revolut.config, "client_id": "client-id-renewed"})
+    answer(api, access_token="oa_new", refresh_token="oa_refresh_new", expires_in=2399)
+    oauth.ensure_fresh_token(worker_copy)
+    stored = Connection.objects.get(pk=revolut.pk)
+    assert stored.config["client_id"] == "client-id-renewed"  # the admin's edit survives
+    assert stored.oauth_token["access_token"] == "oa_new"
+
+
+def test_installing_a_key_does_not_undo_a_token_renewed_meanwhile(revolut, frozen_now):
+    page_copy = Connection.objects.get(pk=revolut.pk)  # the key page holds the connection as it was
+    Connection.objects.filter(pk=revolut.pk).update(
+        oauth_token={**revolut.oauth_token, "access_token": "oa_renewed_by_a_worker"},
+        token_expires_at=frozen_now + timedelta(minutes=40))
+    oauth.install_key(page_copy, private_key_pem())
+    stored = Connection.objects.get(pk=revolut.pk)
+    assert stored.oauth_token["access_token"] == "oa_renewed_by_a_worker"
+    assert stored.token_expires_at == frozen_now + timedelta(minutes=40)
