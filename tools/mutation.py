@@ -4,6 +4,7 @@ Order of work, for each target of tests/mutation_targets.toml (or only MODULE=<n
 1. copy the repository's files (tracked and new, not ignored ones) into var/mutation/<slug>/, so the worktree
    itself is never mutated and two targets never share mutmut's cache;
 2. write there a [tool.mutmut] section naming the target's module(s) and its own test files, nothing else;
+   in that copy, drop the decorators listed under strip_decorators (mutmut skips decorated functions);
 3. run `mutmut run --max-children N` there (N = MUTATION_JOBS, default 1: the machines are shared);
 4. read every mutant's verdict from mutmut's .meta files. A survivor listed in tests/mutation_equivalents.toml
    counts as equivalent only while mutmut still shows the recorded mutated line for it (a renumbered mutant is
@@ -80,13 +81,25 @@ def pytest_runtest_setup(item):
 """
 
 
-def prepare(target: dict, workdir: Path, skip_lines: list[dict]) -> list[str]:
+def unwrap(module: Path, strip_decorators: list[dict]) -> None:
+    """Drop, from the copy to be mutated, decorators that only change what an error report shows.
+
+    mutmut never mutates a decorated function (other than a static or class method): without this, the
+    signature checks and the outbound request, marked @sensitive_variables, would silently leave the score."""
+    patterns = [re.compile(strip["pattern"]) for strip in strip_decorators]
+    lines = module.read_text().splitlines(keepends=True)
+    module.write_text("".join(line for line in lines if not any(pattern.match(line) for pattern in patterns)))
+
+
+def prepare(target: dict, workdir: Path, skip_lines: list[dict], strip_decorators: list[dict]) -> list[str]:
     if workdir.exists():
         shutil.rmtree(workdir)
     for path in repository_files():
         destination = workdir / path
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / path, destination)
+    for module in target["modules"]:
+        unwrap(workdir / module, strip_decorators)
     tests = test_paths(target["tests"])
     top_level = sorted({module.split("/")[0] for module in target["modules"]} | {"apps", "config"})
     (workdir / "mutation_session.py").write_text(SESSION_PLUGIN)
@@ -122,6 +135,17 @@ def refresh_tests(target: dict, workdir: Path) -> list[str]:
     (workdir / "pyproject.toml").write_text(config)
     shutil.copy2(workdir / "pyproject.toml", workdir / "mutants" / "pyproject.toml")
     return tests
+
+
+def same_selection(target: dict, workdir: Path) -> bool:
+    """Retest only when the target still names the same test files: mutmut drops every earlier verdict when
+    its configuration changes, and the mutants not re-run would then count as survivors."""
+    kept = re.search(r"^pytest_add_cli_args_test_selection = (.*)$", (workdir / "pyproject.toml").read_text(), re.M)
+    if kept and kept.group(1) == toml_list(test_paths(target["tests"])):
+        return True
+    print(f"== {target['name']}: its test files changed since the kept run, so every mutant runs again",
+          flush=True)
+    return False
 
 
 def run_mutmut(workdir: Path, jobs: int, names: list[str] | None = None) -> None:
@@ -276,6 +300,7 @@ def write_report(targets: list[dict], results: list[dict]) -> None:
 def main() -> int:
     config = tomllib.loads(TARGETS.read_text())
     targets, skip_lines = config["target"], config.get("skip_lines", [])
+    strip_decorators = config.get("strip_decorators", [])
     wanted = os.environ.get("MODULE", "").strip()
     chosen = [target for target in targets if not wanted or wanted in (target["name"], *target["modules"])]
     if not chosen:
@@ -290,14 +315,14 @@ def main() -> int:
                   "verrous sont sautés et leurs mutants survivent.", file=sys.stderr)
         if os.environ.get("MUTATION_SCORE_ONLY") and (workdir / "mutants").exists():
             print(f"== {target['name']}: scoring the last run again (no mutant run)", flush=True)
-        elif os.environ.get("MUTATION_RETEST") and (workdir / "mutants").exists():
+        elif os.environ.get("MUTATION_RETEST") and (workdir / "mutants").exists() and same_selection(target, workdir):
             tests = refresh_tests(target, workdir)
             names = [name for name, code in verdicts(workdir, target["modules"]).items() if code not in KILLED]
             print(f"== {target['name']}: {len(names)} mutants again, against {' '.join(tests)}", flush=True)
             if names:
                 run_mutmut(workdir, jobs, names)
         else:
-            tests = prepare(target, workdir, skip_lines)
+            tests = prepare(target, workdir, skip_lines, strip_decorators)
             print(f"== {target['name']} against {' '.join(tests)}", flush=True)
             run_mutmut(workdir, jobs)
         results.append(score_target(target, workdir))

@@ -533,3 +533,27 @@ def test_an_open_circuit_says_when_calls_will_be_tried_again(connection):
     with pytest.raises(CircuitOpen) as refusal:
         ApiClient(connection).get("items")
     assert str(refusal.value) == f"Test est indisponible ; nouvel essai après {timezone.localtime(until):%H:%M:%S}."
+
+
+# The JSON a vendor receives ---------------------------------------------------------------------------------------
+@responses.activate
+def test_an_amount_leaves_as_the_exact_number_and_accents_as_themselves(connection):
+    from decimal import Decimal
+
+    responses.post("https://api.example.test/pay", json={"ok": True})
+    ApiClient(connection).post("pay", json={"amount": Decimal("98765432109876.54"), "reference": "Café Lumière"})
+    body = responses.calls[0].request.body
+    # 16 significant digits: a binary float would send ...55. Accents are UTF-8, not \u escapes the vendor shows.
+    assert body == '{"amount": 98765432109876.54, "reference": "Café Lumière"}'.encode()
+    assert responses.calls[0].request.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("amount", ["NaN", "Infinity", "-Infinity"])
+def test_an_amount_that_is_not_a_number_is_refused_before_anything_is_sent(connection, amount):
+    from decimal import Decimal
+
+    with responses.RequestsMock() as nothing_sent:
+        for value in (float(amount), Decimal(amount)):
+            with pytest.raises(ValueError):
+                ApiClient(connection).post("pay", json={"amount": value})
+        assert len(nothing_sent.calls) == 0

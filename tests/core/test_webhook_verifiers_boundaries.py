@@ -132,6 +132,14 @@ def test_an_unreadable_or_missing_timestamp_is_refused_not_a_crash(timestamp):
         assert str(refusal.value) == "En-tête Revolut-Request-Timestamp absent."
 
 
+def test_a_timestamp_is_read_up_to_sixteen_digits_and_refused_as_unreadable_beyond():
+    # Zero-padded, the same instant signed as sent: 16 digits are a timestamp, 17 are not.
+    revolut().verify(revolut_signed(timestamp_ms=f"{NOW_MS:016d}"), BODY, [SECRET])
+    with pytest.raises(InvalidSignature) as refusal:
+        revolut().verify(revolut_signed(timestamp_ms=f"{NOW_MS:017d}"), BODY, [SECRET])
+    assert str(refusal.value) == "Horodatage illisible."
+
+
 def test_one_matching_signature_among_several_is_enough_and_garbage_ones_are_skipped():
     good = revolut_signed()["Revolut-Signature"]
     for header in (f"v1=zz-not-hex, {good}", f"v1={'0' * 64},{good}", f"{good} ,v1=abc"):

@@ -26,7 +26,11 @@ def test_hub_page_gives_the_flow_settings_and_the_outbox(client, connection):
     assert "FLOWS_ENV_ALLOW_LIST=CONSOLE_WEBHOOK_TOKEN" in page
     assert "IMPORT_IP_DENY_LIST=169.254.169.254" in page
     assert "items.create, items.update, items.delete" in page and "console_integration_status" in page
-    assert "{{$trigger}}" in page
+    assert "<td><code>{{$trigger}}</code></td>" in page
+    assert "<code>X-Console-Webhook-Token</code> = <code>{{$env.CONSOLE_WEBHOOK_TOKEN}}</code>" in page
+    # The trigger and the operation to pick in Directus's Flow editor, as Directus names them.
+    assert "<td>Event Hook — Action (non bloquante)</td>" in page
+    assert "<td>Webhook / Request URL — méthode <code>POST</code></td>" in page
     assert "1 écriture en attente" in page and "SERVICE_UNAVAILABLE" in page
     assert "contacts.email" in page  # the written list of fields Directus may change
     assert "Créer les collections miroir" in page and "Resynchroniser" in page

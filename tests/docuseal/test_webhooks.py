@@ -73,20 +73,25 @@ def test_the_verifier_follows_the_vendor_recipe_on_raw_bytes():
 def test_docuseal_test_delivery_is_acknowledged_but_kept_rejected_and_never_processed(redis_connection):
     connection = make_connection([HMAC_SECRET])
     body = form_event("form.completed")
-    response = post(connection, body, {"User-Agent": "DocuSeal.com Webhook"})
+    response = post(connection, body, {"User-Agent": "DocuSeal.com Webhook/2.5"})  # any version of its agent
     assert response.status_code == 200  # DocuSeal's settings page shows the URL works
     event = WebhookEvent.objects.get(connection=connection)
-    assert event.status == WebhookEvent.Status.REJECTED and "test" in event.last_error
+    assert event.status == WebhookEvent.Status.REJECTED
+    assert event.last_error == "Livraison de test DocuSeal non signée : reçue, conservée sans traitement."
     assert process_event(event.pk) == "skipped"
 
 
 @pytest.mark.django_db
 def test_an_unsigned_delivery_from_anyone_else_is_refused(redis_connection):
     connection = make_connection([HMAC_SECRET])
-    assert post(connection, form_event(), {}).status_code == 400
-    refused = WebhookEvent.objects.get()  # counted in the webhook log, its body not kept
-    assert (refused.status, refused.last_error, bytes(refused.body)) == (
-        WebhookEvent.Status.REJECTED, "En-tête de signature absent : X-Docuseal-Signature", b"")
+    for agent in ({}, {"User-Agent": "curl/8.5"}, {"User-Agent": "Mozilla/5.0 DocuSeal.com Webhook"}):
+        response = post(connection, form_event(), agent)
+        assert response.status_code == 400
+        assert response.json()["detail"] == "En-tête X-Docuseal-Signature absent."  # what the sender reads
+    refused = WebhookEvent.objects.all()  # counted in the webhook log, their bodies not kept
+    assert {(event.status, event.last_error, bytes(event.body)) for event in refused} == {
+        (WebhookEvent.Status.REJECTED, "En-tête de signature absent : X-Docuseal-Signature", b"")}
+    assert len(refused) == 3
 
 
 @pytest.mark.django_db

@@ -1,5 +1,6 @@
 """ERPNext webhooks: the shared security suite, the dedupe key, and a delivery that only triggers a re-read."""
 
+import hashlib
 import json
 
 import pytest
@@ -48,9 +49,25 @@ def test_event_type_is_the_doctype_and_the_key_its_version():
         b'"event": "on_change"}', {}, None)
     assert description.event_type == "Sales Invoice"
     assert description.event_key == "Sales Invoice:ACC-SINV-2026-00001:2026-01-01 10:00:00.5:on_change"
-    for body in (b"not json", b"[1]", b'{"doctype": "Customer"}', b'{"name": "x"}'):
+    for body in (b"not json", b"[1]", b'{"doctype": "Customer"}', b'{"name": "x"}',
+                 b'{"doctype": "Customer", "name": ""}', b'{"doctype": "", "name": "CUST-1"}'):
         with pytest.raises(ValueError):
             ERPNextProvider().describe_event(body, {}, None)
+
+
+def test_a_delivery_without_the_document_version_is_keyed_on_its_exact_body():
+    # An admin's template that forgot « modified »: the same delivery twice is one event, a different one is not.
+    body = b'{"doctype": "Customer", "name": "CUST-1", "event": "on_change"}'
+    description = ERPNextProvider().describe_event(body, {}, None)
+    assert description.event_key == f"Customer:CUST-1:sha256:{hashlib.sha256(body).hexdigest()}"
+
+
+def test_a_document_with_a_very_long_name_gets_a_key_that_fits_the_inbox_column():
+    name = "N" * 300
+    description = ERPNextProvider().describe_event(
+        json.dumps({"doctype": "Customer", "name": name, "modified": "2026-01-01 10:00:00"}).encode(), {}, None)
+    assert description.event_key == f"Customer:{name}"[:255]
+    assert len(description.event_key) == WebhookEvent._meta.get_field("provider_event_id").max_length
 
 
 def deliver(connection, body: bytes) -> WebhookEvent:

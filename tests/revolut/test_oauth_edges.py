@@ -16,6 +16,7 @@ from django.utils import timezone
 from apps.core.http import ClientError
 from apps.core.models import Connection
 from apps.revolut import oauth
+from apps.revolut.rate_limit import RequestBudget
 from tests.revolut.conftest import API, make_connection, private_key_pem
 
 TOKEN_URL = f"{API}/auth/token"
@@ -124,10 +125,12 @@ def test_after_a_401_the_token_is_refreshed_only_if_nobody_else_did_it_already(r
 
 
 # When a person must reconnect ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("status", [400, 401])
 @pytest.mark.parametrize("error", ["invalid_grant", "unauthorized_client"])
-def test_a_refused_refresh_token_requires_reconnection_and_stops_every_later_call(revolut, api, frozen_now, error):
+def test_a_refused_refresh_token_requires_reconnection_and_stops_every_later_call(revolut, api, frozen_now, error,
+                                                                                  status):
     expire(revolut, frozen_now)
-    api.post(TOKEN_URL, status=400, json={"error": error, "error_description": "nope"})
+    api.post(TOKEN_URL, status=status, json={"error": error, "error_description": "nope"})
     with pytest.raises(oauth.ReconnectRequired) as refusal:
         oauth.ensure_fresh_token(revolut)
     message = f"Revolut a refusé le jeton de rafraîchissement ({error})."
@@ -167,8 +170,9 @@ def test_without_a_refresh_token_a_person_must_connect(revolut, api, frozen_now)
 def test_a_connection_marked_for_reconnection_while_we_waited_is_not_refreshed(revolut, api, frozen_now):
     Connection.objects.filter(pk=revolut.pk).update(token_status=Connection.TokenStatus.RECONNECT_REQUIRED)
     revolut.token_expires_at = frozen_now  # our copy is older than the row
-    with pytest.raises(oauth.ReconnectRequired):
+    with pytest.raises(oauth.ReconnectRequired) as refusal:
         oauth.ensure_fresh_token(revolut)
+    assert str(refusal.value) == "Reconnexion à Revolut requise."  # what the page and the failed action say
     assert token_calls(api) == []
 
 
@@ -223,6 +227,26 @@ def test_weak_foreign_or_unreadable_keys_are_refused_in_french():
     assert oauth.load_private_key(private_key_pem()).key_size == 2048
 
 
+def test_a_generated_key_is_the_2048_bit_rsa_key_revolut_asks_for():
+    key = oauth.load_private_key(oauth.generate_private_key_pem())
+    assert (key.key_size, key.public_key().public_numbers().e) == (2048, 65537)
+
+
+def test_the_certificate_is_valid_from_the_moment_it_is_made_whatever_the_server_s_time_zone(revolut):
+    # The console runs in Europe/Paris: a certificate dated in local time would start in the future for
+    # Revolut, which refuses it until then.
+    before = timezone.now()
+    certificate = x509.load_pem_x509_certificate(oauth.self_signed_certificate_pem(private_key_pem(), "c").encode())
+    assert before - timedelta(minutes=5, seconds=1) <= certificate.not_valid_before_utc <= timezone.now()
+
+
+def test_a_console_without_a_public_host_name_still_gets_a_named_certificate(revolut, settings):
+    settings.PUBLIC_BASE_URL = ""  # not configured yet: the redirect URI has no host
+    oauth.install_key(revolut, private_key_pem())
+    certificate = x509.load_pem_x509_certificate(revolut.config["certificate_pem"].encode())
+    assert certificate.subject.rfc4514_string() == "CN=hypervisual-console"
+
+
 def test_the_certificate_names_the_console_host_and_is_valid_five_years(revolut, settings):
     settings.PUBLIC_BASE_URL = "https://console.example.fr"
     pem = oauth.self_signed_certificate_pem(private_key_pem(), oauth.redirect_host())
@@ -270,8 +294,41 @@ def test_a_configured_consent_page_wins(revolut):
     assert oauth.consent_url(revolut, "s").startswith("https://example.test/confirm?")
 
 
-def test_the_token_endpoint_is_beside_the_api_whatever_suffix_the_connection_has(db, api):
-    connection = make_connection("https://sandbox-b2b.revolut.com/api/2.0")
+@pytest.mark.parametrize("base_url", ["https://sandbox-b2b.revolut.com/api/2.0",
+                                      "https://sandbox-b2b.revolut.com/api/1.0/"])
+def test_the_token_endpoint_is_beside_the_api_whatever_suffix_the_connection_has(db, api, base_url):
+    connection = make_connection(base_url)
     api.post(TOKEN_URL, json={"access_token": "a", "refresh_token": "r"})
     oauth.exchange_code(connection, "c")
     assert json.loads(json.dumps(token_calls(api)[0]))["code"] == ["c"]
+
+
+def test_a_token_request_spends_one_of_the_business_s_sixty_requests_a_minute(revolut, api):
+    api.post(TOKEN_URL, json={"access_token": "a", "refresh_token": "r"})
+    budget = RequestBudget(str(revolut.pk))
+    spent = budget.used()
+    oauth.exchange_code(revolut, "c")
+    assert budget.used() == spent + 1
+
+
+# What a token refresh or a new key writes ------------------------------------------------------------------------
+def test_a_token_refresh_does_not_undo_a_setting_changed_meanwhile(revolut, api, frozen_now):
+    expire(revolut, frozen_now)
+    worker_copy = Connection.objects.get(pk=revolut.pk)  # a worker holds the connection as it was
+    Connection.objects.filter(pk=revolut.pk).update(config={**revolut.config, "client_id": "client-id-renewed"})
+    answer(api, access_token="oa_new", refresh_token="oa_refresh_new", expires_in=2399)
+    oauth.ensure_fresh_token(worker_copy)
+    stored = Connection.objects.get(pk=revolut.pk)
+    assert stored.config["client_id"] == "client-id-renewed"  # the admin's edit survives
+    assert stored.oauth_token["access_token"] == "oa_new"
+
+
+def test_installing_a_key_does_not_undo_a_token_renewed_meanwhile(revolut, frozen_now):
+    page_copy = Connection.objects.get(pk=revolut.pk)  # the key page holds the connection as it was
+    Connection.objects.filter(pk=revolut.pk).update(
+        oauth_token={**revolut.oauth_token, "access_token": "oa_renewed_by_a_worker"},
+        token_expires_at=frozen_now + timedelta(minutes=40))
+    oauth.install_key(page_copy, private_key_pem())
+    stored = Connection.objects.get(pk=revolut.pk)
+    assert stored.oauth_token["access_token"] == "oa_renewed_by_a_worker"
+    assert stored.token_expires_at == frozen_now + timedelta(minutes=40)
