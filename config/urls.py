@@ -5,12 +5,14 @@ from django.contrib.staticfiles.views import serve as serve_static
 from django.http import HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path, re_path
+from django.utils.translation import gettext_lazy
 from django.views.generic import RedirectView
 
 # The admin is the console shell (templates/admin/base_site.html).
 admin.site.site_header = "Hypervisual Console"
 admin.site.site_title = "Hypervisual Console"
 admin.site.site_url = None
+admin.site.index_title = gettext_lazy("Accueil de la console")  # Django's is "Site d'administration"
 
 urlpatterns = [
     # "/" is the console home, never a 404.

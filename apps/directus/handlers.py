@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 
+from django.utils.translation import gettext_lazy
+
 from apps.core.models import TimelineEntry
 from apps.directus import reconcile, records, schema, webhooks
 from apps.directus.client import DirectusClient, ItemMissingOrForbidden
@@ -59,6 +61,13 @@ def item_deleted(event):
     for item_id in keys:
         reconcile.restore_deleted(event.connection, key, item_id, webhook_event=event)
 
+
+# What a person reads in the webhook log for each Directus Flow event.
+EVENT_LABELS = {
+    "items.create": gettext_lazy("Élément créé"),
+    "items.update": gettext_lazy("Élément modifié"),
+    "items.delete": gettext_lazy("Élément supprimé"),
+}
 
 HANDLERS = {
     "items.create": item_changed,

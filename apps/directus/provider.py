@@ -5,7 +5,7 @@ from django.urls import reverse
 from apps.core.providers import Provider
 from apps.directus import webhooks
 from apps.directus.client import DirectusClient
-from apps.directus.handlers import HANDLERS
+from apps.directus.handlers import EVENT_LABELS, HANDLERS
 from apps.directus.permissions import mirror_access
 from apps.directus.sync import RESOURCES
 
@@ -16,6 +16,7 @@ class DirectusProvider(Provider):
     secret_names = ("token",)
     sync_resources = RESOURCES
     webhook_handlers = HANDLERS
+    event_labels = EVENT_LABELS
 
     def verifier(self, connection):
         return webhooks.verifier()

@@ -7,6 +7,8 @@ idempotent. form.completed / submission.completed archive the signed files at on
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
+
 from apps.docuseal import archive, signatures
 from apps.docuseal.models import SignatureRequest, Signer
 from apps.docuseal.webhooks import parse
@@ -96,6 +98,18 @@ def submission_archived(event):
         signatures.close(request, SignatureRequest.Status.ARCHIVED, webhook_event=event)
         signatures.changed(request)
 
+
+# What a person reads in the webhook log for each DocuSeal event type.
+EVENT_LABELS = {
+    "form.viewed": gettext_lazy("Demande de signature ouverte"),
+    "form.started": gettext_lazy("Signature commencée"),
+    "form.completed": gettext_lazy("Signataire a signé"),
+    "form.declined": gettext_lazy("Signature refusée"),
+    "submission.created": gettext_lazy("Demande de signature créée"),
+    "submission.completed": gettext_lazy("Document signé par tous"),
+    "submission.expired": gettext_lazy("Demande de signature expirée"),
+    "submission.archived": gettext_lazy("Demande de signature archivée"),
+}
 
 HANDLERS = {
     "form.viewed": form_viewed,

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from apps.core.providers import EventDescription, Provider
 from apps.docuseal import webhooks
 from apps.docuseal.client import DocusealClient, is_hosted
-from apps.docuseal.handlers import HANDLERS
+from apps.docuseal.handlers import EVENT_LABELS, HANDLERS
 from apps.docuseal.sync import RESOURCES
 
 EDITION_LABELS = {"pro": "Pro", "open_source": "open source"}
@@ -20,6 +20,7 @@ class DocusealProvider(Provider):
     # api_key: X-Auth-Token; webhook_header_value: the Secret tab's custom header value (optional).
     secret_names = ("api_key", "webhook_header_value")
     webhook_handlers = HANDLERS
+    event_labels = EVENT_LABELS
     sync_resources = RESOURCES
 
     def verifier(self, connection):

@@ -6,6 +6,8 @@ One handler per synced doctype (the event type is the doctype). A document that 
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
+
 from apps.core.models import WebhookEvent
 from apps.erpnext import sync, webhooks
 
@@ -16,3 +18,13 @@ def refresh_from_webhook(event: WebhookEvent) -> None:
 
 
 HANDLERS = {doctype: refresh_from_webhook for doctype in sync.BY_DOCTYPE}
+# ERPNext names a webhook by its document type: the log reads which document changed.
+EVENT_LABELS = {
+    "Customer": gettext_lazy("Client modifié"),
+    "Supplier": gettext_lazy("Fournisseur modifié"),
+    "Item": gettext_lazy("Article modifié"),
+    "Bin": gettext_lazy("Stock d'un article modifié"),
+    "Sales Invoice": gettext_lazy("Facture de vente modifiée"),
+    "Purchase Invoice": gettext_lazy("Facture d'achat modifiée"),
+    "Payment Entry": gettext_lazy("Paiement modifié"),
+}

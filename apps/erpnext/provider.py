@@ -14,7 +14,7 @@ from apps.core.http import ApiError, AuthenticationError
 from apps.core.providers import EventDescription, Provider
 from apps.erpnext import catalogue, webhooks
 from apps.erpnext.client import ERPNextClient
-from apps.erpnext.handlers import HANDLERS
+from apps.erpnext.handlers import EVENT_LABELS, HANDLERS
 from apps.erpnext.sync import ORDER_BY, RESOURCES
 
 class ReadPermissionMissing(ApiError):
@@ -27,6 +27,7 @@ class ERPNextProvider(Provider):
     secret_names = ("api_key", "api_secret")
     sync_resources = RESOURCES
     webhook_handlers = HANDLERS
+    event_labels = EVENT_LABELS
     webhooks_optional = True  # hints only: the sync is complete without them (NOTES §10.5)
 
     def verifier(self, connection):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from django.utils.translation import gettext_lazy
+
 from apps.core.models import WebhookEvent
 from apps.mautic import activity, contacts
 from apps.mautic.client import as_int
@@ -107,6 +109,18 @@ def lead_post_delete(connection, payload: dict, event: WebhookEvent):
         ContactMirror.objects.filter(connection=connection, external_id=str(contact_id)).update(is_deleted=True)
         contacts.mark_deleted(connection, contact_id)
 
+
+# What a person reads in the webhook log for each Mautic event type (a batch holds several).
+EVENT_LABELS = {
+    "mautic.email_on_send": gettext_lazy("E-mail envoyé"),
+    "mautic.email_on_open": gettext_lazy("E-mail ouvert"),
+    "mautic.page_on_hit": gettext_lazy("Page visitée"),
+    "mautic.lead_channel_subscription_changed": gettext_lazy("Abonnement e-mail modifié"),
+    "mautic.lead_post_save_new": gettext_lazy("Contact créé"),
+    "mautic.lead_post_save_update": gettext_lazy("Contact modifié"),
+    "mautic.lead_post_delete": gettext_lazy("Contact supprimé"),
+    "mautic.batch": gettext_lazy("Lot d'événements"),
+}
 
 HANDLERS = {
     "mautic.email_on_send": email_on_send,

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from apps.core.providers import EventDescription, Provider
 from apps.mautic import webhooks
 from apps.mautic.client import MauticClient, uses_basic_auth
-from apps.mautic.handlers import handle_delivery
+from apps.mautic.handlers import EVENT_LABELS, handle_delivery
 from apps.mautic.sync import RESOURCES
 
 
@@ -24,6 +24,7 @@ class MauticProvider(Provider):
     # every refresh issues a new one, so this only runs out when no refresh happened for 14 days.
     refresh_token_lifetime = timedelta(days=14)
     webhook_handlers = {event_type: handle_delivery for event_type in [*webhooks.SUBSCRIBED_EVENTS, webhooks.BATCH]}
+    event_labels = EVENT_LABELS
 
     def verifier(self, connection):
         return webhooks.verifier()

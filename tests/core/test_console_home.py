@@ -145,3 +145,12 @@ def test_a_processed_webhook_replaces_its_row(connection, feed_listener):
     html = feed_listener()
     assert f'<li id="webhook-feed-{event.pk}" class="console-feed__row" hx-swap-oob="true">' in html
     assert '<span class="console-badge console-badge--down">Échec</span>' in html
+
+
+def test_the_home_is_titled_as_the_console_home_in_each_language(admin_client, connection):
+    french = admin_client.get(reverse("admin:index")).content.decode()
+    admin_client.cookies["django_language"] = "en"
+    english = admin_client.get(reverse("admin:index")).content.decode()
+
+    assert "<h1>Accueil de la console</h1>" in french and "Site d&#x27;administration" not in french
+    assert "<h1>Console home</h1>" in english

@@ -72,3 +72,30 @@ def test_event_types_read_as_words_where_people_meet_them(root):
     assert card.last_webhook_type == "Devis envoyé"
     listing = root.get(CHANGELIST).content.decode()
     assert "Devis envoyé" in listing
+
+
+SYSTEMS = ("invoiceninja", "revolut", "mautic", "docuseal", "erpnext", "directus")
+
+
+@pytest.mark.parametrize("key", SYSTEMS)
+def test_every_event_a_system_handles_reads_as_words_not_as_the_vendors_code(key):
+    provider = providers.get(key)
+
+    raw = [event_type for event_type in provider.webhook_handlers if provider.event_label(event_type) == event_type]
+
+    assert raw == []
+
+
+def test_the_list_names_systems_and_events_as_people_read_them(root):
+    from apps.core.models import Connection
+
+    connection = Connection.objects.create(provider="docuseal", name="Signature", slug="sign")
+    WebhookEvent.objects.create(provider="docuseal", connection=connection, event_type="form.completed",
+                                provider_event_id="form.completed:1", status=WebhookEvent.Status.PROCESSED,
+                                body=b"{}", headers={})
+
+    page = root.get(CHANGELIST).content.decode()
+
+    assert '<td class="field-provider_column">DocuSeal</td>' in page
+    assert '<td class="field-event_column">Signataire a signé</td>' in page
+    assert "Signataire a signé — DocuSeal" in page  # the filter, all systems shown, names the system

@@ -40,8 +40,10 @@ class EventTypeFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         selected = request.GET.get(ProviderFilter.parameter_name)
+        # Without a system chosen, each label names its system: "Paiement modifié" exists in two of them.
         types = {
-            event_type: provider.event_label(event_type)
+            event_type: (provider.event_label(event_type) if selected
+                         else f"{provider.event_label(event_type)} — {provider.label}")
             for provider in providers.all_providers()
             if not selected or provider.key == selected
             for event_type in provider.webhook_handlers
@@ -68,7 +70,7 @@ class WebhookEventAdmin(ReadOnlyAdmin, CsvExportAdmin, admin.ModelAdmin):
     resource_classes = [WebhookEventResource]
     # An audit trail (ReadOnlyAdmin); retention deletes, never a person.
     change_form_template = "admin/core/webhookevent/change_form.html"
-    list_display = ("received_at", "provider", "connection", "event_column", "status", "provider_event_id",
+    list_display = ("received_at", "provider_column", "connection", "event_column", "status", "provider_event_id",
                     "reason_column", "attempts")
     list_filter = (
         ProviderFilter,
@@ -116,6 +118,13 @@ class WebhookEventAdmin(ReadOnlyAdmin, CsvExportAdmin, admin.ModelAdmin):
         by_object = (TimelineEntry.objects.filter(webhook_event__isnull=False, external_ids__icontains=search_term)
                      .values("webhook_event"))
         return queryset.filter(Q(provider_event_id__icontains=search_term) | Q(pk__in=by_object)), False
+
+    @admin.display(description=_("système"), ordering="provider")
+    def provider_column(self, event):
+        try:
+            return providers.get(event.provider).label
+        except providers.UnknownProvider:
+            return event.provider
 
     @admin.display(description=_("événement"), ordering="event_type")
     def event_column(self, event):
