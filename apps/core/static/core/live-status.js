@@ -8,6 +8,13 @@
     return;
   }
   window.consoleLiveStatus = true;
+  // htmx's default delay ("full-jitter") grows to 64 s between attempts once a server has been away a while:
+  // a page would stay stale, its notice up, for a minute after the server is back. At most 5 s apart, jittered.
+  if (window.htmx) {
+    window.htmx.config.wsReconnectDelay = function (retryCount) {
+      return Math.min(1000 * Math.pow(2, retryCount), 5000) * (0.5 + Math.random() / 2);
+    };
+  }
   var leaving = false;
   var down = [];  // ws-connect elements whose socket is closed
   function stillDown() {
