@@ -25,7 +25,8 @@ def test_bootstrap_creates_string_keyed_collections_once(directus):
     assert quotes.field("total")["type"] == "decimal"
 
     out = StringIO()
-    call_command("directus", "bootstrap", directus.connection.slug, "--admin-token", directus.admin.token, stdout=out)
+    # "=": a token may start with "-" (token_urlsafe), which argparse would read as an option.
+    call_command("directus", "bootstrap", directus.connection.slug, f"--admin-token={directus.admin.token}", stdout=out)
     assert "Schéma déjà en place : rien à créer." in out.getvalue()
     with pytest.raises(CommandError, match="Directus"):
         # the mirror's own token may not create collections: a readable refusal, no traceback
