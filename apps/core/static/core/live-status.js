@@ -16,16 +16,20 @@
     };
   }
   var leaving = false;
-  var down = [];  // ws-connect elements whose socket is closed
-  function stillDown() {
-    // A socket element swapped out of the page meanwhile no longer counts.
-    down = down.filter(function (element) { return document.body.contains(element); });
-    return down.length > 0;
-  }
+  // Set when a socket drops, cleared once every socket element on the page is connected. Elements are counted
+  // as they are now: a catch-up can swap a panel in while its old socket is still down, and the new element's
+  // first connection is what brings it back.
+  var recovering = false;
+  var connected = new WeakSet();
+  var dropped = new WeakSet();  // closed since they last connected: their return means something was missed
   function showNotices() {
-    var visible = stillDown();
+    if (recovering) {
+      recovering = Array.prototype.some.call(document.querySelectorAll("[ws-connect]"), function (element) {
+        return !connected.has(element);
+      });
+    }
     document.querySelectorAll(".console-live-lost").forEach(function (notice) {
-      notice.hidden = !visible;
+      notice.hidden = !recovering;
     });
   }
   window.addEventListener("beforeunload", function () { leaving = true; });
@@ -33,9 +37,9 @@
     if (leaving) {
       return;
     }
-    if (down.indexOf(event.target) < 0) {
-      down.push(event.target);
-    }
+    connected.delete(event.target);
+    dropped.add(event.target);
+    recovering = true;
     showNotices();
     var code = event.detail && event.detail.event ? event.detail.event.code : 0;
     if (code === 1001 && event.detail.socketWrapper) {
@@ -43,12 +47,11 @@
     }
   });
   document.addEventListener("htmx:wsOpen", function (event) {
-    var index = down.indexOf(event.target);
-    if (index < 0) {
+    connected.add(event.target);
+    showNotices();
+    if (!dropped.delete(event.target)) {
       return;  // a first connection, not a return
     }
-    down.splice(index, 1);
-    showNotices();
     if (window.htmx) {
       document.querySelectorAll("[data-live-resume]").forEach(function (element) {
         window.htmx.trigger(element, "live-resumed");
