@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from apps.core.models import TimelineEntry
 from apps.directus import reconcile, records, schema, webhooks
@@ -36,21 +36,22 @@ def item_changed(event):
     if len(keys) == 1:
         try:
             items = [client.get_item(name, keys[0])]
-        except ItemMissingOrForbidden as exc:
-            items, missing = [], [(keys[0], str(exc))]
+        except ItemMissingOrForbidden:
+            items, missing = [], [keys[0]]
     else:
         items = client.list_items(name, filter={schema.PRIMARY_KEY: {"_in": keys}}, limit=-1).items
         found = {str(item.get(schema.PRIMARY_KEY)) for item in items}
-        missing = [(item_id, f"Élément « {item_id} » absent de la collection « {name} », ou non autorisé pour ce "
-                             "jeton.") for item_id in keys if item_id not in found]
+        missing = [item_id for item_id in keys if item_id not in found]
     for item in items:
         record_remote(event.connection, key, item, webhook_event=event)
-    for item_id, message in missing:
+    for item_id in missing:
         # Gone since the Flow ran, or not readable by this token: Directus does not say which.
-        logger.info("Directus : %s", message)
+        logger.info("Directus : élément %s absent de la collection %s, ou non autorisé pour ce jeton", item_id, name)
         obj = records.find(key, item_id)
         if obj is not None:
-            TimelineEntry.record(obj, f"Directus : {message}", provider="directus",
+            TimelineEntry.record(obj, gettext_noop("Directus : Élément « %(item)s » absent de la collection "
+                                                   "« %(collection)s », ou non autorisé pour ce jeton."),
+                                 params={"item": item_id, "collection": name}, provider="directus",
                                  level=TimelineEntry.Level.WARNING, webhook_event=event)
 
 

@@ -94,8 +94,10 @@ def reconcile_item(connection: Connection, collection_key: str, item: dict, *, w
         stamp = timezone.localtime().strftime("%d/%m/%Y %H:%M")
         note = _("Modification refusée le %(date)s : %(fields)s. Valeurs de la console rétablies.") % {
             "date": stamp, "fields": ", ".join(outcome.refused)}
-        TimelineEntry.record(obj, _("Directus : %(note)s") % {"note": note}, provider=PROVIDER,
-                             level=TimelineEntry.Level.WARNING, external_ids={"directus": item_id},
+        # The note written back to Directus is dated; the timeline entry has its own time.
+        TimelineEntry.record(obj, gettext_noop("Directus : modification refusée (%(fields)s). Valeurs de la console "
+                                               "rétablies."), params={"fields": ", ".join(outcome.refused)},
+                             provider=PROVIDER, level=TimelineEntry.Level.WARNING, external_ids={"directus": item_id},
                              webhook_event=webhook_event)
     _restore(connection, collection_key, obj, mirrored, note=note)
     return outcome
@@ -163,7 +165,7 @@ def restore_deleted(connection: Connection, collection_key: str, item_id: str, *
         return Outcome("ignored")
     note = _("Élément supprimé dans Directus le %(date)s : rétabli par la console.") % {
         "date": timezone.localtime().strftime("%d/%m/%Y %H:%M")}
-    TimelineEntry.record(obj, _("Directus : %(note)s") % {"note": note}, provider=PROVIDER,
-                         level=TimelineEntry.Level.WARNING, webhook_event=webhook_event)
+    TimelineEntry.record(obj, gettext_noop("Directus : élément supprimé dans Directus, rétabli par la console."),
+                         params={}, provider=PROVIDER, level=TimelineEntry.Level.WARNING, webhook_event=webhook_event)
     _restore(connection, collection_key, obj, None, note=note)
     return Outcome("restored")

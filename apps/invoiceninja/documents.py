@@ -10,6 +10,7 @@ sent, numbered, without Invoice Ninja's own e-mail (the signing request is the o
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from apps.core.actions import ActionFailed
 from apps.core.documents import DocumentFile, DocumentUnavailable, Issuer
@@ -63,9 +64,9 @@ def issue(quote, run) -> None:
         raise DocumentUnavailable(str(exc)) from exc
     except ApiError as exc:
         raise DocumentUnavailable(str(failure(exc))) from exc
-    TimelineEntry.record(quote, _("Devis %(number)s enregistré dans Invoice Ninja et marqué envoyé, sans e-mail "
-                                  "d'Invoice Ninja : il part pour signature.") % {"number": remote.get("number") or
-                                                                                  quote.number},
+    TimelineEntry.record(quote, gettext_noop("Devis %(number)s enregistré dans Invoice Ninja et marqué envoyé, sans "
+                                             "e-mail d'Invoice Ninja : il part pour signature."),
+                         params={"number": remote.get("number") or quote.number},
                          provider="invoiceninja", external_ids={"invoiceninja_quote_id": remote["id"]})
 
 

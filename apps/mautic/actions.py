@@ -116,8 +116,8 @@ def send_reminder(connection, api: MauticClient, invoice: Invoice, run) -> Remin
     reminder.status = ReminderSend.Status.SENT
     reminder.sent_at = timezone.now()
     reminder.save(update_fields=["status", "sent_at"])
-    TimelineEntry.record(contact, _("%(level)s de la facture %(number)s envoyée par Mautic (« %(subject)s »).") % {
-        "level": dunning.level_label(level).capitalize(), "number": invoice.number or invoice.pk,
+    TimelineEntry.record(contact, dunning.sent_message(level), params={
+        "level": level, "number": invoice.number or invoice.pk,
         "subject": email.get("subject") or email.get("name") or ""}, provider="mautic",
         level=TimelineEntry.Level.SUCCESS, external_ids={"mautic_email_id": email_id})
     try:

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from apps.core.models import Connection
 from apps.hub.models import Contact, Invoice
@@ -28,6 +29,20 @@ PAYMENT_LINK_RESOLVERS = []  # callables (invoice) -> str | None, registered by 
 
 def level_label(level: int) -> str:
     return {1: _("1re relance"), 2: _("2e relance"), 3: _("relance finale")}.get(level, str(level))
+
+
+# Whole sentences per level (not a label pasted into one): each language words its ordinals its own way.
+SENT_MESSAGES = {
+    1: gettext_noop("1re relance de la facture %(number)s envoyée par Mautic (« %(subject)s »)."),
+    2: gettext_noop("2e relance de la facture %(number)s envoyée par Mautic (« %(subject)s »)."),
+    3: gettext_noop("Relance finale de la facture %(number)s envoyée par Mautic (« %(subject)s »)."),
+}
+
+
+def sent_message(level: int) -> str:
+    """The timeline's catalogue message for a reminder sent (params: level, number, subject)."""
+    return SENT_MESSAGES.get(level, gettext_noop("Relance %(level)s de la facture %(number)s envoyée par Mautic "
+                                                 "(« %(subject)s »)."))
 
 
 def reminder_email_id(connection: Connection, level: int) -> int | None:

@@ -2,6 +2,7 @@
 through the Flow and the polling, the conflict rule, outages and loops."""
 
 import pytest
+from django.utils import translation
 
 from apps.core.models import TimelineEntry, WebhookEvent
 from apps.directus import push
@@ -73,8 +74,10 @@ def test_a_console_owned_field_edited_in_directus_is_restored_with_a_note(direct
     assert "total" in item["console_note"] and "refusée" in item["console_note"]
     quote.refresh_from_db()
     assert quote.total == 2160
-    assert TimelineEntry.objects.filter(object_id=str(quote.pk), level="warning",
-                                        message__contains="géré par la console").exists()
+    refused = TimelineEntry.objects.get(object_id=str(quote.pk), level="warning",
+                                        message__contains="géré par la console")
+    with translation.override("en"):
+        assert refused.text.startswith("Directus: change refused (total (") and "restored" in refused.text
 
 
 def test_a_sent_quote_marked_accepted_in_directus_is_accepted_in_the_hub(directus, client_company):
@@ -149,3 +152,7 @@ def test_an_item_deleted_in_directus_is_written_again(directus, client_company):
     item = directus.item("companies", f"company-{company.pk}")
     assert item["name"] == "Atelier Lumière SARL"
     assert "supprimé dans Directus" in item["console_note"]
+    restored = TimelineEntry.objects.get(object_id=str(company.pk), level="warning", provider="directus")
+    assert restored.message == "Directus : élément supprimé dans Directus, rétabli par la console."
+    with translation.override("en"):
+        assert restored.text == "Directus: item deleted in Directus, restored by the console."

@@ -5,6 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from apps.core.models import Connection, WebhookEvent
 from apps.directus.provider import DirectusProvider
@@ -111,6 +112,9 @@ def test_a_403_on_the_item_a_flow_names_is_said_on_the_record_in_french(connecti
         assert process_event(answer.json()["id"]) == WebhookEvent.Status.PROCESSED
     entry = TimelineEntry.objects.get(object_id=str(company.pk), provider="directus")
     assert "absent de la collection « console_companies », ou non autorisé pour ce jeton" in entry.message
+    with translation.override("en"):
+        assert entry.text == (f"Directus: item “company-{company.pk}” is missing from the collection "
+                              "“console_companies”, or this token may not read it.")
 
 
 def deliver_and_process(connection, trigger: dict):

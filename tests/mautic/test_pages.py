@@ -9,9 +9,10 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
+from django.utils import translation
 
 from apps.core import actions
-from apps.core.models import ActionRun, Connection
+from apps.core.models import ActionRun, Connection, TimelineEntry
 from apps.mautic import dunning
 from apps.mautic.models import ReminderSend
 from apps.mautic.sandbox import records
@@ -74,6 +75,9 @@ def test_contact_page_shows_its_email_history(connection, overdue, accountant, d
     accountant.user_permissions.add(Permission.objects.get(codename="view_contact"))
     page = logged_in(User.objects.get(pk=accountant.pk)).get(f"/mautic/contacts/{contact.pk}/").content.decode()
     assert "1re relance de la facture FAC-2026-0042 envoyée par Mautic" in page
+    sent = TimelineEntry.objects.get(object_id=str(contact.pk), message__startswith="1re relance")
+    with translation.override("en"):  # an English colleague reads the same entry in English
+        assert sent.text.startswith("First reminder of invoice FAC-2026-0042 sent by Mautic (“")
     assert "ws-connect" in page
     company_page = logged_in(accountant).get(f"/admin/hub/company/{overdue.company.pk}/change/").content.decode()
     assert f"/mautic/contacts/{contact.pk}/" in company_page and "relances-en-cours" in company_page
