@@ -52,3 +52,20 @@ def test_a_record_page_carries_the_notice_shown_when_its_live_connection_drops(a
     assert ('<p class="console-live-lost" role="status" hidden>Mise à jour en direct interrompue — reconnexion…</p>'
             in page)
     assert "core/live-status.js" in page
+
+
+def test_a_panel_label_takes_each_languages_colon(admin_client, settings):
+    from apps.invoiceninja.models import QuoteLink
+
+    quote = Quote.objects.create(company=Company.objects.create(name="Boulangerie Martin"))
+    connection = Connection.objects.create(provider="invoiceninja", name="Invoice Ninja", slug="in")
+    QuoteLink.objects.create(connection=connection, quote=quote, external_id="Wpmbk5ezJn", number="D-0042")
+    url = reverse("admin:hub_quote_change", args=[quote.pk])
+
+    french = admin_client.get(url).content.decode()
+    admin_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = admin_client.get(url).content.decode()
+
+    # French sets the colon off with a no-break space (it never wraps alone to the next line); English does not.
+    assert "Numéro Invoice Ninja\u00a0:</strong> D-0042" in french
+    assert "Invoice Ninja number:</strong> D-0042" in english

@@ -39,7 +39,7 @@ def test_a_paid_invoice_without_reminders_says_none_will_go(connection, overdue,
     Invoice.objects.filter(pk=overdue.pk).update(status=Invoice.Status.PAID, amount_paid=overdue.total)
     page = logged_in(accountant).get(f"/admin/hub/invoice/{overdue.pk}/change/").content.decode()
     panel = page.split('id="mautic-invoice-panel"', 1)[1].split("</div>", 1)[0]
-    assert "Relances arrêtées :</strong> facture payée" in panel and "Prochaine relance" not in panel
+    assert "Relances arrêtées\u00a0:</strong> facture payée" in panel and "Prochaine relance" not in panel
 
 
 def test_bulk_confirmation_lists_who_gets_which_level(connection, overdue, accountant, client_company):
