@@ -137,3 +137,30 @@ def test_a_stop_requested_mid_batch_puts_the_jobs_not_run_back_at_the_head_of_th
     for event_id in left:
         event = WebhookEvent.objects.get(pk=event_id)
         assert (event.status, effects_of(event_id)) == (Status.PROCESSED, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_batched_job_logs_its_job_line_under_its_deliverys_correlation_id(hook):
+    import io
+    import json
+    import logging
+
+    from apps.operations import logs
+
+    stream = io.StringIO()
+    handler_ = logging.StreamHandler(stream)
+    handler_.setFormatter(logs.formatter("json"))
+    root = logging.getLogger()
+    root.addHandler(handler_)
+    previous_level, root.level = root.level, logging.INFO
+    try:
+        correlation_ids = [hook.post()["X-Request-ID"] for _ in range(4)]
+        console_worker().work(burst=True)
+    finally:
+        root.removeHandler(handler_)
+        root.setLevel(previous_level)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    job_lines = [line for line in lines if line["event"] == "job"]
+    assert [line["correlation_id"] for line in job_lines] == correlation_ids
+    assert {line["status"] for line in job_lines} == {"succeeded"}
+    assert FinishedJobRegistry(queue=django_rq.get_queue("webhooks")).count <= 1  # three of them in a batch
