@@ -14,7 +14,7 @@ from rq import SimpleWorker
 
 from apps.core import providers
 from apps.core.http import ApiClient, ClientError
-from apps.core.models import ActionRun, Connection
+from apps.core.models import ActionRun, Connection, WebhookEvent
 from apps.operations import logs
 from tests.core.webhook_doubles import HANDLED_TYPE, registered_hook
 
@@ -97,7 +97,11 @@ def test_a_delivery_its_job_action_run_and_vendor_call_share_one_correlation_id(
     assert request["correlation_id"] == correlation_id
     assert request["method"] == "POST" and request["status"] == 200
     assert request["path"] == f"/hooks/{hook.scheme.provider_key}/…/"  # the endpoint id is half the secret
-    assert by_event["webhook_stored"][0]["correlation_id"] == correlation_id
+    # The delivery is named on the request's own line: one line per delivery, not a second `webhook_stored` one.
+    event = WebhookEvent.objects.get()
+    assert (request["webhook_event_id"], request["provider"], request["event_type"], request["webhook_status"]) == (
+        event.pk, hook.scheme.provider_key, HANDLED_TYPE, "queued")
+    assert "webhook_stored" not in by_event
     (job,) = by_event["job"]
     assert job["correlation_id"] == correlation_id
     assert job["func"] == "apps.core.webhooks.processing.process_event" and job["status"] == "succeeded"

@@ -24,15 +24,14 @@ import traceback
 import requests
 from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from rq import Retry
 
 from apps.core import jobs, providers, signals
 from apps.core.http import ApiError
-from apps.core.fields import EncryptedJSONField
-from apps.core.models import Connection, WebhookEvent
+from apps.core.models import WebhookEvent
 from apps.core.storable import storable_text
+from apps.core.webhooks import claim
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +42,6 @@ SETTLED = (Status.PROCESSED, Status.IGNORED, Status.DUPLICATE, Status.REJECTED)
 # A rejected delivery was never verified and a duplicate is only a receipt: neither may be replayed.
 REPLAYABLE = (Status.RECEIVED, Status.QUEUED, Status.FAILED, Status.PROCESSED, Status.IGNORED)
 DEFAULT_RETRY_INTERVALS = (30, 120, 600)
-CONNECTION_SECRETS = tuple(f"connection__{field.name}" for field in Connection._meta.concrete_fields
-                           if isinstance(field, EncryptedJSONField))
 
 
 # Errors a retry cannot fix: the same payload would be refused the same way.
@@ -103,12 +100,7 @@ def process_event(event_id: int) -> str:
     """The RQ job. Returns the final status; raises HandlerFailed (after recording it) when the handler fails."""
     # Claim: visible to the admin as `processing`. A concurrent job holding the row lock below makes this
     # UPDATE wait, then match nothing once the event is settled.
-    claimed = (
-        WebhookEvent.objects.filter(pk=event_id)
-        .exclude(status__in=SETTLED)
-        .update(status=Status.PROCESSING, attempts=F("attempts") + 1)
-    )
-    if not claimed:
+    if not claim.claim(event_id, SETTLED):
         return "skipped"
 
     failure = None
@@ -118,9 +110,9 @@ def process_event(event_id: int) -> str:
         # (SQLite has no row locks: the claim above and the settled check below keep one run per event there.)
         # The connection's encrypted fields are left deferred: a handler that reads one loads it then (one query);
         # most handlers never do, and decrypting three secrets per event is not free.
-        event = (WebhookEvent.objects.select_for_update(of=("self",)).select_related("connection")
-                 .defer(*CONNECTION_SECRETS).filter(pk=event_id).first())
-        if event is None or event.status in SETTLED:
+        status = claim.lock(event_id)
+        event = claim.read(event_id) if status is not None and status not in SETTLED else None
+        if event is None:
             return "skipped"
         handler = handler_for(event)
         if handler is None:
