@@ -109,6 +109,7 @@ def console(django_db_setup, django_db_blocker):
     redis_connection.close()
 
     keep_serialized_contents_visible_to_playwright_context(connection)
+    retry_the_flush_a_server_deadlocks(connection)
     empty_the_database_for_serialized_rollback(django_db_blocker)
 
     running = start_console(
@@ -133,6 +134,40 @@ def keep_serialized_contents_visible_to_playwright_context(connection) -> None:
     contents = getattr(connection, "_test_serialized_contents", None)
     if contents is not None:
         type(connection)._test_serialized_contents = contents
+
+
+DEADLOCK_SQLSTATE = "40P01"
+FLUSH_ATTEMPTS = 5
+
+
+def retry_the_flush_a_server_deadlocks(connection) -> None:
+    """Try a journey's closing flush again when PostgreSQL picks it as a deadlock's victim.
+
+    The flush empties every table in one TRUNCATE while the servers still work on the same database (the
+    worker finishing a job, the scheduler's sweeps): a server transaction holding one table and reading another
+    can deadlock with it. The servers' transactions are short, so the next attempt goes through; without it the
+    journey's rows stay and the next journey starts on them.
+    """
+    import time
+
+    from django.db import OperationalError
+
+    operations = type(connection.ops)
+    flush = operations.execute_sql_flush
+    if getattr(flush, "retries_deadlocks", False):
+        return
+
+    def execute_sql_flush(self, sql_list):
+        for attempt in range(1, FLUSH_ATTEMPTS + 1):
+            try:
+                return flush(self, sql_list)
+            except OperationalError as exc:
+                if attempt == FLUSH_ATTEMPTS or getattr(exc.__cause__, "sqlstate", None) != DEADLOCK_SQLSTATE:
+                    raise
+                time.sleep(0.2 * attempt)
+
+    execute_sql_flush.retries_deadlocks = True
+    operations.execute_sql_flush = execute_sql_flush
 
 
 def empty_the_database_for_serialized_rollback(django_db_blocker) -> None:
