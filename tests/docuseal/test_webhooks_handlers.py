@@ -86,16 +86,20 @@ def test_a_signer_who_starts_filling_in_shows_as_started_not_merely_opened(conne
     assert reported == ["pending"]
 
 
+@pytest.mark.parametrize("audit_log_in", ["data", "submission"])
 @responses.activate
 def test_the_last_signature_alone_signs_the_quote_and_archives_the_copy_when_submission_completed_is_late(
-        connection, request_sent, quote, reported, redis_connection):
+        connection, request_sent, quote, reported, redis_connection, audit_log_in):
     request_sent.signers.filter(submitter_id=11).update(status=Signer.Status.COMPLETED)
     responses.get(f"{FILES}/devis.pdf", body=PDF)
     responses.get(f"{FILES}/audit.pdf", body=PDF)
+    audit_log = {"audit_log_url": f"{FILES}/audit.pdf"}  # the audit log is kept whichever field brings it
     event = deliver(connection, "form.completed", {
         **submitter(12, "completed", completed_at="2026-12-03T10:02:00Z"),
         "documents": [{"name": "devis", "url": f"{FILES}/devis.pdf"}],
-        "submission": {"id": SUBMISSION_ID, "status": "completed", "audit_log_url": f"{FILES}/audit.pdf"}},
+        **(audit_log if audit_log_in == "data" else {}),
+        "submission": {"id": SUBMISSION_ID, "status": "completed",
+                       **(audit_log if audit_log_in == "submission" else {})}},
         redis_connection)
     request_sent.refresh_from_db()
     quote.refresh_from_db()
@@ -103,7 +107,9 @@ def test_the_last_signature_alone_signs_the_quote_and_archives_the_copy_when_sub
     assert request_sent.archive_state == SignatureRequest.ArchiveState.ARCHIVED
     assert sorted(SignedDocument.objects.values_list("kind", "name")) == [("audit_log", "audit-log"),
                                                                           ("document", "devis")]
-    assert "Devis signé par tous les signataires (DocuSeal)." in entries(quote, event)
+    assert entries(quote, event) == ["Paul Girard a signé le devis.",
+                                     "Devis signé par tous les signataires (DocuSeal).",
+                                     "Document(s) signé(s) archivé(s) dans la console : 1, avec le journal d'audit."]
     assert reported[-1] == "completed"
 
 
