@@ -181,3 +181,18 @@ def test_events_about_a_submission_the_console_did_not_create_change_nothing(con
     assert request_sent.status == SignatureRequest.Status.PENDING
     assert set(request_sent.signers.values_list("status", flat=True)) == {Signer.Status.SENT}
     assert entries(quote) == [] and reported == []
+
+
+def test_a_view_after_signing_is_written_as_a_view_and_the_signature_once_with_its_own_event(
+        connection, request_sent, quote, redis_connection):
+    # Claire signed and opened her link again; DocuSeal's form.completed delivery is retried late, after the view.
+    signed = submitter(11, "completed", opened_at="2026-12-03T10:00:00Z", completed_at="2026-12-03T10:02:00Z")
+    viewed = deliver(connection, "form.viewed", {**signed, "submission": {"id": SUBMISSION_ID, "status": "pending"}},
+                     redis_connection)
+    assert request_sent.signers.get(submitter_id=11).status == Signer.Status.OPENED
+    completed = deliver(connection, "form.completed", {**signed, "submission": {"id": SUBMISSION_ID,
+                                                                                 "status": "pending"}},
+                        redis_connection)
+    assert request_sent.signers.get(submitter_id=11).status == Signer.Status.COMPLETED
+    assert entries(quote, viewed) == ["Claire Moreau a ouvert la demande de signature."]
+    assert entries(quote, completed) == ["Claire Moreau a signé le devis."]
