@@ -113,6 +113,29 @@ def test_the_last_signature_alone_signs_the_quote_and_archives_the_copy_when_sub
     assert reported[-1] == "completed"
 
 
+@responses.activate
+def test_submission_completed_alone_signs_every_signer_and_archives_the_copy_when_form_events_are_lost(
+        connection, request_sent, quote, reported, redis_connection):
+    responses.get(f"{FILES}/devis.pdf", body=PDF)
+    responses.get(f"{FILES}/audit.pdf", body=PDF)
+    event = deliver(connection, "submission.completed", {
+        "id": SUBMISSION_ID, "status": "completed", "archived_at": None, "completed_at": "2026-12-03T10:05:00Z",
+        "documents": [{"name": "devis", "url": f"{FILES}/devis.pdf"}], "audit_log_url": f"{FILES}/audit.pdf",
+        "submitters": [submitter(11, "completed", completed_at="2026-12-03T10:02:00Z"),
+                       submitter(12, "completed", completed_at="2026-12-03T10:05:00Z")]}, redis_connection)
+    request_sent.refresh_from_db()
+    quote.refresh_from_db()
+    assert request_sent.status == SignatureRequest.Status.COMPLETED and quote.status == Quote.Status.ACCEPTED
+    assert set(request_sent.signers.values_list("status", flat=True)) == {Signer.Status.COMPLETED}
+    assert request_sent.archive_state == SignatureRequest.ArchiveState.ARCHIVED
+    assert sorted(SignedDocument.objects.values_list("kind", "name")) == [("audit_log", "audit-log"),
+                                                                          ("document", "devis")]
+    assert entries(quote, event) == ["Claire Moreau a signé le devis.", "Paul Girard a signé le devis.",
+                                     "Devis signé par tous les signataires (DocuSeal).",
+                                     "Document(s) signé(s) archivé(s) dans la console : 1, avec le journal d'audit."]
+    assert reported[-1] == "completed"
+
+
 def test_a_first_signature_of_two_leaves_the_quote_waiting(connection, request_sent, quote, redis_connection):
     deliver(connection, "form.completed", {
         **submitter(11, "completed", completed_at="2026-12-03T10:02:00Z"),
@@ -174,6 +197,8 @@ def test_events_about_a_submission_the_console_did_not_create_change_nothing(con
                                 "submission": {"id": other, "status": "completed"}}),
             ("form.declined", {**submitter(11, "declined"), "submission_id": other,
                                "submission": {"id": other, "status": "declined"}}),
+            ("submission.created", {"id": other, "status": "pending", "submitters": [submitter(11, "sent")]}),
+            ("submission.completed", {"id": other, "status": "completed", "submitters": [submitter(11, "completed")]}),
             ("submission.expired", {"id": other, "status": "expired", "submitters": [submitter(11, "sent")]}),
             ("submission.archived", {"id": other, "archived_at": "2026-12-03T11:00:00Z"})):
         deliver(connection, event_type, data, redis_connection)
