@@ -74,13 +74,18 @@ def entries(quote, event=None) -> list[str]:
     return [entry.text for entry in found.order_by("pk")]
 
 
+@pytest.mark.parametrize("submission_named_by", ["both", "submission_id", "submission"])
 def test_a_signer_who_starts_filling_in_shows_as_started_not_merely_opened(connection, request_sent, quote,
-                                                                          reported, redis_connection):
+                                                                          reported, redis_connection,
+                                                                          submission_named_by):
     # DocuSeal has no "started" submitter status: form.started carries "opened", the event type says more.
-    event = deliver(connection, "form.started", {
-        **submitter(11, "opened", opened_at="2026-12-03T10:00:00Z"), "submission": {"id": SUBMISSION_ID,
-                                                                                    "status": "pending"}},
-        redis_connection)
+    data = {**submitter(11, "opened", opened_at="2026-12-03T10:00:00Z"),
+            "submission": {"id": SUBMISSION_ID, "status": "pending"}}
+    if submission_named_by == "submission_id":  # the request is found whichever field names its submission
+        data["submission"].pop("id")
+    elif submission_named_by == "submission":
+        data.pop("submission_id")
+    event = deliver(connection, "form.started", data, redis_connection)
     assert request_sent.signers.get(submitter_id=11).status == Signer.Status.STARTED
     assert entries(quote, event) == ["Claire Moreau a commencé à remplir le formulaire de signature."]
     assert reported == ["pending"]
