@@ -91,6 +91,20 @@ def test_a_signer_who_starts_filling_in_shows_as_started_not_merely_opened(conne
     assert reported == ["pending"]
 
 
+def test_a_submission_created_delivered_late_still_shows_a_signer_who_already_opened_the_link(
+        connection, request_sent, quote, reported, redis_connection):
+    # The console was down when DocuSeal announced the submission; its retry arrives after Claire opened it.
+    event = deliver(connection, "submission.created", {
+        "id": SUBMISSION_ID, "status": "pending", "archived_at": None, "documents": [],
+        "submitters": [submitter(11, "opened", opened_at="2026-12-03T10:01:00Z"), submitter(12, "awaiting")]},
+        redis_connection)
+    request_sent.refresh_from_db()
+    assert dict(request_sent.signers.values_list("submitter_id", "status")) == {11: "opened", 12: "sent"}
+    assert request_sent.status == SignatureRequest.Status.PENDING and request_sent.last_checked_at is not None
+    assert entries(quote, event) == ["Claire Moreau a ouvert la demande de signature."]
+    assert reported == ["pending"]
+
+
 @pytest.mark.parametrize("audit_log_in", ["data", "submission"])
 @responses.activate
 def test_the_last_signature_alone_signs_the_quote_and_archives_the_copy_when_submission_completed_is_late(
