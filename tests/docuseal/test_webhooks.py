@@ -169,3 +169,14 @@ def test_the_hook_never_redirects(redis_connection):
     response = Client().post(connection.webhook_path().rstrip("/"), data=body, content_type="application/json",
                              headers={"X-Docuseal-Signature": sign(HMAC_SECRET, int(time.time()), body)})
     assert response.status_code == 200 and "Location" not in response.headers
+
+
+@pytest.mark.django_db
+def test_a_signed_envelope_without_a_textual_event_type_or_an_object_as_data_is_refused(redis_connection):
+    connection = make_connection([HMAC_SECRET])
+    for envelope in ({"event_type": 7, "data": {"id": 1}}, {"event_type": None, "data": {"id": 1}},
+                     {"event_type": "form.viewed", "data": [1]}, {"event_type": "form.viewed"}, ["form.viewed"]):
+        body = json.dumps(envelope).encode()
+        response = post(connection, body, {"X-Docuseal-Signature": sign(HMAC_SECRET, int(time.time()), body)})
+        assert response.status_code == 400 and response.json()["detail"] == "JSON invalide."
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {WebhookEvent.Status.REJECTED}
