@@ -123,6 +123,21 @@ def test_an_instance_older_than_hmac_signing_is_checked_by_its_custom_header_alo
 
 
 @pytest.mark.django_db
+def test_a_half_configured_custom_header_is_neither_required_nor_trusted(redis_connection):
+    body = form_event()
+    signed = {"X-Docuseal-Signature": sign(HMAC_SECRET, int(time.time()), body)}
+    value_without_name = make_connection([HMAC_SECRET])
+    value_without_name.secrets = {**value_without_name.secrets, "webhook_header_value": "header-value-0123456789"}
+    value_without_name.save()
+    assert post(value_without_name, body, signed).status_code == 200  # the HMAC signature is the check
+    name_without_value = make_connection([HMAC_SECRET], secret_header_name="X-Docuseal-Secret")
+    assert post(name_without_value, body, signed).status_code == 200
+    # A header name alone is no secret: with no HMAC secret either, nothing is let in.
+    name_only = make_connection([], secret_header_name="X-Docuseal-Secret")
+    assert post(name_only, form_event(), {}).status_code == 503
+
+
+@pytest.mark.django_db
 def test_no_secret_at_all_fails_closed(redis_connection):
     connection = make_connection([])
     body = form_event()
