@@ -316,3 +316,44 @@ def test_a_client_whose_id_is_longer_than_any_column_fails_at_once_with_a_reason
     assert (event.status, event.attempts) == (WebhookEvent.Status.FAILED, 1)
     assert "identifiant de 2000 caractères" in event.last_error
     assert not Company.objects.exists()
+
+
+def test_an_invoice_converted_in_invoice_ninja_becomes_the_quote_s_one_invoice_and_converts_it(connection, quote):
+    from django.utils import timezone
+
+    from apps.invoiceninja.models import QuoteMirror
+
+    quote.status, quote.currency, quote.notes = Quote.Status.ACCEPTED, "CHF", "Livraison en mars"
+    quote.save()
+    ClientLink.objects.create(connection=connection, company=quote.company, external_id="VolejRejNm",
+                              last_synced_at=timezone.now())
+    quote_link = QuoteLink.objects.create(connection=connection, quote=quote, external_id="Qu000001",
+                                          last_synced_at=timezone.now())
+    QuoteMirror.objects.create(connection=connection, external_id="Qu000001", invoice_id="Opnel5aKBz")
+    event = deliver(connection, "create_invoice", fixture("invoice.json"))
+    deliver(connection, "create_invoice", fixture("invoice.json"))  # delivered again: still one invoice
+    invoice = Invoice.objects.get()
+    quote.refresh_from_db()
+    assert (invoice.quote, invoice.currency, invoice.title, invoice.notes) == (
+        quote, "CHF", "Refonte du site", "Livraison en mars")
+    assert InvoiceLink.objects.get(invoice=invoice).number == "F-0042"
+    assert quote.status == Quote.Status.CONVERTED
+    said = {(entry.target, entry.text) for entry in TimelineEntry.objects.filter(webhook_event=event)}
+    assert said == {(quote, "Converti en facture F-0042 dans Invoice Ninja."),
+                    (invoice, "Invoice Ninja : statut « Envoyée ».")}
+    # Becoming « converted » is Invoice Ninja's doing, not a local edit: its next change of the quote applies.
+    quote_link.refresh_from_db()
+    assert not quote_link.has_local_changes(quote)
+
+
+def test_an_invoice_imported_before_its_quote_was_known_is_attached_to_it_not_duplicated(connection, quote):
+    from apps.invoiceninja import reconcile
+
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, "create_invoice", fixture("invoice.json"))  # no marker, no mirror: a plain import
+    imported = Invoice.objects.get()
+    assert imported.quote is None
+    joined = reconcile.invoice_from_converted_quote(connection, quote, fixture("invoice.json"))
+    assert joined.pk == imported.pk and Invoice.objects.count() == 1
+    imported.refresh_from_db()
+    assert imported.quote == quote
