@@ -363,7 +363,8 @@ def test_an_invoice_created_by_the_console_is_adopted_not_duplicated(connection)
     # The webhook can arrive before the action saved its link: the marker in the private notes finds the invoice.
     deliver(connection, "create_client", fixture("client.json"))
     invoice = Invoice.objects.create(company=Company.objects.get(), title="Acompte", status=Invoice.Status.DRAFT)
-    deliver(connection, "create_invoice", dict(fixture("invoice.json"), private_notes=f"[console:invoice:{invoice.pk}]"))
+    marked = dict(fixture("invoice.json"), private_notes=f"[console:invoice:{invoice.pk}]")
+    deliver(connection, "create_invoice", marked)
     assert list(Invoice.objects.values_list("pk", flat=True)) == [invoice.pk]
     link = InvoiceLink.objects.get()
     assert (link.connection, link.invoice, link.external_id, link.number) == (connection, invoice, "Opnel5aKBz",
