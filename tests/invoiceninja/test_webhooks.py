@@ -410,3 +410,22 @@ def test_a_second_invoice_ninja_s_invoice_of_the_same_id_is_its_own_invoice(conn
         deliver(instance, "create_client", fixture("client.json"))
         deliver(instance, "create_invoice", dict(fixture("invoice.json"), number=number))
     assert sorted(Invoice.objects.values_list("number", flat=True)) == ["B-0007", "F-0042"]
+
+
+def test_a_quote_imported_from_invoice_ninja_says_so_on_its_timeline_in_its_customer_s_currency(connection):
+    deliver(connection, "create_client", fixture("client.json"))
+    Company.objects.update(currency="CHF")
+    event = deliver(connection, "create_quote", fixture("quote.json"))
+    quote = Quote.objects.get()
+    assert quote.currency == "CHF"
+    assert QuoteLink.objects.get(quote=quote).number == fixture("quote.json")["number"]
+    said = TimelineEntry.objects.filter(object_id=str(quote.pk), webhook_event=event, provider="invoiceninja")
+    imported = said.get(message_id="Devis importé depuis Invoice Ninja.")
+    assert imported.text == "Devis importé depuis Invoice Ninja."
+    assert imported.external_ids == {"invoiceninja_id": fixture("quote.json")["id"]}
+
+
+def test_a_quote_created_by_the_console_and_adopted_shows_invoice_ninja_s_number(connection, quote):
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, "create_quote", dict(fixture("quote.json"), private_notes=f"[console:quote:{quote.pk}]"))
+    assert QuoteLink.objects.get(quote=quote).number == fixture("quote.json")["number"]
