@@ -176,3 +176,15 @@ def test_a_payment_after_a_local_edit_leaves_the_edit_visible_as_local(connectio
     reconcile.apply_payment(connection, payment("30.00"))
     link.refresh_from_db()
     assert link.last_synced_at == before
+
+
+@pytest.mark.parametrize("total, amount, status", [("0.50", "0.50", Invoice.Status.PAID),
+                                                   ("0.50", "0.49", Invoice.Status.PARTIAL),
+                                                   ("100.00", "0.01", Invoice.Status.PARTIAL)])
+def test_a_small_invoice_is_paid_by_its_total_and_a_first_cent_makes_any_invoice_partly_paid(connection, customer,
+                                                                                           total, amount, status):
+    invoice = linked_invoice(connection, customer, total=total)
+    reconcile.apply_payment(connection, payment(amount))
+    assert state(invoice) == (status, Decimal(amount))
+    entry = TimelineEntry.objects.filter(message__startswith="Facture «").get()
+    assert entry.text == f"Facture « {status.label} » (payé : {amount.replace('.', ',')}\xa0€)."

@@ -316,3 +316,116 @@ def test_a_client_whose_id_is_longer_than_any_column_fails_at_once_with_a_reason
     assert (event.status, event.attempts) == (WebhookEvent.Status.FAILED, 1)
     assert "identifiant de 2000 caractères" in event.last_error
     assert not Company.objects.exists()
+
+
+def test_an_invoice_converted_in_invoice_ninja_becomes_the_quote_s_one_invoice_and_converts_it(connection, quote):
+    from django.utils import timezone
+
+    from apps.invoiceninja.models import QuoteMirror
+
+    quote.status, quote.currency, quote.notes = Quote.Status.ACCEPTED, "CHF", "Livraison en mars"
+    quote.save()
+    ClientLink.objects.create(connection=connection, company=quote.company, external_id="VolejRejNm",
+                              last_synced_at=timezone.now())
+    quote_link = QuoteLink.objects.create(connection=connection, quote=quote, external_id="Qu000001",
+                                          last_synced_at=timezone.now())
+    QuoteMirror.objects.create(connection=connection, external_id="Qu000001", invoice_id="Opnel5aKBz")
+    event = deliver(connection, "create_invoice", fixture("invoice.json"))
+    deliver(connection, "create_invoice", fixture("invoice.json"))  # delivered again: still one invoice
+    invoice = Invoice.objects.get()
+    quote.refresh_from_db()
+    assert (invoice.quote, invoice.currency, invoice.title, invoice.notes) == (
+        quote, "CHF", "Refonte du site", "Livraison en mars")
+    assert InvoiceLink.objects.get(invoice=invoice).number == "F-0042"
+    assert quote.status == Quote.Status.CONVERTED
+    said = {(entry.target, entry.text) for entry in TimelineEntry.objects.filter(webhook_event=event)}
+    assert said == {(quote, "Converti en facture F-0042 dans Invoice Ninja."),
+                    (invoice, "Invoice Ninja : statut « Envoyée ».")}
+    # Becoming « converted » is Invoice Ninja's doing, not a local edit: its next change of the quote applies.
+    quote_link.refresh_from_db()
+    assert not quote_link.has_local_changes(quote)
+
+
+def test_an_invoice_imported_before_its_quote_was_known_is_attached_to_it_not_duplicated(connection, quote):
+    from apps.invoiceninja import reconcile
+
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, "create_invoice", fixture("invoice.json"))  # no marker, no mirror: a plain import
+    imported = Invoice.objects.get()
+    assert imported.quote is None
+    joined = reconcile.invoice_from_converted_quote(connection, quote, fixture("invoice.json"))
+    assert joined.pk == imported.pk and Invoice.objects.count() == 1
+    imported.refresh_from_db()
+    assert imported.quote == quote
+
+
+def test_an_invoice_created_by_the_console_is_adopted_not_duplicated(connection):
+    # The webhook can arrive before the action saved its link: the marker in the private notes finds the invoice.
+    deliver(connection, "create_client", fixture("client.json"))
+    invoice = Invoice.objects.create(company=Company.objects.get(), title="Acompte", status=Invoice.Status.DRAFT)
+    marked = dict(fixture("invoice.json"), private_notes=f"[console:invoice:{invoice.pk}]")
+    deliver(connection, "create_invoice", marked)
+    assert list(Invoice.objects.values_list("pk", flat=True)) == [invoice.pk]
+    link = InvoiceLink.objects.get()
+    assert (link.connection, link.invoice, link.external_id, link.number) == (connection, invoice, "Opnel5aKBz",
+                                                                              "F-0042")
+    assert not link.has_local_changes(invoice)  # in step: Invoice Ninja's next change applies
+
+
+@pytest.mark.parametrize("amount, counts", [(0.01, True), (0, False)])
+def test_a_payment_counts_from_its_first_cent(connection, amount, counts):
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, "create_invoice", fixture("invoice.json"))
+    payment = fixture("payment_webhook.json")
+    payment["amount"] = payment["paymentables"][0]["amount"] = amount
+    deliver(connection, "create_payment", payment)
+    invoice = Invoice.objects.get()
+    assert Payment.objects.filter(invoice=invoice).exists() is counts
+    assert invoice.status == (Invoice.Status.PARTIAL if counts else Invoice.Status.SENT)
+
+
+@responses.activate
+def test_a_second_invoice_ninja_never_pays_the_first_one_s_invoice_of_the_same_id(connection):
+    from apps.core.webhooks.processing import HandlerFailed
+
+    other = Connection.objects.create(provider="invoiceninja", name="IN 2", slug="in-2", base_url="https://in2.test",
+                                      secrets={"api_token": "tok-abcdef0123456789"}, webhook_secrets=[WEBHOOK_SECRET])
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, "create_invoice", fixture("invoice.json"))
+    first = Invoice.objects.get()
+    # The other instance's payment names an invoice id known only from the first one: it is asked of the other
+    # instance (unreachable here, so the event waits for a retry), never taken for the first one's invoice.
+    try:
+        deliver(other, "create_payment", fixture("payment_webhook.json"))
+    except HandlerFailed:
+        pass
+    first.refresh_from_db()
+    assert (first.status, first.amount_paid, Payment.objects.count()) == (Invoice.Status.SENT, 0, 0)
+
+
+def test_a_second_invoice_ninja_s_invoice_of_the_same_id_is_its_own_invoice(connection):
+    other = Connection.objects.create(provider="invoiceninja", name="IN 2", slug="in-2", base_url="https://in2.test",
+                                      secrets={"api_token": "tok-abcdef0123456789"}, webhook_secrets=[WEBHOOK_SECRET])
+    for instance, number in ((connection, "F-0042"), (other, "B-0007")):
+        deliver(instance, "create_client", fixture("client.json"))
+        deliver(instance, "create_invoice", dict(fixture("invoice.json"), number=number))
+    assert sorted(Invoice.objects.values_list("number", flat=True)) == ["B-0007", "F-0042"]
+
+
+def test_a_quote_imported_from_invoice_ninja_says_so_on_its_timeline_in_its_customer_s_currency(connection):
+    deliver(connection, "create_client", fixture("client.json"))
+    Company.objects.update(currency="CHF")
+    event = deliver(connection, "create_quote", fixture("quote.json"))
+    quote = Quote.objects.get()
+    assert quote.currency == "CHF"
+    assert QuoteLink.objects.get(quote=quote).number == fixture("quote.json")["number"]
+    said = TimelineEntry.objects.filter(object_id=str(quote.pk), webhook_event=event, provider="invoiceninja")
+    imported = said.get(message_id="Devis importé depuis Invoice Ninja.")
+    assert imported.text == "Devis importé depuis Invoice Ninja."
+    assert imported.external_ids == {"invoiceninja_id": fixture("quote.json")["id"]}
+
+
+def test_a_quote_created_by_the_console_and_adopted_shows_invoice_ninja_s_number(connection, quote):
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, "create_quote", dict(fixture("quote.json"), private_notes=f"[console:quote:{quote.pk}]"))
+    assert QuoteLink.objects.get(quote=quote).number == fixture("quote.json")["number"]
