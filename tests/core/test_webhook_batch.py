@@ -64,6 +64,12 @@ def effects_of(event_id):
     return TimelineEntry.objects.filter(webhook_event_id=event_id).count()
 
 
+def assert_processed_once(event_ids):
+    for event_id in event_ids:
+        event = WebhookEvent.objects.get(pk=event_id)
+        assert (event.status, effects_of(event_id)) == (Status.PROCESSED, 1)
+
+
 def console_worker():
     worker = django_rq.get_worker("webhooks")
     assert isinstance(worker, ConsoleWorker)
@@ -114,9 +120,7 @@ def test_jobs_taken_by_a_worker_that_died_mid_batch_are_enqueued_again_once_its_
         queue.connection.hset(Job.key_for(job_id_for(event_id)), "last_heartbeat", stale)
     assert sweep_stuck_events() == 3
     console_worker().work(burst=True)
-    for event_id in event_ids:
-        event = WebhookEvent.objects.get(pk=event_id)
-        assert (event.status, effects_of(event_id)) == (Status.PROCESSED, 1)
+    assert_processed_once(event_ids)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -134,9 +138,7 @@ def test_a_stop_requested_mid_batch_puts_the_jobs_not_run_back_at_the_head_of_th
     assert {WebhookEvent.objects.get(pk=event_id).status for event_id in left} == {Status.QUEUED}
 
     console_worker().work(burst=True)
-    for event_id in left:
-        event = WebhookEvent.objects.get(pk=event_id)
-        assert (event.status, effects_of(event_id)) == (Status.PROCESSED, 1)
+    assert_processed_once(left)
 
 
 @pytest.mark.django_db(transaction=True)
