@@ -57,7 +57,7 @@ def test_an_invoice_is_paid_exactly_when_its_payments_reach_its_total(connection
 
 
 def test_the_payment_and_the_new_status_are_written_on_the_invoice_timeline_once(connection, customer):
-    invoice = linked_invoice(connection, customer)
+    linked_invoice(connection, customer)
     reconcile.apply_payment(connection, payment("100.00"))
     reconcile.apply_payment(connection, payment("100.00"))  # delivered twice
     messages = list(TimelineEntry.objects.order_by("pk").values_list("message", "level"))
