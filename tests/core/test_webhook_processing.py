@@ -206,3 +206,77 @@ def test_a_vendor_error_is_still_retried(hook, handler):
     event = stored_event(hook)
     with pytest.raises(HandlerFailed):
         process_event(event.pk)
+
+
+def missing_required_value(event):
+    """Writes, then a row without a value its column requires (NOT NULL: SQLSTATE 23502, SQLite's own words)."""
+    from apps.hub.models import Company
+
+    record_effect(event)
+    Company.objects.create(name=None)
+
+
+def conflicting_row(event):
+    """Writes, then a row that a concurrent write may already hold (UNIQUE: a retry may find it resolved)."""
+    from django.contrib.auth.models import User
+
+    record_effect(event)
+    User.objects.create(username="deja-la")
+
+
+@pytest.mark.django_db
+def test_a_required_value_missing_fails_at_once_with_a_reason_and_is_not_retried(hook):
+    providers.get(hook.scheme.provider_key).webhook_handlers[HANDLED_TYPE] = missing_required_value
+    event = stored_event(hook)
+    assert process_event(event.pk) == Status.FAILED  # no HandlerFailed: RQ schedules no retry
+    event.refresh_from_db()
+    assert event.last_error.startswith("Données refusées, sans nouvel essai (IntegrityError")
+    assert effects() == 0
+
+
+@pytest.mark.django_db
+def test_a_unique_conflict_in_a_handler_is_retried(hook):
+    from django.contrib.auth.models import User
+
+    User.objects.create(username="deja-la")
+    providers.get(hook.scheme.provider_key).webhook_handlers[HANDLED_TYPE] = conflicting_row
+    event = stored_event(hook)
+    with pytest.raises(HandlerFailed):
+        process_event(event.pk)
+    event.refresh_from_db()
+    assert event.status == Status.FAILED and not event.last_error.startswith("Données refusées")
+    assert effects() == 0
+
+
+@pytest.mark.parametrize("refusal, permanent", [
+    ("CHECK constraint failed: montant_positif", True),
+    ("NOT NULL constraint failed: hub_company.name", True),
+    ("UNIQUE constraint failed: auth_user.username", False),
+    ("FOREIGN KEY constraint failed", False),
+])
+def test_sqlites_words_for_a_refusal_decide_whether_a_retry_could_help(refusal, permanent):
+    from django.db import IntegrityError
+
+    from apps.core.webhooks.processing import is_permanent
+
+    assert is_permanent(IntegrityError(refusal)) is permanent
+
+
+@pytest.mark.django_db
+def test_a_replayed_event_waiting_in_the_queue_is_not_enqueued_twice_by_the_sweeper(
+        hook, handler, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.core.webhooks.maintenance import sweep_stuck_events
+
+    event = stored_event(hook)
+    run_worker()  # fails once: replayable
+    django_rq.get_queue("webhooks").empty()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert replay(WebhookEvent.objects.filter(pk=event.pk)) == 1
+    WebhookEvent.objects.filter(pk=event.pk).update(received_at=timezone.now() - timedelta(minutes=5))
+
+    assert sweep_stuck_events() == 0, "the sweeper did not recognise the replay's job as the event's own"
+    assert django_rq.get_queue("webhooks").count == 1
