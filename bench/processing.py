@@ -7,11 +7,11 @@ The database name must hold the word `bench` between underscores (`console_bench
 database, creates an Invoice Ninja connection (with its encrypted secrets, as a real one has) and one client,
 and empties the Redis database's RQ keys. Each round stores --events fresh deliveries (half `create_quote`,
 half `create_invoice`, new external ids each round, from tests/invoiceninja/fixtures) as the inbox leaves them
-(`queued`), then times, in alternating order:
+(`received`), then times, in alternating order:
 
-- project: the deliveries enqueued on `webhooks` (not timed), then one `apps.core.worker.ConsoleWorker` —
-  built as `manage.py rqworker webhooks --burst` builds it — running in this process until the queue is empty
-  (`work(burst=True)`: claim, row lock, handler, status, live feed, RQ bookkeeping, heartbeats);
+- project: one `apps.core.worker.ConsoleWorker` — built as `manage.py rqworker webhooks --burst` builds it —
+  running in this process until nothing waits (`work(burst=True)`: the dispatch of the waiting rows to the
+  `webhooks` queue, 500 at a time, then claim, row lock, handler, status, live feed, RQ bookkeeping, heartbeats);
 - baseline: the same kind of rows read once with their connection, then each Invoice Ninja handler called
   directly in a loop, each in its own transaction (the handler's own SQL and live pushes, nothing else).
 
@@ -113,7 +113,6 @@ def main():
     from django.db import transaction
 
     from apps.core.models import Connection, WebhookEvent
-    from apps.core.webhooks.processing import enqueue_processing
     from apps.core.worker import ConsoleWorker
     from apps.invoiceninja.handlers import HANDLERS
 
@@ -144,22 +143,19 @@ def main():
     with transaction.atomic():
         HANDLERS["create_client"](client_event)
 
-    def store(tag: str, count: int) -> list[int]:
+    def store(tag: str, count: int, status=WebhookEvent.Status.RECEIVED) -> list[int]:
         rows = []
         for n in range(count):
             kind = ("quote", "invoice")[n % 2]
             body = dict(fixtures[kind], id=f"{tag}{kind[0]}{n:05d}", number=f"{tag}-{n:05d}")
             rows.append(WebhookEvent(
                 connection=connection, provider="invoiceninja", event_type=f"create_{kind}",
-                provider_event_id=f"{tag}-{n}", body=json.dumps(body).encode(), status=WebhookEvent.Status.QUEUED,
+                provider_event_id=f"{tag}-{n}", body=json.dumps(body).encode(), status=status,
                 headers={"content-type": "application/json"}))
         return [event.pk for event in WebhookEvent.objects.bulk_create(rows)]
 
     def run_project(tag: str, count: int, meter=contextlib.nullcontext) -> float:
         event_ids = store(tag, count)
-        for event_id in event_ids:
-            if not enqueue_processing(event_id):
-                sys.exit("Redis injoignable.")
         worker = django_rq.get_worker("webhooks", name=f"bench-{tag}")
         assert isinstance(worker, ConsoleWorker), type(worker)
         db.close()  # as rqworker does before its loop
@@ -173,7 +169,7 @@ def main():
         return elapsed
 
     def run_baseline(tag: str, count: int, meter=contextlib.nullcontext) -> float:
-        event_ids = store(tag, count)
+        event_ids = store(tag, count, WebhookEvent.Status.QUEUED)  # never dispatched: called directly
         with meter():
             began, cpu = time.perf_counter(), time.process_time()
             for event in WebhookEvent.objects.filter(pk__in=event_ids).select_related("connection").order_by("pk"):
@@ -224,7 +220,7 @@ def main():
 def count_pass(count, run_project, run_baseline, db):
     from django.conf import settings
 
-    print(f"\nComptage sur {count} événements (passe séparée, non chronométrée ; stockage et mise en file exclus) :\n")
+    print(f"\nComptage sur {count} événements (passe séparée, non chronométrée ; stockage exclu, mise en file comprise) :\n")
     print("| côté | requêtes SQL / év. | commandes Redis / év. | connexions Redis ouvertes | détail Redis / év. |")
     print("| --- | ---: | ---: | ---: | --- |")
     for side, runner in (("worker", run_project), ("gestionnaire seul", run_baseline)):

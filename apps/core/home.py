@@ -159,10 +159,11 @@ def feed_row(event: WebhookEvent) -> FeedRow:
                    event_label(event.provider, event.event_type))
 
 
+def feed_events():
+    """What a feed row reads of its events (not their bodies)."""
+    return WebhookEvent.objects.select_related("connection").only(
+        "provider", "event_type", "status", "received_at", "connection", "connection__name", "connection__slug")
+
+
 def latest_webhooks(limit: int = FEED_SIZE) -> list[FeedRow]:
-    events = (
-        WebhookEvent.objects.select_related("connection")
-        .only("provider", "event_type", "status", "received_at", "connection", "connection__name", "connection__slug")
-        .order_by("-received_at", "-id")[:limit]
-    )
-    return [feed_row(event) for event in events]
+    return [feed_row(event) for event in feed_events().order_by("-received_at", "-id")[:limit]]

@@ -4,6 +4,8 @@ from django.dispatch import Signal
 
 # sender=WebhookEvent class, event=<WebhookEvent>; sent after the row is committed.
 webhook_event_stored = Signal()
+# sender=WebhookEvent class, event_ids=[ids]: deliveries just handed to the worker's queue (webhooks.dispatch).
+webhook_events_queued = Signal()
 # sender=WebhookEvent class, event=<WebhookEvent>; sent after processing ends (processed or failed).
 webhook_event_processed = Signal()
 # sender=SyncRun class, run=<SyncRun>; sent after every page and at the end of a run.

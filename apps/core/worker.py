@@ -27,6 +27,9 @@ it is alive.
 
 - Webhook jobs in batches: after a webhook job, the ones queued behind it run without RQ's per-job bookkeeping
   (apps.core.webhooks.batch), about half the worker's cost per event.
+- Stored deliveries handed to the queue: a worker of the `webhooks` queue runs the dispatcher
+  (apps.core.webhooks.dispatch) in a thread woken by each committed delivery, and dispatches once more before
+  each dequeue (the only way in burst mode, which starts no thread).
 
 A job cut off by an outage is not re-run here: its row (webhook event, action run) is still unsettled, and the
 sweepers re-enqueue it once Redis is back (apps.core.webhooks.maintenance, apps.core.actions).
@@ -37,14 +40,14 @@ from __future__ import annotations
 import threading
 import time
 
-from django.db import connections
+from django.db import DatabaseError, connections
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 
-from apps.core.webhooks import batch
+from apps.core.webhooks import batch, dispatch
 
 REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError)
 REDIS_WAIT_MAX_SECONDS = 2.0
@@ -67,6 +70,7 @@ class ConsoleWorker(SimpleWorker):
         self.job_heartbeat = JobHeartbeat(self)
         self.batch = batch.Batch()
         self.last_job_ended = time.monotonic()
+        self.dispatcher = dispatch.Dispatcher() if batch.QUEUE in self.queue_names() else None
 
     def _set_ip_address(self, connection) -> None:
         # Called while constructing, before work(): a worker started before Redis must wait, not exit.
@@ -185,6 +189,8 @@ class ConsoleWorker(SimpleWorker):
             self.wait_for_redis(exc)
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        if self.dispatcher is not None:
+            self.dispatch_waiting_deliveries(start_thread=timeout is not None)
         while True:
             try:
                 return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
@@ -192,6 +198,16 @@ class ConsoleWorker(SimpleWorker):
                 self.wait_for_redis(exc)
                 if self._stop_requested:
                     return None
+
+    def dispatch_waiting_deliveries(self, *, start_thread: bool) -> None:
+        try:
+            dispatch.dispatch_all()
+        except DatabaseError as exc:
+            # The database is away: the deliveries wait in it, the dispatcher thread retries.
+            self.log.warning("Worker %s: webhooks en attente non répartis (%s)", self.name, exc)
+            self.close_db_connections()
+        if start_thread and self.dispatcher.ident is None:
+            self.dispatcher.start()
 
     def heartbeat(self, timeout=None, pipeline=None):
         if pipeline is not None:
@@ -206,6 +222,8 @@ class ConsoleWorker(SimpleWorker):
 
     def teardown(self):
         self.job_heartbeat.stop()
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
         try:
             super().teardown()
         except REDIS_ERRORS:

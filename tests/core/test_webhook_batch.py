@@ -14,6 +14,7 @@ from rq.utils import utcformat
 from apps.core import providers
 from apps.core.models import Connection, TimelineEntry, WebhookEvent
 from apps.core.webhooks import batch
+from apps.core.webhooks.dispatch import dispatch_received
 from apps.core.webhooks.maintenance import sweep_stuck_events
 from apps.core.webhooks.processing import job_id_for
 from apps.core.worker import ConsoleWorker
@@ -57,6 +58,7 @@ def deliver(hook, count, **payload_fields):
     for _ in range(count):
         assert hook.post(**payload_fields).status_code == 200
         ids.append(WebhookEvent.objects.latest("id").pk)
+    assert dispatch_received() == count  # as the worker's dispatcher does
     return ids
 
 

@@ -14,6 +14,7 @@ from apps.core import providers
 from apps.core.models import WebhookEvent
 from apps.core.webhooks import views
 from apps.core.webhooks.checks import ID_NO_WEBHOOK_SECRET
+from apps.core.webhooks.dispatch import dispatch_received
 from apps.core.webhooks.redaction import MASK
 from tests.core.webhook_doubles import HANDLED_TYPE, Base64BodyScheme, b64_hmac, make_connection, payload, \
     registered_hook
@@ -33,15 +34,18 @@ def queued_jobs():
     return django_rq.get_queue("webhooks").count
 
 
-def test_valid_handled_event_is_stored_then_queued_after_commit(hook, django_capture_on_commit_callbacks):
+def test_valid_handled_event_is_stored_then_queued_by_the_dispatcher(hook, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = hook.post(event_id="evt-1")
     assert response.status_code == 200
     event = WebhookEvent.objects.get()
-    assert response.json()["id"] == event.pk
-    assert (event.status, event.event_type, event.provider_event_id) == (Status.QUEUED, HANDLED_TYPE, "evt-1")
+    assert response.json() == {"status": Status.RECEIVED, "id": event.pk}
+    assert (event.status, event.event_type, event.provider_event_id) == (Status.RECEIVED, HANDLED_TYPE, "evt-1")
     assert event.remote_addr == "127.0.0.1"
-    assert queued_jobs() == 1
+    assert queued_jobs() == 0
+    dispatch_received()
+    event.refresh_from_db()
+    assert (event.status, queued_jobs()) == (Status.QUEUED, 1)
 
 
 def test_unknown_event_type_is_acknowledged_and_ignored(hook, django_capture_on_commit_callbacks):
@@ -49,6 +53,7 @@ def test_unknown_event_type_is_acknowledged_and_ignored(hook, django_capture_on_
         response = hook.post(event_type="thing.nobody-handles-this")
     assert response.status_code == 200
     assert WebhookEvent.objects.get().status == Status.IGNORED
+    dispatch_received()
     assert queued_jobs() == 0
 
 
@@ -68,6 +73,7 @@ def test_redelivery_is_acknowledged_marked_duplicate_and_not_queued(hook, django
     original, duplicate = WebhookEvent.objects.order_by("id")
     assert second.json()["status"] == Status.DUPLICATE
     assert (duplicate.status, duplicate.duplicate_of_id) == (Status.DUPLICATE, original.pk)
+    dispatch_received()
     assert queued_jobs() == 1
 
 

@@ -15,6 +15,7 @@ from apps.core import home, providers, signals
 from apps.core.models import WebhookEvent
 from apps.core.providers import EventDescription
 from apps.core.webhooks import views
+from apps.core.webhooks.dispatch import dispatch_received
 from apps.core.webhooks.inbox import store_rejected, store_verified
 from tests.core.webhook_doubles import (
     HANDLED_TYPE,
@@ -246,7 +247,7 @@ def test_the_rejected_quota_is_per_connection(hook, settings):
     assert WebhookEvent.objects.filter(connection=other).count() == 1
 
 
-# Enqueued only once committed ----------------------------------------------------------------------------------
+# Handed to the worker only once committed ------------------------------------------------------------------------
 @pytest.mark.django_db(transaction=True)
 def test_processing_is_enqueued_only_after_the_delivery_commits(redis_connection):
     hook = registered_hook(Base64BodyScheme)
@@ -257,6 +258,8 @@ def test_processing_is_enqueued_only_after_the_delivery_commits(redis_connection
                                    EventDescription(event_type=HANDLED_TYPE, event_key="evt-commit"),
                                    body=b"{}", headers={}, remote_addr=None)
             assert queued_jobs() == 0  # a worker must not look for a row it cannot see yet
+        assert queued_jobs() == 0  # the request writes no job: the dispatcher takes committed rows
+        assert dispatch_received() == 1
         assert queued_jobs() == 1
         event.refresh_from_db()
         assert event.status == Status.QUEUED
@@ -269,10 +272,11 @@ def test_a_delivery_whose_transaction_rolls_back_enqueues_nothing_and_announces_
     hook = registered_hook(Base64BodyScheme)
     announced = []
 
-    def listener(sender, event, **kwargs):
-        announced.append(event.pk)
+    def listener(sender, event=None, event_ids=(), **kwargs):
+        announced.extend([event.pk] if event is not None else event_ids)
 
     signals.webhook_event_stored.connect(listener, sender=WebhookEvent)
+    signals.webhook_events_queued.connect(listener, sender=WebhookEvent)
     try:
         provider = providers.get(hook.connection.provider)
         with pytest.raises(RuntimeError), transaction.atomic():
@@ -280,6 +284,7 @@ def test_a_delivery_whose_transaction_rolls_back_enqueues_nothing_and_announces_
                            body=b"{}", headers={}, remote_addr=None)
             store_rejected(hook.connection, body=b"{}", headers={}, error="x", remote_addr=None)
             raise RuntimeError("the request failed after storing")
+        assert dispatch_received() == 0
         assert queued_jobs() == 0 and announced == []
         assert not WebhookEvent.objects.exists()
         with transaction.atomic():
@@ -288,9 +293,12 @@ def test_a_delivery_whose_transaction_rolls_back_enqueues_nothing_and_announces_
                                     body=b"{}", headers={}, remote_addr=None)
             rejected = store_rejected(hook.connection, body=b"{}", headers={}, error="x", remote_addr=None)
             assert announced == []
-        assert announced == [stored.pk, rejected.pk]
+        assert announced == [rejected.pk]  # the refused one at once; the one to process when it is queued
+        dispatch_received()
+        assert announced == [rejected.pk, stored.pk]
     finally:
         signals.webhook_event_stored.disconnect(listener, sender=WebhookEvent)
+        signals.webhook_events_queued.disconnect(listener, sender=WebhookEvent)
         providers.unregister(hook.scheme.provider_key)
 
 
@@ -387,10 +395,10 @@ def test_a_redelivery_points_at_its_own_original_on_its_own_connection(hook):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_answer_says_queued_once_the_delivery_is_queued(redis_connection):
+def test_the_answer_says_received_until_the_worker_takes_it(redis_connection):
     hook = registered_hook(Base64BodyScheme)
     try:
         response = hook.post(event_id="evt-queued")
-        assert response.json()["status"] == Status.QUEUED
+        assert response.json()["status"] == Status.RECEIVED
     finally:
         providers.unregister(hook.scheme.provider_key)

@@ -1,8 +1,9 @@
 """What one delivery costs the inbox under a server (autocommit): statements, Redis connections, live pushes.
 
-Behaviour a burst of deliveries depends on (issue 11): one INSERT after the connection lookup, the job in
-Redis through a connection that stays open, no feed row rendered while no page listens — and the same
-guarantees as before (queued with its job, received when Redis refuses it).
+Behaviour a burst of deliveries depends on (issue 11): one INSERT after the connection lookup and no job
+written by the request (the worker's dispatcher queues the row), Redis through a connection that stays open,
+no feed row rendered while no page listens — and the same guarantees as before (queued with its job once
+dispatched, received while Redis refuses it).
 """
 
 import json
@@ -21,6 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from apps.core import live, live_feed, providers, redis_clients
 from apps.core.models import WebhookEvent
+from apps.core.webhooks.dispatch import dispatch_received
 from tests.core.webhook_doubles import Base64BodyScheme, registered_hook
 
 Status = WebhookEvent.Status
@@ -34,7 +36,7 @@ def hook(redis_connection):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_delivery_is_one_insert_once_its_connection_is_known_and_leaves_a_queued_job(hook):
+def test_a_delivery_is_one_insert_once_its_connection_is_known_and_its_row_is_queued_by_the_dispatcher(hook):
     with CaptureQueriesContext(db_connection) as first:
         hook.post()  # the first delivery of a process reads its connection
     lookups = [query["sql"] for query in first.captured_queries if '"core_connection"' in query["sql"]]
@@ -44,11 +46,15 @@ def test_a_delivery_is_one_insert_once_its_connection_is_known_and_leaves_a_queu
 
     with CaptureQueriesContext(db_connection) as captured:
         response = hook.post()
-    assert response.status_code == 200 and response.json()["status"] == Status.QUEUED
+    assert response.status_code == 200 and response.json()["status"] == Status.RECEIVED
     statements = [query["sql"] for query in captured.captured_queries]
     assert len(statements) == 1, statements
-    assert statements[0].startswith('INSERT INTO "core_webhookevent"')
+    assert 'INSERT INTO "core_webhookevent"' in statements[0]
     event = WebhookEvent.objects.get(pk=response.json()["id"])
+    assert event.status == Status.RECEIVED
+    assert django_rq.get_queue("webhooks").count == 0
+    assert dispatch_received() == 2
+    event.refresh_from_db()
     assert event.status == Status.QUEUED
     assert [job.args for job in django_rq.get_queue("webhooks").get_jobs()][-1] == (event.pk,)
 
@@ -61,6 +67,7 @@ def test_deliveries_reuse_one_redis_connection(hook, redis_connection):
         assert hook.post().status_code == 200
     opened = redis_connection.info("stats")["total_connections_received"] - opened_before
     assert opened <= 1  # was one per delivery (a new client each time)
+    assert dispatch_received() == 21
     assert django_rq.get_queue("webhooks").count == 21
 
 
@@ -104,12 +111,15 @@ def test_no_feed_row_is_rendered_while_nobody_listens(hook, monkeypatch):
     monkeypatch.setattr(live_feed, "render_to_string",
                         lambda *args, **kwargs: rendered.append(args[0]) or original(*args, **kwargs))
     assert hook.post().status_code == 200
+    dispatch_received()
     assert rendered == []
 
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(live_feed.GROUP, channel)
     assert hook.post().status_code == 200
+    assert rendered == []  # the request renders nothing: the dispatcher announces the rows it queues
+    dispatch_received()
     assert rendered == ["core/home/webhook_feed_insert.html"]
     assert "webhook-feed-" in async_to_sync(layer.receive)(channel)["html"]
 

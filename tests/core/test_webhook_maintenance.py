@@ -8,14 +8,15 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
-from rq import SimpleWorker
 from rq.job import Job, JobStatus
 
 from apps.core import providers
 from apps.core.models import TimelineEntry, WebhookEvent
+from apps.core.webhooks.dispatch import dispatch_received
 from apps.core.webhooks.maintenance import purge_old_events, sweep_stuck_events
 from apps.core.webhooks.processing import job_id_for
 from tests.core.webhook_doubles import Base64BodyScheme, make_connection, registered_hook
+from tests.workers import run_jobs
 
 Status = WebhookEvent.Status
 
@@ -54,7 +55,7 @@ def test_sweeper_enqueues_events_received_while_redis_was_down(hook, redis_down)
     redis_down.undo()
     assert sweep_stuck_events() == 1
     assert WebhookEvent.objects.get().status == Status.QUEUED
-    django_rq.get_worker("webhooks", worker_class=SimpleWorker).work(burst=True)
+    run_jobs("webhooks")
     assert WebhookEvent.objects.get().status == Status.PROCESSED
     assert TimelineEntry.objects.count() == 1
 
@@ -63,6 +64,7 @@ def test_sweeper_enqueues_events_received_while_redis_was_down(hook, redis_down)
 def test_sweeper_picks_up_an_event_whose_worker_died_mid_processing(hook):
     hook.post()
     event = WebhookEvent.objects.get()
+    assert dispatch_received() == 1
     # A worker took the job, claimed the event, then died: its job stays `started`, its heartbeat stops.
     queue = django_rq.get_queue("webhooks")
     job = Job.fetch(job_id_for(event.pk), connection=queue.connection)
@@ -72,7 +74,7 @@ def test_sweeper_picks_up_an_event_whose_worker_died_mid_processing(hook):
     WebhookEvent.objects.filter(pk=event.pk).update(status=Status.PROCESSING, attempts=1)
     age([event.pk], minutes=10)
     assert sweep_stuck_events() == 1
-    django_rq.get_worker("webhooks", worker_class=SimpleWorker).work(burst=True)
+    run_jobs("webhooks")
     event.refresh_from_db()
     assert (event.status, event.attempts, TimelineEntry.objects.count()) == (Status.PROCESSED, 2, 1)
 

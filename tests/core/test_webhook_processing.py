@@ -2,13 +2,13 @@
 
 import django_rq
 import pytest
-from rq import SimpleWorker
 from rq.registry import ScheduledJobRegistry
 
 from apps.core import providers, signals
 from apps.core.models import Connection, TimelineEntry, WebhookEvent
 from apps.core.webhooks.processing import HandlerFailed, mark_ignored, process_event, replay
 from tests.core.webhook_doubles import HANDLED_TYPE, Base64BodyScheme, record_effect, registered_hook
+from tests.workers import run_jobs
 
 Status = WebhookEvent.Status
 
@@ -53,7 +53,7 @@ def effects():
 
 
 def run_worker():
-    django_rq.get_worker("webhooks", worker_class=SimpleWorker).work(burst=True)
+    run_jobs("webhooks")
 
 
 @pytest.mark.django_db
@@ -156,7 +156,7 @@ def test_processed_signal_is_sent_after_commit(hook, handler, django_capture_on_
 def test_real_worker_processes_what_the_inbox_enqueued(hook, handler):
     handler.failing = False
     response = hook.post()
-    assert response.json()["status"] == Status.QUEUED
+    assert response.json()["status"] == Status.RECEIVED
     run_worker()
     event = WebhookEvent.objects.get()
     assert (event.status, event.attempts, effects()) == (Status.PROCESSED, 1, 1)

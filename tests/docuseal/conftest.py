@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import django_rq
 import pytest
 from django.contrib.auth.models import Permission, User
-from rq import SimpleWorker
 
 from apps.core.models import Connection
 from apps.docuseal.sandbox import state
 from apps.docuseal.sandbox.models import SandboxAccount
 from apps.hub.models import Company, Contact, Quote
+from tests import workers
 
 API_KEY = "ds-key-0123456789abcdef"
 HMAC_SECRET = "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtMTIz"
@@ -55,7 +54,7 @@ def staff(db):
 
 
 def run_jobs(queue: str) -> None:
-    django_rq.get_worker(queue, worker_class=SimpleWorker).work(burst=True)
+    workers.run_jobs(queue)
 
 
 @pytest.fixture

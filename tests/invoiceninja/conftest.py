@@ -6,15 +6,14 @@ import json
 import secrets
 from pathlib import Path
 
-import django_rq
 import pytest
 from django.contrib.auth.models import Permission, User
-from rq import SimpleWorker
 
 from apps.core.models import Connection
 from apps.hub.models import Company, Contact, Quote
 from apps.invoiceninja import sandbox
 from apps.invoiceninja.sandbox_state import SandboxAccount
+from tests.workers import run_jobs
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASE = "https://in.example.test"
@@ -76,11 +75,11 @@ def staff(db):
 
 
 def run_webhook_jobs():
-    django_rq.get_worker("webhooks", worker_class=SimpleWorker).work(burst=True)
+    run_jobs("webhooks")
 
 
 def run_default_jobs():
-    django_rq.get_worker("default", worker_class=SimpleWorker).work(burst=True)
+    run_jobs("default")
 
 
 @pytest.fixture

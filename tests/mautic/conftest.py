@@ -15,19 +15,18 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import django_rq
 import pytest
 import requests
 import responses
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.utils import timezone
-from rq import SimpleWorker
 
 from apps.core.models import Connection
 from apps.hub.models import Company, Contact, Invoice
 from apps.mautic.sandbox import delivery, records
 from apps.mautic.webhook_registration import register_webhook
+from tests import workers
 
 CONTRACTS = Path(__file__).resolve().parents[1] / "contracts" / "mautic"
 EMULATOR = "http://testserver/sandbox/mautic"
@@ -145,4 +144,4 @@ def accountant(db):
 
 def run_jobs(*queues):
     for queue in queues or ("webhooks", "default"):
-        django_rq.get_worker(queue, worker_class=SimpleWorker).work(burst=True)
+        workers.run_jobs(queue)

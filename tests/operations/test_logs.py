@@ -5,18 +5,17 @@ import io
 import json
 import logging
 
-import django_rq
 import pytest
 import responses
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
-from rq import SimpleWorker
 
 from apps.core import providers
 from apps.core.http import ApiClient, ClientError
 from apps.core.models import ActionRun, Connection, WebhookEvent
 from apps.operations import logs
 from tests.core.webhook_doubles import HANDLED_TYPE, registered_hook
+from tests.workers import run_jobs
 
 API_TOKEN = "tok_live_9f8e7d6c5b4a39281706"
 WEBHOOK_SECRET = "whsec-logs-5b0c1d2e3f4a5b6c"
@@ -75,11 +74,6 @@ def hook(transactional_db, redis_connection):
     providers.unregister(hook.scheme.provider_key)
 
 
-def run_jobs(queue="webhooks"):
-    worker = django_rq.get_worker(queue, worker_class=SimpleWorker)
-    worker.work(burst=True)
-
-
 @responses.activate
 def test_a_delivery_its_job_action_run_and_vendor_call_share_one_correlation_id(hook, log_lines):
     responses.get(f"{VENDOR}/things", json={"ok": True}, headers={"X-Request-Id": "vendor-req-1"})
@@ -100,7 +94,7 @@ def test_a_delivery_its_job_action_run_and_vendor_call_share_one_correlation_id(
     # The delivery is named on the request's own line: one line per delivery, not a second `webhook_stored` one.
     event = WebhookEvent.objects.get()
     assert (request["webhook_event_id"], request["provider"], request["event_type"], request["webhook_status"]) == (
-        event.pk, hook.scheme.provider_key, HANDLED_TYPE, "queued")
+        event.pk, hook.scheme.provider_key, HANDLED_TYPE, "received")
     assert "webhook_stored" not in by_event
     (job,) = by_event["job"]
     assert job["correlation_id"] == correlation_id

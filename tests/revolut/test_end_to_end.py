@@ -2,17 +2,15 @@
 
 Connect through the sandbox consent → sync → an accountant pays a bill above the threshold → a treasurer
 approves → the sandbox completes the transfer (its human page) → its signed webhook marks the bill paid
-and the balance moves. Jobs run in this process through an RQ SimpleWorker, as a worker would run them.
+and the balance moves. Jobs run in this process through the console's own worker class, as a worker would run them.
 """
 
 from decimal import Decimal
 from urllib.parse import unquote, urlsplit
 
-import django_rq
 import pytest
 import requests
 from django.test import Client
-from rq import SimpleWorker
 
 from apps.core import actions
 from apps.core.models import ActionRun, Connection, WebhookEvent
@@ -21,12 +19,12 @@ from apps.revolut import oauth, sandbox_state
 from apps.revolut.actions import PayBillViaRevolut
 from apps.revolut.models import RevolutAccount, RevolutPayment
 from apps.revolut.sandbox_models import SandboxAccount
+from tests import workers
 from tests.revolut.conftest import private_key_pem, user_with
 
 
 def run_jobs():
-    queues = [django_rq.get_queue(name) for name in ("webhooks", "default", "sync")]
-    SimpleWorker(queues, connection=queues[0].connection).work(burst=True)
+    workers.run_jobs("webhooks", "default", "sync")
 
 
 @pytest.fixture

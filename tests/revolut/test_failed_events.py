@@ -7,11 +7,9 @@ from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-import django_rq
 import pytest
 import requests
 from django.utils import timezone
-from rq import SimpleWorker
 
 from apps.core import actions
 from apps.core.http import ClientError
@@ -22,6 +20,7 @@ from apps.revolut.actions import PayBillViaRevolut
 from apps.revolut.client import RevolutClient, error_code
 from apps.revolut.models import RevolutPayment
 from apps.revolut.sandbox_models import SandboxAccount, SandboxWebhookDelivery
+from tests import workers
 from tests.revolut.conftest import OUTAGES, user_with
 
 pytestmark = pytest.mark.django_db
@@ -56,8 +55,7 @@ def failed_events(connection, **params):
 
 
 def run_webhook_jobs():
-    queue = django_rq.get_queue("webhooks")
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    workers.run_jobs("webhooks")
 
 
 # The emulator ----------------------------------------------------------------------------------------------------

@@ -38,6 +38,8 @@ class WebhookEvent(models.Model):
     # On the original: how many redeliveries came after it (their rows keep headers and time, not the body).
     duplicate_count = models.PositiveIntegerField(_("redélivrances"), default=0)
     last_duplicate_at = models.DateTimeField(_("dernière redélivrance le"), null=True, blank=True)
+    # The delivery request's, carried by its job (apps.core.webhooks.dispatch) so their log lines join.
+    correlation_id = models.CharField(_("identifiant de corrélation"), max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = _("webhook reçu")

@@ -12,12 +12,12 @@ from django.db.models import F
 from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 from redis.exceptions import RedisError
+from structlog.contextvars import get_contextvars
 
-from apps.core import jobs, redis_clients, signals
+from apps.core import redis_clients, signals
 from apps.core.models import Connection, WebhookEvent
 from apps.core.providers import EventDescription, Provider
 from apps.core.storable import storable_text
-from apps.core.webhooks.processing import job_id_for, process_event, retry_policy
 from apps.core.webhooks.redaction import redact_headers
 
 logger = logging.getLogger(__name__)
@@ -27,14 +27,11 @@ Status = WebhookEvent.Status
 
 def store_verified(connection: Connection, provider: Provider, description: EventDescription, *,
                    body: bytes, headers, remote_addr: str | None) -> WebhookEvent:
-    """Store a verified delivery and enqueue its processing after commit.
+    """Store a verified delivery: one INSERT, and nothing written to Redis.
 
-    Under a server (autocommit) that is one INSERT: the INSERT commits, so an event to process is stored
-    directly as `queued` and its job enqueued right after; only if Redis refuses the job does it go back to
-    `received`, for the sweeper. A process that dies between the INSERT and the enqueue leaves it `queued`
-    without a job, which the sweeper re-enqueues too (it takes `queued` rows as well as `received` ones).
-    Inside a caller's transaction, whose commit may come much later or never, the row says `received` until
-    that commit has enqueued its job.
+    A delivery to process is stored `received`; the worker's dispatcher (dispatch.py) hands it to the queue once
+    the row is committed, whether the INSERT was its own transaction (a server, in autocommit) or a caller's,
+    committed later (or never: then nobody sees it).
 
     The partial unique constraint on (connection, provider_event_id) decides which of two concurrent
     deliveries of one event wins; the loser is stored as `duplicate` and never processed.
@@ -48,6 +45,7 @@ def store_verified(connection: Connection, provider: Provider, description: Even
         "body": body,
         "headers": redact_headers(headers),
         "remote_addr": remote_addr,
+        "correlation_id": get_contextvars().get("correlation_id", ""),
     }
     in_transaction = transaction.get_connection().in_atomic_block
     if not connection.is_active:
@@ -55,7 +53,7 @@ def store_verified(connection: Connection, provider: Provider, description: Even
     elif description.event_type not in provider.webhook_handlers:
         fields["status"] = Status.IGNORED
     else:
-        fields["status"] = Status.RECEIVED if in_transaction else Status.QUEUED
+        fields["status"] = Status.RECEIVED
 
     try:
         event = _insert(fields, in_transaction)
@@ -74,9 +72,8 @@ def store_verified(connection: Connection, provider: Provider, description: Even
         WebhookEvent.objects.filter(pk=original.pk).update(
             duplicate_count=F("duplicate_count") + 1, last_duplicate_at=event.received_at)
 
-    if event.status in (Status.RECEIVED, Status.QUEUED):
-        transaction.on_commit(lambda: _enqueue(event))
-    transaction.on_commit(lambda: signals.webhook_event_stored.send(sender=WebhookEvent, event=event))
+    if event.status != Status.RECEIVED:  # one to process is announced by the dispatcher, with its batch
+        transaction.on_commit(lambda: signals.webhook_event_stored.send(sender=WebhookEvent, event=event))
     return event
 
 
@@ -131,20 +128,6 @@ def _insert_sql(db, columns) -> tuple[str, bool]:
             ", ".join(["%s"] * len(columns)), f" RETURNING {quote(WebhookEvent._meta.pk.column)}" if returns else "")
         statement = _insert_statements[db.vendor] = (sql, returns)
     return statement
-
-
-def _enqueue(event: WebhookEvent) -> None:
-    """After commit: the job, then the status that says so (an UPDATE only when it is not already right)."""
-    enqueued = jobs.enqueue_now(process_event, event.pk, queue="webhooks", retry=retry_policy(),
-                                job_id=job_id_for(event.pk)) is not None
-    if enqueued and event.status == Status.RECEIVED:
-        # A fast worker may already have claimed it: only a row still `received` becomes `queued`.
-        WebhookEvent.objects.filter(pk=event.pk, status=Status.RECEIVED).update(status=Status.QUEUED)
-        event.status = Status.QUEUED
-    elif not enqueued and event.status == Status.QUEUED:
-        # Redis is down: acknowledged all the same, `received` until the sweeper enqueues it.
-        WebhookEvent.objects.filter(pk=event.pk, status=Status.QUEUED).update(status=Status.RECEIVED)
-        event.status = Status.RECEIVED
 
 
 def store_rejected(connection: Connection, *, body: bytes, headers, error: str,
