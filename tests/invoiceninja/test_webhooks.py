@@ -594,26 +594,21 @@ def test_a_late_delivery_of_an_older_version_changes_nothing(connection, kind, f
     assert getattr(record, field) == "Version 2"
 
 
-def test_the_version_already_reflected_delivered_again_never_undoes_a_console_edit(connection):
+@pytest.mark.parametrize("reflected_by", ["import", "update"])
+def test_the_version_already_reflected_delivered_again_never_undoes_a_console_edit(connection, reflected_by):
     # Invoice Ninja sends update_quote and sent_quote for one change; the sync lists it again later.
     deliver(connection, "create_client", fixture("client.json"))
-    deliver(connection, "create_quote", fixture("quote.json"))
+    reflected = fixture("quote.json")
+    deliver(connection, "create_quote", reflected)
+    if reflected_by == "update":
+        reflected = later(reflected, public_notes="Catalogue 2026")
+        deliver(connection, "update_quote", reflected)
     quote = Quote.objects.get()
     quote.notes = "Édité dans la console"
     quote.save()
-    deliver(connection, "sent_quote", fixture("quote.json"))
+    deliver(connection, "sent_quote", reflected)
     quote.refresh_from_db()
     assert quote.notes == "Édité dans la console" and not QuoteLink.objects.get().in_conflict
-
-    changed = later(fixture("quote.json"), public_notes="Catalogue 2026")
-    QuoteLink.objects.update(last_synced_at=quote.updated_at)  # the console edit is now in step
-    deliver(connection, "update_quote", changed)
-    quote.refresh_from_db()
-    quote.notes = "Réédité dans la console"
-    quote.save()
-    deliver(connection, "sent_quote", changed)
-    quote.refresh_from_db()
-    assert quote.notes == "Réédité dans la console" and not QuoteLink.objects.get().in_conflict
 
 
 def test_a_number_changed_in_invoice_ninja_is_shown_on_the_invoice_and_its_link(connection):
