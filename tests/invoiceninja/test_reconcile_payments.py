@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from apps.core.models import TimelineEntry
+from apps.core.models import Connection, TimelineEntry
 from apps.hub.models import Company, Invoice, Payment, lines_from_vendor
 from apps.invoiceninja import reconcile
 from apps.invoiceninja.models import InvoiceLink
@@ -21,8 +21,9 @@ def customer(db):
     return Company.objects.create(name="Atelier Lumière SARL", currency="EUR")
 
 
-def linked_invoice(connection, customer, external_id="inv-1", total="100.00", status=Invoice.Status.SENT):
-    invoice = Invoice.objects.create(company=customer, currency="EUR", status=status, number=f"F-{external_id}")
+def linked_invoice(connection, customer, external_id="inv-1", total="100.00", status=Invoice.Status.SENT,
+                   currency="EUR"):
+    invoice = Invoice.objects.create(company=customer, currency=currency, status=status, number=f"F-{external_id}")
     with lines_from_vendor():  # the lines as Invoice Ninja sent them, whatever the document's state
         invoice.lines.create(position=0, description="Prestation", quantity=1, unit_price=Decimal(total), tax_rate=0)
     invoice.recalculate_totals()
@@ -143,6 +144,10 @@ def test_a_payment_without_a_date_is_dated_today(connection, customer):
 
 
 def test_a_payment_for_an_unknown_invoice_fetches_it_or_says_what_is_missing(connection, customer):
+    already_known = linked_invoice(connection, customer, "inv-1")
+    other = Connection.objects.create(provider="invoiceninja", name="IN 2", slug="in-2", base_url="https://in2.test")
+    elsewhere = Invoice.objects.create(company=customer, currency="EUR", status=Invoice.Status.SENT, number="B-1")
+    InvoiceLink.objects.create(connection=other, invoice=elsewhere, external_id="inv-404")
     with pytest.raises(reconcile.MissingDependency) as missing:
         reconcile.apply_payment(connection, payment("10.00", invoices={"inv-404": "10.00"}))
     assert str(missing.value) == "Facture Invoice Ninja inv-404 inconnue de la console"
@@ -156,6 +161,8 @@ def test_a_payment_for_an_unknown_invoice_fetches_it_or_says_what_is_missing(con
     recorded = reconcile.apply_payment(connection, payment("10.00", invoices={"inv-404": "10.00"}),
                                        fetch_invoice=fetch_invoice)
     assert fetched == ["inv-404"] and [p.amount for p in recorded] == [Decimal("10.00")]
+    assert recorded[0].invoice == InvoiceLink.objects.get(connection=connection, external_id="inv-404").invoice
+    assert state(already_known) == state(elsewhere) == (Invoice.Status.SENT, Decimal("0.00"))
 
 
 def test_a_payment_is_not_taken_for_a_local_edit_of_the_invoice(connection, customer):
@@ -188,3 +195,54 @@ def test_a_small_invoice_is_paid_by_its_total_and_a_first_cent_makes_any_invoice
     assert state(invoice) == (status, Decimal(amount))
     entry = TimelineEntry.objects.filter(message__startswith="Facture «").get()
     assert entry.text == f"Facture « {status.label} » (payé : {amount.replace('.', ',')}\xa0€)."
+
+
+def test_money_on_the_timeline_is_in_the_invoice_s_currency_and_a_partial_payment_is_not_a_success(connection,
+                                                                                                  customer):
+    linked_invoice(connection, customer, currency="USD")
+    reconcile.apply_payment(connection, payment("40.00"))
+    reconcile.apply_payment(connection, payment("60.00", pid="pay-2", number="P-2"))
+    said = list(TimelineEntry.objects.order_by("pk").values_list("message", "level"))
+    assert said == [("Paiement reçu via Invoice Ninja : 40,00\xa0$US (n° P-1).", "success"),
+                    ("Facture « Partiellement payée » (payé : 40,00\xa0$US).", "info"),
+                    ("Paiement reçu via Invoice Ninja : 60,00\xa0$US (n° P-2).", "success"),
+                    ("Facture « Payée » (payé : 100,00\xa0$US).", "success")]
+
+
+def test_a_payment_without_a_number_is_named_by_a_dash_then_by_its_id_when_cancelled(connection, customer):
+    linked_invoice(connection, customer)
+    reconcile.apply_payment(connection, payment("100.00", number=""))
+    reconcile.apply_payment(connection, payment("100.00", number="", status_id="2"))
+    said = list(TimelineEntry.objects.filter(message__startswith="Paiement").order_by("pk")
+                .values_list("message", flat=True))
+    assert said == ["Paiement reçu via Invoice Ninja : 100,00\xa0€ (n° —).",
+                    "Paiement pay-1 annulé ou supprimé dans Invoice Ninja."]
+
+
+def test_cancelling_one_payment_removes_only_it_never_another_one_nor_a_bank_payment_of_the_same_reference(
+        connection, customer):
+    invoice = linked_invoice(connection, customer)
+    bank = Payment.objects.create(source="revolut", external_id="pay-2", direction=Payment.Direction.INCOMING,
+                                  invoice=invoice, amount=Decimal("5.00"), currency="EUR", date=timezone.localdate())
+    reconcile.apply_payment(connection, payment("30.00"))
+    reconcile.apply_payment(connection, payment("20.00", pid="pay-2", number="P-2"))
+    reconcile.apply_payment(connection, payment("10.00", pid="pay-3", number="P-3"))
+    reconcile.apply_payment(connection, payment("20.00", pid="pay-2", number="P-2", is_deleted=True))
+    assert sorted(Payment.objects.values_list("source", "external_id", "amount")) == [
+        ("invoiceninja", "pay-1", Decimal("30.00")), ("invoiceninja", "pay-3", Decimal("10.00")),
+        ("revolut", "pay-2", Decimal("5.00"))]
+    assert Payment.objects.filter(pk=bank.pk).exists()
+    assert state(invoice) == (Invoice.Status.PARTIAL, Decimal("45.00"))
+    assert TimelineEntry.objects.filter(message__startswith="Paiement reçu").count() == 3
+
+
+def test_a_payment_still_pays_its_other_invoices_when_one_was_deleted_in_invoice_ninja(connection, customer):
+    second = linked_invoice(connection, customer, "inv-2", total="50.00")
+
+    def fetch_invoice(invoice_id):
+        return {"id": invoice_id, "is_deleted": True, "client_id": "c-1"}
+
+    recorded = reconcile.apply_payment(connection, payment(invoices={"inv-gone": "10.00", "inv-2": "50.00"}),
+                                       fetch_invoice=fetch_invoice)
+    assert [(p.external_id, p.amount) for p in recorded] == [("pay-1:inv-2", Decimal("50.00"))]
+    assert state(second) == (Invoice.Status.PAID, Decimal("50.00"))

@@ -112,3 +112,28 @@ def test_an_invoice_read_from_the_api_and_its_stored_copy_have_one_fingerprint_t
     from_api, stored = loads(text), json.loads(text)  # Decimals as received, floats as the JSON column gives back
     assert fingerprint(from_api) == fingerprint(stored)
     assert fingerprint({**stored, "balance": 150.51}) != fingerprint(stored)
+
+
+def test_a_fingerprint_ignores_the_order_of_keys_and_the_embedded_client_and_invoices():
+    # PostgreSQL's jsonb gives a stored copy back with its keys in another order; a webhook embeds the client.
+    from apps.invoiceninja.reconcile import fingerprint
+
+    payload = fixture("invoice.json")
+    reordered = dict(reversed(list(payload.items())))
+    embedded = {**payload, "client": fixture("client.json"), "invoices": [{"id": "Opnel5aKBz"}]}
+    assert fingerprint(reordered) == fingerprint(payload) == fingerprint(embedded)
+
+
+def test_a_fingerprint_refuses_what_json_cannot_hold_and_names_its_type():
+    from apps.invoiceninja.reconcile import fingerprint
+
+    with pytest.raises(TypeError) as refused:
+        fingerprint({"id": "Opnel5aKBz", "tags": {"a"}})
+    assert str(refused.value) == "set n'est pas du JSON"
+
+
+@pytest.mark.parametrize("value", [None, 0, "", "soon"])
+def test_a_missing_zero_or_unreadable_invoice_ninja_time_is_no_time(value):
+    from apps.invoiceninja.reconcile import from_unix
+
+    assert from_unix(value) is None

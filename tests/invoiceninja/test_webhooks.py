@@ -200,10 +200,15 @@ def test_payment_events_pay_then_refund_then_remove(connection):
     invoice.refresh_from_db()
     assert (invoice.status, invoice.amount_paid, Payment.objects.get().amount) == (Invoice.Status.PAID, 768, 768)
 
-    deliver(connection, "delete_payment", later(full, 120, is_deleted=True))
+    removed = deliver(connection, "delete_payment", later(full, 120, is_deleted=True))
     invoice.refresh_from_db()
     assert not Payment.objects.exists()
     assert (invoice.status, invoice.amount_paid) == (Invoice.Status.SENT, 0)
+    said = [(entry.text, entry.level, entry.external_ids)
+            for entry in TimelineEntry.objects.filter(webhook_event=removed).order_by("pk")]
+    assert said == [("Paiement 0011 annulé ou supprimé dans Invoice Ninja.", "warning",
+                     {"invoiceninja_payment_id": "XAbPy9bN73"}),
+                    ("Facture « Envoyée » (payé : 0,00\xa0€).", "info", {})]
 
 
 def test_a_payment_delivered_twice_is_recorded_once(connection):
@@ -284,7 +289,8 @@ def test_a_quote_without_a_client_id_never_asks_for_an_empty_client(connection, 
     event.refresh_from_db()
     assert [call.request.url for call in responses.calls] == []
     assert (event.status, event.attempts) == (WebhookEvent.Status.FAILED, 1)
-    assert "sans client" in event.last_error
+    assert event.last_error == ("Données refusées, sans nouvel essai (ValueError: Objet Invoice Ninja sans client "
+                                "(client_id vide) : rien à rattacher.)")
     assert not Quote.objects.exists()
 
 
@@ -300,11 +306,16 @@ def test_two_different_updates_of_one_client_in_the_same_second_are_both_applied
 
 def test_client_values_longer_than_the_hub_columns_are_cut_visibly_not_refused(connection):
     long_client = dict(fixture("client.json"), name="Librairie " + "des Quais " * 30, postal_code="75001-CEDEX-" * 4,
-                       city="Paris " * 40)
+                       city="Paris " * 40, vat_number="FR" + "1" * 60, address1="5 quai Voltaire " * 20,
+                       phone="01 42 00 00 00 " * 5)
     event = deliver(connection, "create_client", long_client)
     assert event.status == WebhookEvent.Status.PROCESSED, event.last_error
     company = Company.objects.get()
     assert len(company.name) == 200 and company.name.endswith("…")
+    assert {len(version.name) for version in company.history.all()} == {200}  # the first INSERT too (PostgreSQL)
+    assert len(company.vat_number) == 40 and company.vat_number.endswith("…")
+    assert len(company.address1) == 200 and company.address1.endswith("…")
+    assert len(company.phone) == 40 and company.phone.endswith("…")
     assert len(company.postal_code) == 20 and company.postal_code.endswith("…")
     assert len(company.city) == 100 and company.city.endswith("…")
 
@@ -429,3 +440,374 @@ def test_a_quote_created_by_the_console_and_adopted_shows_invoice_ninja_s_number
     deliver(connection, "create_client", fixture("client.json"))
     deliver(connection, "create_quote", dict(fixture("quote.json"), private_notes=f"[console:quote:{quote.pk}]"))
     assert QuoteLink.objects.get(quote=quote).number == fixture("quote.json")["number"]
+
+
+# What a user reads on the hub record ------------------------------------------------------------------------
+def other_instance():
+    return Connection.objects.create(provider="invoiceninja", name="IN 2", slug="in-2", base_url="https://in2.test",
+                                     secrets={"api_token": "tok-abcdef0123456789"}, webhook_secrets=[WEBHOOK_SECRET])
+
+
+def timeline(record):
+    return TimelineEntry.objects.filter(object_id=str(record.pk), content_type__model=record._meta.model_name)
+
+
+def test_an_imported_client_brings_its_address_its_currency_and_each_contact_with_an_address(connection):
+    contacts = [dict(fixture("client.json")["contacts"][0], phone="06 12 34 56 78"),
+                {"id": "c2", "email": "compta@librairie-quais.example", "first_name": None, "last_name": None,
+                 "phone": None, "is_primary": False},
+                {"id": "c3", "email": "", "first_name": "Sans", "last_name": "Adresse", "is_primary": False}]
+    event = deliver(connection, "create_client", dict(fixture("client.json"), settings={"currency_id": "1"},
+                                                      contacts=contacts))
+    company = Company.objects.get()
+    assert (company.name, company.vat_number, company.address1, company.postal_code, company.city, company.phone,
+            company.currency, company.email) == ("Librairie des Quais", "FR12345678901", "5 quai Voltaire", "75007",
+                                                 "Paris", "01 42 00 00 00", "USD", "ines@librairie-quais.example")
+    assert set(company.contacts.values_list("first_name", "last_name", "email", "phone", "is_primary")) == {
+        ("Inès", "Roux", "ines@librairie-quais.example", "06 12 34 56 78", True),
+        ("", "", "compta@librairie-quais.example", "", False)}
+    link = ClientLink.objects.get()
+    assert (link.company, link.number, link.remote_state) == (company, "0007", "active")
+    (entry,) = timeline(company)
+    assert (entry.message_id, entry.text, entry.level, entry.provider, entry.webhook_event, entry.external_ids) == (
+        "Client importé depuis Invoice Ninja.", "Client importé depuis Invoice Ninja.", "info", "invoiceninja", event,
+        {"invoiceninja_id": "VolejRejNm"})
+
+
+def test_a_client_update_clears_what_invoice_ninja_cleared_and_adds_only_new_contacts(connection):
+    deliver(connection, "create_client", fixture("client.json"))
+    ines = dict(fixture("client.json")["contacts"][0], email="Ines@Librairie-Quais.EXAMPLE")
+    paul = {"id": "c9", "email": "paul@librairie-quais.example", "first_name": "Paul", "last_name": "Roux"}
+    deliver(connection, "update_client", later(fixture("client.json"), vat_number="", address1=None, postal_code="",
+                                               city="", phone="", contacts=[ines, paul]))
+    company = Company.objects.get()
+    assert (company.vat_number, company.address1, company.postal_code, company.city, company.phone) == ("",) * 5
+    assert company.email == "ines@librairie-quais.example"  # the company's own address is kept
+    assert sorted(company.contacts.values_list("email", flat=True)) == ["ines@librairie-quais.example",
+                                                                         "paul@librairie-quais.example"]
+
+
+@pytest.mark.parametrize("names, shown", [({"name": "", "number": "0007"}, "0007"),
+                                          ({"name": None, "number": ""}, "VolejRejNm")])
+def test_a_client_without_a_name_is_named_by_its_number_or_else_by_its_id(connection, names, shown):
+    deliver(connection, "create_client", dict(fixture("client.json"), **names))
+    assert Company.objects.get().name == shown
+
+
+def test_a_client_created_by_the_console_is_adopted_not_duplicated(connection, company):
+    deliver(connection, "create_client", dict(fixture("client.json"), private_notes=f"[console:company:{company.pk}]"))
+    assert list(Company.objects.all()) == [company]
+    assert ClientLink.objects.get().company == company
+
+
+def test_a_client_deleted_before_the_console_saw_it_is_not_imported_and_a_document_of_it_says_why(connection):
+    from apps.invoiceninja import reconcile
+
+    deleted = dict(fixture("client.json"), is_deleted=True, archived_at=1767230000)
+    deliver(connection, "delete_client", deleted)
+    assert not Company.objects.exists()
+    with pytest.raises(reconcile.MissingDependency) as unknown:
+        reconcile.company_for_client(connection, "VolejRejNm")
+    assert str(unknown.value) == "Client Invoice Ninja VolejRejNm inconnu de la console"
+    with pytest.raises(reconcile.MissingDependency) as gone:
+        reconcile.company_for_client(connection, "VolejRejNm", fetch=lambda client_id: deleted)
+    assert str(gone.value) == "Client Invoice Ninja VolejRejNm supprimé"
+    assert not Company.objects.exists()
+
+
+def test_each_quote_belongs_to_its_own_customer_in_its_own_invoice_ninja(connection):
+    other = other_instance()
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, "create_client", dict(fixture("client.json"), id="Client0002", name="Éditions du Port",
+                                              number="0008", contacts=[]))
+    deliver(other, "create_client", dict(fixture("client.json"), name="Librairie (IN 2)"))
+    deliver(connection, "create_quote", dict(fixture("quote.json"), client_id="Client0002"))
+    deliver(other, "create_quote", dict(fixture("quote.json"), number="B-0001"))
+    assert sorted(Quote.objects.values_list("number", "company__name")) == [("0042", "Éditions du Port"),
+                                                                           ("B-0001", "Librairie (IN 2)")]
+
+
+KINDS = [("client", "client.json", "Client", Company), ("quote", "quote.json", "Devis", Quote),
+         ("invoice", "invoice.json", "Facture", Invoice)]
+
+
+def imported(connection, kind, fixture_name, model, **changes):
+    deliver(connection, "create_client", fixture("client.json") if kind != "client" else
+            dict(fixture("client.json"), **changes))
+    if kind != "client":
+        deliver(connection, f"create_{kind}", dict(fixture(fixture_name), **changes))
+    return model.objects.get()
+
+
+@pytest.mark.parametrize("kind, fixture_name, label, model", KINDS)
+def test_archiving_in_invoice_ninja_is_written_on_the_record_with_its_event(connection, kind, fixture_name, label,
+                                                                           model):
+    record = imported(connection, kind, fixture_name, model)
+    event = deliver(connection, f"update_{kind}", later(fixture(fixture_name), archived_at=1767230000))
+    (entry,) = timeline(record).filter(level="warning")
+    assert (entry.text, entry.webhook_event, entry.external_ids) == (
+        f"{label} archivé dans Invoice Ninja.", event, {"invoiceninja_id": fixture(fixture_name)["id"]})
+
+
+@pytest.mark.parametrize("kind, fixture_name, label, model", KINDS)
+def test_a_record_imported_archived_is_shown_archived(connection, kind, fixture_name, label, model):
+    record = imported(connection, kind, fixture_name, model, archived_at=1767230000)
+    assert record.invoiceninja_links.get().remote_state == "archived"
+
+
+@pytest.mark.parametrize("kind, fixture_name, label, model", KINDS)
+def test_a_record_changed_on_both_sides_keeps_the_console_s_version_until_invoice_ninja_s_is_taken(
+        connection, kind, fixture_name, label, model):
+    from apps.invoiceninja import reconcile
+
+    record = imported(connection, kind, fixture_name, model)
+    field, remote_field = ("phone", "phone") if kind == "client" else ("notes", "public_notes")
+    setattr(record, field, "Changé dans la console")
+    record.save()
+    remote = later(fixture(fixture_name), **{remote_field: "Changé dans Invoice Ninja"})
+    event = deliver(connection, f"update_{kind}", remote)
+    deliver(connection, f"update_{kind}", later(remote, 5, **{remote_field: "Encore changé"}))
+    record.refresh_from_db()
+    assert getattr(record, field) == "Changé dans la console"
+    link = record.invoiceninja_links.get()
+    assert link.conflict_detail == ("Modifié dans la console et dans Invoice Ninja depuis la dernière "
+                                    "synchronisation ; aucune des deux versions n'a été écrasée.")
+    (entry,) = timeline(record).filter(level="warning")  # said once, not at each delivery
+    assert (entry.message_id, entry.text, entry.webhook_event, entry.external_ids) == (
+        "Conflit de synchronisation Invoice Ninja : %(label)s modifié des deux côtés.",
+        f"Conflit de synchronisation Invoice Ninja : {label} modifié des deux côtés.", event,
+        {"invoiceninja_id": fixture(fixture_name)["id"]})
+
+    getattr(reconcile, f"apply_{kind}")(connection, remote, force=True)  # « Reprendre la version Invoice Ninja »
+    record.refresh_from_db()
+    link.refresh_from_db()
+    assert getattr(record, field) == "Changé dans Invoice Ninja" and not link.in_conflict
+
+
+@pytest.mark.parametrize("kind, fixture_name, label, model", KINDS)
+def test_a_late_delivery_of_an_older_version_changes_nothing(connection, kind, fixture_name, label, model):
+    record = imported(connection, kind, fixture_name, model)
+    field, remote_field = ("phone", "phone") if kind == "client" else ("notes", "public_notes")
+    deliver(connection, f"update_{kind}", later(fixture(fixture_name), 60, **{remote_field: "Version 2"}))
+    deliver(connection, f"update_{kind}", later(fixture(fixture_name), 30, **{remote_field: "Version 1"}))
+    record.refresh_from_db()
+    assert getattr(record, field) == "Version 2"
+
+
+@pytest.mark.parametrize("reflected_by", ["import", "update"])
+def test_the_version_already_reflected_delivered_again_never_undoes_a_console_edit(connection, reflected_by):
+    # Invoice Ninja sends update_quote and sent_quote for one change; the sync lists it again later.
+    deliver(connection, "create_client", fixture("client.json"))
+    reflected = fixture("quote.json")
+    deliver(connection, "create_quote", reflected)
+    if reflected_by == "update":
+        reflected = later(reflected, public_notes="Catalogue 2026")
+        deliver(connection, "update_quote", reflected)
+    quote = Quote.objects.get()
+    quote.notes = "Édité dans la console"
+    quote.save()
+    deliver(connection, "sent_quote", reflected)
+    quote.refresh_from_db()
+    assert quote.notes == "Édité dans la console" and not QuoteLink.objects.get().in_conflict
+
+
+def test_a_number_changed_in_invoice_ninja_is_shown_on_the_invoice_and_its_link(connection):
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, "create_invoice", fixture("invoice.json"))
+    deliver(connection, "update_invoice", later(fixture("invoice.json"), number="F-0043"))
+    assert (Invoice.objects.get().number, InvoiceLink.objects.get().number) == ("F-0043", "F-0043")
+    deliver(connection, "update_invoice", later(fixture("invoice.json"), 90, number=""))
+    assert (Invoice.objects.get().number, InvoiceLink.objects.get().number) == ("F-0043", "F-0043")
+
+
+def test_each_status_change_is_written_once_with_its_event_and_approval_or_payment_as_a_success(connection):
+    deliver(connection, "create_client", fixture("client.json"))
+    created = deliver(connection, "create_quote", fixture("quote.json"))
+    deliver(connection, "update_quote", later(fixture("quote.json"), 10, public_notes="Sans changement de statut"))
+    approved = deliver(connection, "approve_quote", later(fixture("quote.json"), 20, status_id="3"))
+    sent = deliver(connection, "create_invoice", fixture("invoice.json"))
+    paid = deliver(connection, "update_invoice", later(fixture("invoice.json"), status_id="4"))
+    said = [(entry.text, entry.level, entry.webhook_event, entry.external_ids)
+            for entry in TimelineEntry.objects.filter(message_id__startswith="Invoice Ninja : statut").order_by("pk")]
+    quote_id, invoice_id = {"invoiceninja_id": "Wpmbk5ezJn"}, {"invoiceninja_id": "Opnel5aKBz"}
+    assert said == [("Invoice Ninja : statut « Envoyé ».", "info", created, quote_id),
+                    ("Invoice Ninja : statut « Accepté ».", "success", approved, quote_id),
+                    ("Invoice Ninja : statut « Envoyée ».", "info", sent, invoice_id),
+                    ("Invoice Ninja : statut « Payée ».", "success", paid, invoice_id)]
+    imported_entry = timeline(Invoice.objects.get()).get(message_id="Facture importée depuis Invoice Ninja.")
+    assert (imported_entry.text, imported_entry.level, imported_entry.webhook_event, imported_entry.external_ids) == (
+        "Facture importée depuis Invoice Ninja.", "info", sent, invoice_id)
+
+
+def test_dates_and_the_amount_paid_come_from_invoice_ninja_and_a_blank_date_keeps_the_known_one(connection):
+    from datetime import date
+
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, "create_quote", fixture("quote.json"))
+    deliver(connection, "create_invoice", dict(fixture("invoice.json"), paid_to_date=100.5))
+    quote, invoice = Quote.objects.get(), Invoice.objects.get()
+    assert (quote.issue_date, quote.valid_until) == (date(2026, 1, 1), date(2026, 12, 31))
+    assert (invoice.issue_date, invoice.due_date, invoice.amount_paid) == (date(2026, 1, 2), date(2026, 2, 1), 100.5)
+    deliver(connection, "update_quote", later(fixture("quote.json"), date="2026-01-05", due_date="2027-01-31"))
+    deliver(connection, "update_invoice", later(fixture("invoice.json"), date="2026-01-06", due_date="2026-03-01"))
+    quote.refresh_from_db()
+    invoice.refresh_from_db()
+    assert (quote.issue_date, quote.valid_until) == (date(2026, 1, 5), date(2027, 1, 31))
+    assert (invoice.issue_date, invoice.due_date) == (date(2026, 1, 6), date(2026, 3, 1))
+    deliver(connection, "update_quote", later(fixture("quote.json"), 90, date="", due_date=""))
+    deliver(connection, "update_invoice", later(fixture("invoice.json"), 90, date="", due_date=""))
+    quote.refresh_from_db()
+    invoice.refresh_from_db()
+    assert (quote.issue_date, quote.valid_until) == (date(2026, 1, 5), date(2027, 1, 31))
+    assert (invoice.issue_date, invoice.due_date) == (date(2026, 1, 6), date(2026, 3, 1))
+
+
+@responses.activate
+def test_an_invoice_for_a_client_never_seen_fetches_it_and_is_in_its_currency(connection):
+    responses.get(f"{API}/clients/VolejRejNm", json={"data": dict(fixture("client.json"), settings={"currency_id": "2"})})
+    event = deliver(connection, "create_invoice", fixture("invoice.json"))
+    assert event.status == WebhookEvent.Status.PROCESSED, event.last_error
+    invoice = Invoice.objects.get()
+    assert (invoice.company.name, invoice.company.currency, invoice.currency) == ("Librairie des Quais", "GBP", "GBP")
+
+
+@pytest.mark.parametrize("kind, fixture_name", [("quote", "quote.json"), ("invoice", "invoice.json")])
+def test_a_document_deleted_before_the_console_saw_it_is_not_imported(connection, kind, fixture_name):
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, f"delete_{kind}", dict(fixture(fixture_name), is_deleted=True, archived_at=1767230000))
+    assert not Quote.objects.exists() and not Invoice.objects.exists()
+
+
+def without_number(payload: dict) -> dict:
+    return {key: value for key, value in payload.items() if key != "number"}
+
+
+@pytest.mark.parametrize("kind, fixture_name, label, model", KINDS)
+def test_a_record_without_a_number_in_invoice_ninja_is_linked_without_one(connection, kind, fixture_name, label,
+                                                                          model):
+    deliver(connection, "create_client", without_number(fixture("client.json")) if kind == "client"
+            else fixture("client.json"))
+    if kind != "client":
+        deliver(connection, f"create_{kind}", without_number(fixture(fixture_name)))
+    assert model.objects.get().invoiceninja_links.get().number == ""
+
+
+@pytest.mark.parametrize("kind, fixture_name, model", [("quote", "quote.json", Quote),
+                                                       ("invoice", "invoice.json", Invoice)])
+def test_a_console_document_adopted_without_a_number_is_linked_without_one(connection, company, kind, fixture_name,
+                                                                           model):
+    deliver(connection, "create_client", fixture("client.json"))
+    document = model.objects.create(company=company, title="Acompte")
+    deliver(connection, f"create_{kind}", dict(without_number(fixture(fixture_name)),
+                                               private_notes=f"[console:{kind}:{document.pk}]"))
+    link = document.invoiceninja_links.get()
+    assert (model.objects.count(), link.external_id, link.number) == (1, fixture(fixture_name)["id"], "")
+
+
+def test_a_quote_converted_in_invoice_ninja_gets_its_own_invoice_next_to_the_instance_s_other_documents(
+        connection, quote):
+    from django.utils import timezone
+
+    from apps.invoiceninja.models import QuoteMirror
+
+    other = other_instance()
+    elsewhere = Invoice.objects.create(company=quote.company, number="B-0001")
+    InvoiceLink.objects.create(connection=other, invoice=elsewhere, external_id="Opnel5aKBz")
+    earlier = Invoice.objects.create(company=quote.company, number="F-0001")
+    InvoiceLink.objects.create(connection=connection, invoice=earlier, external_id="In000001")
+    older_quote = Quote.objects.create(company=quote.company, title="Autre devis")
+    QuoteLink.objects.create(connection=connection, quote=older_quote, external_id="Qu000000")
+    QuoteLink.objects.create(connection=other, quote=quote, external_id="Qu000001")  # also sent to the other one
+    ClientLink.objects.create(connection=connection, company=quote.company, external_id="VolejRejNm",
+                              last_synced_at=timezone.now())
+    quote_link = QuoteLink.objects.create(connection=connection, quote=quote, external_id="Qu000001",
+                                          last_synced_at=timezone.now())
+    QuoteMirror.objects.create(connection=connection, external_id="Qu000001", invoice_id="Opnel5aKBz")
+
+    event = deliver(connection, "create_invoice", without_number(fixture("invoice.json")))
+    invoice = Invoice.objects.get(quote=quote)
+    assert invoice.pk not in (elsewhere.pk, earlier.pk)
+    link = InvoiceLink.objects.get(connection=connection, invoice=invoice)
+    assert (link.external_id, link.number) == ("Opnel5aKBz", "")
+    entry = timeline(quote).get(webhook_event=event)
+    assert (entry.text, entry.level, entry.external_ids) == (
+        "Converti en facture — dans Invoice Ninja.", "success", {"invoiceninja_invoice_id": "Opnel5aKBz"})
+    quote_link.refresh_from_db()
+    quote.refresh_from_db()
+    assert not quote_link.has_local_changes(quote)
+
+
+def test_an_invoice_carrying_the_marker_of_a_console_quote_never_linked_becomes_its_invoice(connection, quote):
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, "create_invoice", dict(fixture("invoice.json"), private_notes=f"[console:quote:{quote.pk}]"))
+    invoice = Invoice.objects.get()
+    quote.refresh_from_db()
+    assert (invoice.quote, quote.status) == (quote, Quote.Status.CONVERTED)
+
+
+def test_an_imported_invoice_joins_exactly_the_quote_invoice_ninja_converted_into_it(connection, company):
+    from apps.invoiceninja.models import QuoteMirror
+
+    other = other_instance()
+    theirs, unconverted, converted = (Quote.objects.create(company=company, title=title)
+                                      for title in ("Devis de l'autre instance", "Devis en cours", "Devis converti"))
+    QuoteMirror.objects.create(connection=other, external_id="Qu000009", invoice_id="Opnel5aKBz")
+    QuoteLink.objects.create(connection=other, quote=theirs, external_id="Qu000002")
+    QuoteLink.objects.create(connection=connection, quote=unconverted, external_id="Qu000001")
+    QuoteMirror.objects.create(connection=connection, external_id="Qu000001", invoice_id="")
+    QuoteLink.objects.create(connection=connection, quote=converted, external_id="Qu000002")
+    QuoteMirror.objects.create(connection=connection, external_id="Qu000002", invoice_id="Opnel5aKBz")
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, "create_invoice", fixture("invoice.json"))
+    assert Invoice.objects.get().quote == converted
+
+
+def test_an_invoice_whose_converted_quote_the_console_never_linked_is_imported_on_its_own(connection):
+    from apps.invoiceninja.models import QuoteMirror
+
+    QuoteMirror.objects.create(connection=connection, external_id="Qu000001", invoice_id="Opnel5aKBz")
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, "create_invoice", fixture("invoice.json"))
+    assert Invoice.objects.get().quote is None
+
+
+def test_lines_are_named_by_their_notes_their_product_or_a_dash_and_kept_in_invoice_ninja_s_order(connection):
+    items = [dict(fixture("quote.json")["line_items"][0], notes="", product_key="LIVRE-01"),
+             dict(fixture("quote.json")["line_items"][0], notes=None, product_key=""),
+             dict(fixture("quote.json")["line_items"][0], notes="Reliure " * 100)]
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, "create_quote", dict(fixture("quote.json"), line_items=items))
+    lines = list(Quote.objects.get().lines.values_list("position", "description"))
+    assert [(position, description[:8]) for position, description in lines] == [(0, "LIVRE-01"), (1, "—"),
+                                                                                 (2, "Reliure ")]
+    assert len(lines[2][1]) == 500
+
+
+def test_new_lines_replace_the_old_ones_and_unchanged_lines_are_left_alone(connection):
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, "create_invoice", fixture("invoice.json"))
+    invoice = Invoice.objects.get()
+    kept = list(invoice.lines.values_list("pk", flat=True))
+    deliver(connection, "update_invoice", later(fixture("invoice.json"), 10, public_notes="Merci"))
+    assert list(invoice.lines.values_list("pk", flat=True)) == kept
+    item = dict(fixture("invoice.json")["line_items"][0], notes="Catalogue révisé", quantity=3)
+    deliver(connection, "update_invoice", later(fixture("invoice.json"), 20, line_items=[item]))
+    invoice.refresh_from_db()
+    assert list(invoice.lines.values_list("description", "quantity")) == [("Catalogue révisé", 3)]
+    assert invoice.total == 1152
+
+
+@responses.activate
+def test_a_payment_for_an_invoice_never_seen_fetches_it_and_all_it_writes_names_the_payment_s_event(connection):
+    deliver(connection, "create_client", fixture("client.json"))
+    responses.get(f"{API}/invoices/Opnel5aKBz", json={"data": fixture("invoice.json")})
+    event = deliver(connection, "create_payment", fixture("payment_webhook.json"))
+    assert event.status == WebhookEvent.Status.PROCESSED, event.last_error
+    invoice = Invoice.objects.get()
+    assert (invoice.status, invoice.amount_paid) == (Invoice.Status.PARTIAL, 300.5)
+    said = [(entry.text, entry.webhook_event, entry.external_ids) for entry in timeline(invoice).order_by("pk")]
+    assert said == [
+        ("Invoice Ninja : statut « Envoyée ».", event, {"invoiceninja_id": "Opnel5aKBz"}),
+        ("Facture importée depuis Invoice Ninja.", event, {"invoiceninja_id": "Opnel5aKBz"}),
+        ("Paiement reçu via Invoice Ninja : 300,50\xa0€ (n° 0011).", event, {"invoiceninja_payment_id": "XAbPy9bN73"}),
+        ("Facture « Partiellement payée » (payé : 300,50\xa0€).", event, {})]
