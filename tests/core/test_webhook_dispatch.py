@@ -4,6 +4,8 @@ hands waiting rows to the `webhooks` queue, in batches."""
 import time
 
 import pytest
+from django.db import connection as db_connection
+from django.db import transaction
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq.job import Job
 
@@ -149,3 +151,109 @@ def test_the_dispatcher_thread_queues_a_delivery_within_moments(hook, redis_conn
     assert waited < dispatch.POLL_SECONDS + 1.0
 
 
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_backlog_larger_than_a_batch_is_dispatched_whole(hook, redis_connection, monkeypatch):
+    monkeypatch.setattr(dispatch, "BATCH_SIZE", 2)
+    for n in range(5):
+        hook.post(event_id=f"evt-{n}")
+    assert dispatch.dispatch_all() == 5
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {Status.QUEUED}
+    assert redis_connection.llen("rq:queue:webhooks") == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redis_refusing_a_batch_puts_back_that_batch_only(hook, redis_connection, monkeypatch):
+    hook.post(event_id="evt-queued-before")
+    assert dispatch.dispatch_received() == 1
+    hook.post(event_id="evt-new")
+
+    def refused(*args, **kwargs):
+        raise RedisConnectionError("Redis est arrêté")
+
+    monkeypatch.setattr("redis.client.Pipeline.execute", refused)
+    assert dispatch.dispatch_received() == 0
+    statuses = dict(WebhookEvent.objects.values_list("provider_event_id", "status"))
+    # The one already queued keeps its job and its status: it is not taken again.
+    assert statuses == {"evt-queued-before": Status.QUEUED, "evt-new": Status.RECEIVED}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(db_connection.vendor != "postgresql", reason="row locks: PostgreSQL only (SQLite has none)")
+def test_rows_another_dispatcher_holds_are_skipped_not_waited_for(hook, redis_connection):
+    """Two workers dispatching at once: each takes rows the other has not locked, and never waits for them."""
+    import threading
+
+    from django.db import connections
+
+    hook.post(event_id="evt-1")
+    locked, release = threading.Event(), threading.Event()
+
+    def other_dispatcher():
+        try:
+            with transaction.atomic():
+                list(WebhookEvent.objects.select_for_update().filter(status=Status.RECEIVED).values_list("pk"))
+                locked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_dispatcher)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        assert dispatch.dispatch_received() == 0
+        assert time.monotonic() - started < 2
+    finally:
+        release.set()
+        thread.join(10)
+    assert dispatch.dispatch_received() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dispatcher_survives_errors_and_waits_longer_after_each_one(hook, redis_connection, monkeypatch):
+    """The database or Redis away: the dispatcher tries again after 0.5 s, then 1 s… (at most 5 s), and carries
+    on once they answer; an error nobody expected does not end it either."""
+    from django.db import OperationalError
+
+    calls = []
+    failures = [OperationalError("la base ne répond pas"), RuntimeError("imprévu")]
+    real_dispatch_all = dispatch.dispatch_all
+
+    def flaky():
+        calls.append(time.monotonic())
+        if failures:
+            raise failures.pop(0)
+        return real_dispatch_all()
+
+    monkeypatch.setattr(dispatch, "dispatch_all", flaky)
+    hook.post(event_id="evt-1")
+    dispatcher = dispatch.Dispatcher()
+    dispatcher.start()
+    try:
+        assert wait_for(lambda: WebhookEvent.objects.get().status == Status.QUEUED, seconds=10)
+    finally:
+        dispatcher.stop()
+        dispatcher.join(10)
+    pauses = [later - earlier for earlier, later in zip(calls, calls[1:3])]
+    assert 0.4 < pauses[0] < 0.8 and 0.9 < pauses[1] < 1.4, pauses
+
+
+def test_a_worker_that_exits_without_stopping_its_dispatcher_is_not_held_by_it(tmp_path):
+    """A worker that crashes never reaches its teardown: its process must still end, so that the process
+    manager starts a new one."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    script = ("import django; django.setup(); from apps.core.webhooks import dispatch; "
+              "dispatch.Dispatcher().start(); raise SystemExit(3)")
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", DEBUG="1",
+               DATABASE_URL=f"sqlite:///{tmp_path / 'nothing.sqlite3'}", REDIS_URL=settings.REDIS_URL)
+    finished = subprocess.run([sys.executable, "-c", script], cwd=settings.BASE_DIR, env=env, timeout=30,
+                              capture_output=True)
+    assert finished.returncode == 3, finished.stderr[-2000:]
