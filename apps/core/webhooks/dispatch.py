@@ -70,9 +70,10 @@ def dispatch_received(limit: int = BATCH_SIZE) -> int:
 
 
 def dispatch_all() -> int:
-    dispatched = total = dispatch_received()
+    """Dispatch batch after batch while full ones come; how many were enqueued."""
+    dispatched = total = dispatch_received(BATCH_SIZE)
     while dispatched == BATCH_SIZE:
-        dispatched = dispatch_received()
+        dispatched = dispatch_received(BATCH_SIZE)
         total += dispatched
     return total
 
