@@ -304,10 +304,64 @@ def test_a_delivery_whose_transaction_rolls_back_enqueues_nothing_and_announces_
 
 def test_an_ignored_event_is_announced_but_never_enqueued(hook, django_capture_on_commit_callbacks):
     provider = providers.get(hook.connection.provider)
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        event = store_verified(hook.connection, provider, EventDescription(event_type="nobody.handles", event_key="e"),
-                               body=json.dumps({}).encode(), headers={}, remote_addr=None)
-    assert event.status == Status.IGNORED and len(callbacks) == 1 and queued_jobs() == 0
+    announced = []
+
+    def listener(sender, event, **kwargs):
+        announced.append((sender, event))
+
+    signals.webhook_event_stored.connect(listener, sender=WebhookEvent, dispatch_uid="test-ignored")
+    try:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            event = store_verified(hook.connection, provider,
+                                   EventDescription(event_type="nobody.handles", event_key="e"),
+                                   body=json.dumps({}).encode(), headers={}, remote_addr=None)
+    finally:
+        signals.webhook_event_stored.disconnect(dispatch_uid="test-ignored", sender=WebhookEvent)
+    assert event.status == Status.IGNORED and len(callbacks) == 1
+    assert announced == [(WebhookEvent, event)]  # the live feed shows it at once
+    dispatch_received()
+    assert queued_jobs() == 0
+
+
+def test_a_stored_delivery_sends_the_save_signals_the_orm_would(hook):
+    """The inbox writes its row with its own INSERT; whoever listens to WebhookEvent's save signals (the request's
+    log line, any later receiver) hears exactly what `WebhookEvent.objects.create()` would have told them."""
+    from django.db.models.signals import post_save, pre_save
+
+    heard = []
+
+    def listener(signal, sender, instance, **kwargs):
+        heard.append((signal, sender, instance.pk, kwargs))
+
+    pre_save.connect(listener, sender=WebhookEvent, dispatch_uid="test-pre")
+    post_save.connect(listener, sender=WebhookEvent, dispatch_uid="test-post")
+    try:
+        event = store_verified(hook.connection, providers.get(hook.connection.provider),
+                               EventDescription(event_type=HANDLED_TYPE, event_key="evt-signals"),
+                               body=b"{}", headers={}, remote_addr=None)
+    finally:
+        pre_save.disconnect(dispatch_uid="test-pre", sender=WebhookEvent)
+        post_save.disconnect(dispatch_uid="test-post", sender=WebhookEvent)
+    assert heard == [
+        (pre_save, WebhookEvent, None, {"raw": False, "using": "default", "update_fields": None}),
+        (post_save, WebhookEvent, event.pk, {"created": True, "update_fields": None, "raw": False,
+                                             "using": "default"}),
+    ]
+    # The instance returned is the stored row: saving it again updates that row.
+    event.last_error = "relu"
+    event.save(update_fields=["last_error"])
+    assert WebhookEvent.objects.get(pk=event.pk).last_error == "relu"
+    assert WebhookEvent.objects.count() == 1
+
+
+def test_a_delivery_keeps_its_requests_correlation_id_and_none_outside_a_request(hook):
+    response = hook.post(event_id="evt-in-a-request")
+    assert WebhookEvent.objects.get(pk=response.json()["id"]).correlation_id == response["X-Request-ID"]
+    outside = store_verified(hook.connection, providers.get(hook.connection.provider),
+                             EventDescription(event_type=HANDLED_TYPE, event_key="evt-outside"),
+                             body=b"{}", headers={}, remote_addr=None)
+    outside.refresh_from_db()
+    assert outside.correlation_id == ""
 
 
 def test_a_rejected_delivery_keeps_its_system_and_redacted_headers(hook):
