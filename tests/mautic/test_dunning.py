@@ -259,3 +259,230 @@ def test_a_send_mautic_did_not_answer_is_settled_by_the_reconciliation(connectio
         run = click(overdue, accountant, settle)
         assert run.status == ActionRun.Status.SUCCEEDED, run.message
     assert sandbox_records.objects(instance, "stat").count() == 1
+
+
+# What the accountant confirms -----------------------------------------------------------------------------------
+def test_the_confirmation_names_the_recipient_the_level_the_amount_due_and_the_mautic_email(connection, overdue):
+    from django.utils import formats
+
+    email_id = connection.config["reminder_emails"]["1"]
+    due = formats.date_format(overdue.due_date, "SHORT_DATE_FORMAT")
+    assert SendInvoiceReminder().confirmation_details(overdue) == [
+        ("Destinataire", "Paul Martin <Paul@Boulangerie.example>"), ("Niveau", "1re relance"),
+        ("Montant dû", "768.00 EUR"), ("Échéance", due), ("E-mail Mautic", f"n° {email_id}")]
+    for level in (1, 2, 3):
+        ReminderSend.objects.create(connection=connection, invoice=overdue, level=level, email_id=1,
+                                    status=ReminderSend.Status.SENT)
+    overdue.company.contacts.update(email="")
+    Invoice.objects.filter(pk=overdue.pk).update(due_date=None)
+    overdue.refresh_from_db()
+    assert SendInvoiceReminder().confirmation_details(overdue) == [
+        ("Destinataire", "—"), ("Niveau", "—"), ("Montant dû", "768.00 EUR"), ("Échéance", "—")]
+
+
+def test_without_a_mautic_connection_the_confirmation_names_no_mautic_email(db, overdue):
+    assert [label for label, _value in SendInvoiceReminder().confirmation_details(overdue)] == [
+        "Destinataire", "Niveau", "Montant dû", "Échéance"]
+
+
+def test_a_level_without_its_mautic_email_is_shown_as_missing_before_confirming(connection, overdue):
+    connection.config = {**connection.config, "reminder_emails": {"2": 5}}
+    connection.save()
+    assert dict(SendInvoiceReminder().confirmation_details(overdue))["E-mail Mautic"] == "n° —"
+
+
+def test_the_client_confirmation_lists_each_invoice_awaiting_a_reminder_with_its_level_and_amount(connection, overdue):
+    second = Invoice.objects.create(company=overdue.company, number="", status=Invoice.Status.SENT,
+                                    due_date=timezone.localdate() - timedelta(days=20))
+    second.lines.create(position=0, description="Pains", quantity=2, unit_price="50.00")
+    second.recalculate_totals()
+    Invoice.objects.filter(pk=second.pk).update(status=Invoice.Status.PARTIAL)
+    ReminderSend.objects.create(connection=connection, invoice=second, level=1, email_id=1,
+                                status=ReminderSend.Status.SENT,
+                                sent_at=timezone.now() - timedelta(days=10))
+    Invoice.objects.create(company=overdue.company, number="FAC-PAS-ECHUE", status=Invoice.Status.SENT,
+                           due_date=timezone.localdate() + timedelta(days=3))
+    details = actions.get("mautic.send_client_reminders").confirmation_details(overdue.company)
+    assert details == [("Destinataire", "Paul Martin <Paul@Boulangerie.example>"),
+                       (f"Facture {second.pk}", "2e relance — 120.00 EUR"),
+                       ("Facture FAC-2026-0042", "1re relance — 768.00 EUR")]
+
+
+def test_a_client_reminder_reports_what_went_and_why_the_others_did_not(connection, overdue, accountant, settle,
+                                                                        instance):
+    late = Invoice.objects.create(company=overdue.company, number="FAC-2026-0051", status=Invoice.Status.SENT,
+                                  due_date=timezone.localdate() - timedelta(days=4))
+    ReminderSend.objects.create(connection=connection, invoice=late, level=1, email_id=1,
+                                status=ReminderSend.Status.SENDING)
+    Invoice.objects.create(company=overdue.company, number="FAC-2026-0070", status=Invoice.Status.SENT,
+                           due_date=timezone.localdate() + timedelta(days=4))
+    run, _created = settle(lambda: actions.start(actions.get("mautic.send_client_reminders"), overdue.company,
+                                                 accountant, actions_key()))
+    run.refresh_from_db()
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert run.message == ("Relances envoyées : FAC-2026-0042 (1re relance). Non envoyées : FAC-2026-0051 : La 1re "
+                           "relance attend la confirmation de Mautic (envoi non confirmé) : rien n'est renvoyé avant "
+                           "la vérification.")
+    assert run.external_ids["invoices_done"] == [overdue.pk]
+    assert records.objects(instance, "stat").count() == 1
+
+
+def test_a_client_reminder_with_nothing_sent_fails_with_the_reasons(connection, overdue, accountant, settle,
+                                                                   instance):
+    mautic_contact = records.create(instance, "contact", {"fields": {"email": "paul@boulangerie.example"}, "dnc": []})
+    records.add_dnc(mautic_contact, 2)
+    run, _created = settle(lambda: actions.start(actions.get("mautic.send_client_reminders"), overdue.company,
+                                                 accountant, actions_key()))
+    run.refresh_from_db()
+    assert run.status == ActionRun.Status.FAILED
+    assert run.message.startswith("Aucune relance envoyée. FAC-2026-0042 : Relance refusée : l'adresse du contact est "
+                                  "en erreur (bounce) (Paul@Boulangerie.example).")
+    assert records.objects(instance, "stat").count() == 0
+
+
+def test_a_resumed_client_reminder_skips_the_invoices_it_already_reminded(connection, overdue, accountant, instance):
+    from apps.mautic.actions import SendClientReminders
+
+    later = Invoice.objects.create(company=overdue.company, number="FAC-2026-0050", status=Invoice.Status.SENT,
+                                   issue_date=overdue.issue_date - timedelta(days=1),
+                                   due_date=timezone.localdate() - timedelta(days=3))
+    run, _created = actions.start(actions.get("mautic.send_client_reminders"), overdue.company, accountant,
+                                  actions_key())
+    actions.save_progress(run, invoices_done=[overdue.pk])
+    outcome = SendClientReminders().run(overdue.company, run)
+    assert outcome.message == "Relances envoyées : FAC-2026-0050 (1re relance)."
+    assert list(ReminderSend.objects.values_list("invoice", flat=True)) == [later.pk]
+    assert records.objects(instance, "stat").count() == 1
+
+
+def test_a_client_reminder_leaves_other_clients_and_paid_invoices_alone(connection, overdue, accountant, instance):
+    from apps.hub.models import Company, Contact
+    from apps.mautic.actions import SendClientReminders
+
+    other = Company.objects.create(name="Fromagerie")
+    Contact.objects.create(company=other, first_name="Léa", email="lea@fromagerie.example", is_primary=True)
+    Invoice.objects.create(company=other, number="FAC-AUTRE", status=Invoice.Status.SENT,
+                           due_date=timezone.localdate() - timedelta(days=9))
+    run, _created = actions.start(actions.get("mautic.send_client_reminders"), overdue.company, accountant,
+                                  actions_key())
+    # Its first send was interrupted unconfirmed, then the invoice was paid: the resumed run does not send it.
+    ReminderSend.objects.create(connection=connection, invoice=overdue, level=1, email_id=1, action_run_id=run.pk)
+    Invoice.objects.filter(pk=overdue.pk).update(status=Invoice.Status.PAID, amount_paid=overdue.total)
+    with pytest.raises(actions.ActionFailed) as refusal:
+        SendClientReminders().run(overdue.company, run)
+    assert str(refusal.value) == "Aucune relance envoyée. "
+    assert records.objects(instance, "stat").count() == 0
+
+
+def test_without_an_active_connection_no_reminder_is_attempted(db, overdue, accountant):
+    from apps.mautic.actions import SendClientReminders
+
+    for action, record in ((SendClientReminders(), overdue.company), (SendInvoiceReminder(), overdue)):
+        with pytest.raises(actions.ActionFailed) as refusal:
+            action.run(record, ActionRun())
+        assert str(refusal.value) == "Aucune connexion Mautic active."
+
+
+# Thanking a client who paid -------------------------------------------------------------------------------------
+@pytest.fixture
+def paid(overdue):
+    Invoice.objects.filter(pk=overdue.pk).update(status=Invoice.Status.PAID, amount_paid=overdue.total)
+    overdue.refresh_from_db()
+    return overdue
+
+
+@pytest.fixture
+def thanks_email(connection, instance):
+    email = records.ensure_emails(instance)[0]
+    connection.config = {**connection.config, "thank_you_email": str(email.pk)}
+    connection.save()
+    return email
+
+
+def thank(invoice, user, settle) -> ActionRun:
+    run, _created = settle(lambda: actions.start(actions.get("mautic.send_thanks"), invoice, user, actions_key()))
+    run.refresh_from_db()
+    return run
+
+
+def test_a_paid_invoice_s_client_is_thanked_once_by_the_configured_email(connection, paid, accountant, settle,
+                                                                         instance, thanks_email):
+    run = thank(paid, accountant, settle)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert run.message == "Remerciement envoyé à Paul@Boulangerie.example."
+    stat = records.objects(instance, "stat").get()
+    link = ContactLink.objects.get()
+    assert (stat.data["email_id"], stat.data["lead_id"]) == (thanks_email.pk, link.mautic_id)
+    assert "FAC-2026-0042" in stat.data["content"]  # the invoice's tokens, as in a reminder
+    assert run.external_ids["thanked"] is True and run.external_ids["mautic_email_id"] == thanks_email.pk
+    assert run.external_ids["mautic_contact_id"] == link.mautic_id
+    [entry] = TimelineEntry.objects.filter(object_id=str(paid.pk), provider="mautic",
+                                           message__startswith="Remerciement")
+    assert entry.message == "Remerciement pour le paiement envoyé par Mautic à Paul@Boulangerie.example."
+    assert entry.external_ids == {"mautic_email_id": thanks_email.pk}
+    # The run resumed after its send (a worker restarted): nothing goes twice.
+    assert actions.get("mautic.send_thanks").run(paid, run).message == "Remerciement déjà envoyé."
+    assert records.objects(instance, "stat").count() == 1
+
+
+def test_thanks_are_offered_only_for_a_paid_invoice_with_an_email_configured_and_someone_to_thank(
+        connection, overdue, accountant, thanks_email):
+    action = actions.get("mautic.send_thanks")
+    assert not action.applies_to(overdue)  # not paid yet
+    Invoice.objects.filter(pk=overdue.pk).update(status=Invoice.Status.PAID)
+    overdue.refresh_from_db()
+    assert action.applies_to(overdue)
+    overdue.company.contacts.update(email="")
+    assert not action.applies_to(overdue)
+    overdue.company.contacts.update(email="paul@boulangerie.example")
+    for configured in ("", "pas-un-numéro", None):
+        connection.config = {**connection.config, "thank_you_email": configured}
+        connection.save()
+        assert not action.applies_to(overdue)
+    connection.delete()
+    assert not action.applies_to(overdue)
+
+
+def test_thanks_without_a_thank_you_email_configured_say_so(connection, paid):
+    from apps.core.models import ActionRun as Run
+    from apps.mautic.actions import SendPaymentThanks
+
+    with pytest.raises(actions.ActionFailed) as refusal:
+        SendPaymentThanks().run(paid, Run())
+    assert str(refusal.value) == "Aucun e-mail de remerciement Mautic n'est configuré (thank_you_email)."
+
+
+@pytest.mark.parametrize("reason, said", [(1, "le contact s'est désinscrit des e-mails"),
+                                          (3, "le contact est marqué « ne pas contacter »")])
+def test_a_client_who_asked_not_to_be_contacted_is_not_thanked(connection, paid, accountant, settle, instance,
+                                                               thanks_email, reason, said):
+    mautic_contact = records.create(instance, "contact", {"fields": {"email": "paul@boulangerie.example"}, "dnc": []})
+    records.add_dnc(mautic_contact, reason)
+    run = thank(paid, accountant, settle)
+    assert run.status == ActionRun.Status.FAILED
+    assert run.message == f"Remerciement non envoyé : {said} (Paul@Boulangerie.example)."
+    assert records.objects(instance, "stat").count() == 0
+
+
+def test_thanks_mautic_could_not_send_are_said_with_its_reason(connection, paid, accountant, settle, instance,
+                                                               thanks_email, monkeypatch):
+    from apps.mautic.client import MauticClient
+
+    monkeypatch.setattr(MauticClient, "send_email_to_contact",
+                        lambda self, email_id, contact_id, tokens: {"success": False, "failed": "quota dépassé"})
+    run = thank(paid, accountant, settle)
+    assert (run.status, run.message) == (ActionRun.Status.FAILED, "Mautic n'a pas envoyé l'e-mail : quota dépassé")
+    assert "thanked" not in run.external_ids
+
+
+def test_thanks_to_an_invalid_address_or_with_mautic_down_fail_in_french(connection, paid, accountant, settle,
+                                                                         instance, thanks_email):
+    OUTAGES[f"/sandbox/mautic/api/emails/{thanks_email.pk}/contact/"] = 503
+    run = thank(paid, accountant, settle)
+    OUTAGES.clear()
+    assert run.status == ActionRun.Status.FAILED
+    assert run.message.startswith("Mautic") and "Traceback" not in run.message
+    paid.company.contacts.update(email="paul@")
+    run = thank(paid, accountant, settle)
+    assert run.message == "Adresse e-mail invalide pour « Paul Martin » : paul@."
+    assert records.objects(instance, "stat").count() == 0
