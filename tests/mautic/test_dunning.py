@@ -486,3 +486,119 @@ def test_thanks_to_an_invalid_address_or_with_mautic_down_fail_in_french(connect
     run = thank(paid, accountant, settle)
     assert run.message == "Adresse e-mail invalide pour « Paul Martin » : paul@."
     assert records.objects(instance, "stat").count() == 0
+
+
+# One reminder per level, whatever happens to the send --------------------------------------------------------------
+def test_a_sent_reminder_records_its_ids_its_time_and_the_email_s_subject(connection, overdue, accountant, settle,
+                                                                          instance):
+    run = click(overdue, accountant, settle)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    reminder = ReminderSend.objects.get(invoice=overdue)
+    link = ContactLink.objects.get()
+    email_id = connection.config["reminder_emails"]["1"]
+    assert (reminder.email_id, reminder.link, reminder.action_run_id) == (email_id, link, run.pk)
+    assert reminder.sent_at is not None and reminder.tokens["{invoice_number}"] == "FAC-2026-0042"
+    assert run.message == "1re relance envoyée à Paul@Boulangerie.example."
+    assert (run.external_ids["mautic_contact_id"], run.external_ids["mautic_email_id"],
+            run.external_ids["reminder_level"]) == (link.mautic_id, email_id, 1)
+    subject = records.objects(instance, "email").get(pk=email_id).data["subject"]
+    entry = TimelineEntry.objects.get(object_id=str(link.contact.pk), message__startswith="1re relance")
+    assert entry.message == f"1re relance de la facture FAC-2026-0042 envoyée par Mautic (« {subject} »)."
+    assert entry.external_ids == {"mautic_email_id": email_id}
+
+
+def test_a_run_resumed_after_its_worker_died_mid_send_sends_the_claimed_level_once(connection, overdue, accountant,
+                                                                                   instance):
+    from apps.mautic.actions import send_reminder
+    from apps.mautic.client import MauticClient
+
+    run, _created = actions.start(actions.get(ACTION), overdue, accountant, actions_key())
+    ReminderSend.objects.create(connection=connection, invoice=overdue, level=1, action_run_id=run.pk,
+                                email_id=connection.config["reminder_emails"]["1"])
+    reminder = send_reminder(connection, MauticClient(connection), overdue, run)
+    assert (reminder.level, reminder.status) == (1, ReminderSend.Status.SENT)
+    assert ReminderSend.objects.get().pk == reminder.pk
+    assert records.objects(instance, "stat").count() == 1
+
+
+def test_a_level_without_its_mautic_email_is_refused_naming_the_level_and_the_connection(connection, overdue,
+                                                                                         accountant, settle,
+                                                                                         instance):
+    connection.config = {**connection.config, "reminder_emails": {"2": 1}}
+    connection.save()
+    run = click(overdue, accountant, settle)
+    assert (run.status, run.message) == (ActionRun.Status.FAILED, "Aucun e-mail Mautic n'est associé à la 1re "
+                                         "relance dans la connexion « Mautic » (reminder_emails).")
+    assert records.objects(instance, "stat").count() == 0
+
+
+def test_a_second_worker_claiming_the_same_level_first_wins_and_the_other_says_so(connection, overdue, accountant,
+                                                                                  settle, instance, monkeypatch):
+    from apps.mautic.client import MauticClient
+
+    read_email = MauticClient.get_email
+
+    def other_worker_claims_meanwhile(self, email_id):
+        ReminderSend.objects.create(connection=connection, invoice=overdue, level=1, email_id=email_id)
+        return read_email(self, email_id)
+
+    monkeypatch.setattr(MauticClient, "get_email", other_worker_claims_meanwhile)
+    run = click(overdue, accountant, settle)
+    assert (run.status, run.message) == (ActionRun.Status.FAILED,
+                                         "La 1re relance de cette facture a déjà été envoyée ou est en cours d'envoi.")
+    assert records.objects(instance, "stat").count() == 0
+
+
+def test_a_send_mautic_refused_frees_the_level_for_another_try(connection, overdue, accountant, settle, instance):
+    email_id = connection.config["reminder_emails"]["1"]
+    OUTAGES[f"/sandbox/mautic/api/emails/{email_id}/contact/"] = 400
+    run = click(overdue, accountant, settle)
+    OUTAGES.clear()
+    assert run.status == ActionRun.Status.FAILED and run.message.startswith("Mautic : ")
+    assert not ReminderSend.objects.exists()
+    assert click(overdue, accountant, settle).status == ActionRun.Status.SUCCEEDED
+    assert records.objects(instance, "stat").count() == 1
+
+
+def test_an_unconfirmed_send_keeps_the_error_for_the_reconciliation(connection, overdue, accountant, settle):
+    email_id = connection.config["reminder_emails"]["1"]
+    OUTAGES[f"/sandbox/mautic/api/emails/{email_id}/contact/"] = 502
+    run = click(overdue, accountant, settle)
+    OUTAGES.clear()
+    assert run.message.startswith("Mautic n'a pas confirmé l'envoi (")
+    reminder = ReminderSend.objects.get()
+    assert reminder.status == ReminderSend.Status.SENDING and reminder.error and reminder.error in run.message
+
+
+def test_a_send_mautic_answers_as_failed_frees_the_level_and_says_why(connection, overdue, accountant, settle,
+                                                                      monkeypatch):
+    from apps.mautic.client import MauticClient
+
+    monkeypatch.setattr(MauticClient, "send_email_to_contact",
+                        lambda self, email_id, contact_id, tokens: {"success": False})
+    run = click(overdue, accountant, settle)
+    assert (run.status, run.message) == (ActionRun.Status.FAILED, "Mautic n'a pas envoyé l'e-mail : ?")
+    assert not ReminderSend.objects.exists()
+
+
+def test_segments_mautic_could_not_update_are_noted_and_the_reminder_still_counts(connection, overdue, accountant,
+                                                                                  settle, instance, monkeypatch):
+    from apps.core.http import ServerError
+    from apps.mautic.client import MauticClient
+
+    def segments_down(self, *args, **kwargs):
+        raise ServerError("HTTP 503", status=503)
+
+    monkeypatch.setattr(MauticClient, "contact_segment_aliases", segments_down)
+    run = click(overdue, accountant, settle)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert ReminderSend.objects.get().status == ReminderSend.Status.SENT
+    assert ContactLink.objects.get().last_error == "Segments non mis à jour : HTTP 503"
+
+
+def test_an_unknown_do_not_contact_reason_reads_as_do_not_contact(connection, overdue, accountant, settle, instance):
+    mautic_contact = records.create(instance, "contact", {"fields": {"email": "paul@boulangerie.example"}, "dnc": []})
+    records.add_dnc(mautic_contact, 9)
+    run = click(overdue, accountant, settle)
+    assert run.status == ActionRun.Status.FAILED
+    assert run.message.startswith("Relance refusée : le contact est marqué « ne pas contacter » (")
