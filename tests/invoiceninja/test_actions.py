@@ -473,3 +473,20 @@ def test_taking_invoice_ninja_s_version_of_a_quote_ends_its_conflict(connection,
     quote.refresh_from_db()
     link.refresh_from_db()
     assert quote.notes == "version distante" and not link.in_conflict
+
+
+def test_a_retried_send_finds_the_client_it_created_by_name_and_marker_and_creates_no_second_one(
+        connection, quote, staff, company, redis_connection, no_pacing):
+    ours = dict(fixture("client.json"), private_notes=f"notes [console:company:{company.pk}]")
+    with responses.RequestsMock() as vendor:
+        vendor.get(f"{API}/clients", json={**empty_list(), "data": [ours]}, match=[matchers.query_param_matcher(
+            {"per_page": "100", "page": "1", "sort": "id|desc", "name": "Atelier Lumière SARL"})])
+        vendor.get(f"{API}/quotes", json=empty_list(), match=[matchers.query_param_matcher(
+            {"per_page": "100", "page": "1", "sort": "id|desc", "client_id": "VolejRejNm"})])
+        vendor.post(f"{API}/quotes", json={"data": remote_quote(quote)})
+        vendor.post(f"{API}/emails", json={"data": remote_quote(quote, status_id="2")})
+        run = execute(SendQuote, quote, staff)
+        assert not [c for c in vendor.calls if c.request.method == "POST" and c.request.url.endswith("/clients")]
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert ClientLink.objects.get(company=company).external_id == "VolejRejNm"
+    assert run.external_ids["invoiceninja_client_id"] == "VolejRejNm"
