@@ -302,6 +302,10 @@ def test_the_client_confirmation_lists_each_invoice_awaiting_a_reminder_with_its
                                 sent_at=timezone.now() - timedelta(days=10))
     Invoice.objects.create(company=overdue.company, number="FAC-PAS-ECHUE", status=Invoice.Status.SENT,
                            due_date=timezone.localdate() + timedelta(days=3))
+    too_soon = Invoice.objects.create(company=overdue.company, number="FAC-TROP-TOT", status=Invoice.Status.SENT,
+                                      due_date=timezone.localdate() - timedelta(days=6))
+    ReminderSend.objects.create(connection=connection, invoice=too_soon, level=1, email_id=1,
+                                status=ReminderSend.Status.SENT)  # its 2nd level waits for day 15
     details = actions.get("mautic.send_client_reminders").confirmation_details(overdue.company)
     assert details == [("Destinataire", "Paul Martin <Paul@Boulangerie.example>"),
                        (f"Facture {second.pk}", "2e relance — 120.00 EUR"),
@@ -602,3 +606,61 @@ def test_an_unknown_do_not_contact_reason_reads_as_do_not_contact(connection, ov
     run = click(overdue, accountant, settle)
     assert run.status == ActionRun.Status.FAILED
     assert run.message.startswith("Relance refusée : le contact est marqué « ne pas contacter » (")
+
+
+def test_a_client_without_any_email_is_shown_as_nobody_before_confirming(connection, overdue):
+    overdue.company.contacts.update(email="")
+    assert actions.get("mautic.send_client_reminders").confirmation_details(overdue.company)[0] == (
+        "Destinataire", "—")
+
+
+def test_the_client_button_says_when_nothing_awaits_a_reminder_and_who_may_not_send(connection, overdue, accountant):
+    from django.contrib.auth.models import User
+
+    action = actions.get("mautic.send_client_reminders")
+    assert action.unavailable_reason(overdue.company, accountant) is None
+    viewer = User.objects.create_user("lecteur", password="x", is_staff=True)
+    assert action.unavailable_reason(overdue.company, viewer) == "Vous n'avez pas la permission requise."
+    Invoice.objects.filter(pk=overdue.pk).update(due_date=timezone.localdate() + timedelta(days=1))
+    assert action.unavailable_reason(overdue.company, accountant) == "Aucune facture de ce client n'attend de relance."
+
+
+def test_a_client_reminder_lists_every_invoice_sent_and_every_one_refused(connection, overdue, accountant, settle,
+                                                                         instance):
+    second = Invoice.objects.create(company=overdue.company, number="FAC-2026-0050", status=Invoice.Status.SENT,
+                                    due_date=timezone.localdate() - timedelta(days=3))
+    for number in ("FAC-2026-0051", "FAC-2026-0052"):
+        waiting = Invoice.objects.create(company=overdue.company, number=number, status=Invoice.Status.SENT,
+                                         due_date=timezone.localdate() - timedelta(days=4))
+        ReminderSend.objects.create(connection=connection, invoice=waiting, level=1, email_id=1,
+                                    status=ReminderSend.Status.SENDING)
+    run, _created = settle(lambda: actions.start(actions.get("mautic.send_client_reminders"), overdue.company,
+                                                 accountant, actions_key()))
+    run.refresh_from_db()
+    waits = "La 1re relance attend la confirmation de Mautic (envoi non confirmé) : rien n'est renvoyé avant la " \
+            "vérification."
+    sent = sorted(["FAC-2026-0042 (1re relance)", "FAC-2026-0050 (1re relance)"])
+    assert run.message.startswith("Relances envoyées : ")
+    done, refused = run.message.removeprefix("Relances envoyées : ").split(". Non envoyées : ")
+    assert sorted(done.split(", ")) == sent
+    assert sorted(refused.split(" ; ")) == [f"FAC-2026-0051 : {waits}", f"FAC-2026-0052 : {waits}"]
+    assert second.pk in run.external_ids["invoices_done"]
+
+    # Every reminder now waits for Mautic's confirmation: nothing goes, and each invoice says why.
+    from apps.mautic.actions import SendClientReminders
+
+    ReminderSend.objects.update(status=ReminderSend.Status.SENDING)
+    with pytest.raises(actions.ActionFailed) as nothing_sent:
+        SendClientReminders().run(overdue.company, ActionRun())
+    refused = str(nothing_sent.value).removeprefix("Aucune relance envoyée. ").split(" ; ")
+    assert sorted(refused) == [f"FAC-2026-00{n} : {waits}" for n in (42, 50, 51, 52)]
+
+
+def test_a_client_reminder_with_mautic_down_says_mautic_s_error(connection, overdue, accountant, settle):
+    OUTAGES["/sandbox/mautic/api/contacts"] = 503
+    run, _created = settle(lambda: actions.start(actions.get("mautic.send_client_reminders"), overdue.company,
+                                                 accountant, actions_key()))
+    OUTAGES.clear()
+    run.refresh_from_db()
+    assert run.status == ActionRun.Status.FAILED
+    assert "Service Unavailable" in run.message and "None" not in run.message
