@@ -306,6 +306,10 @@ def test_the_client_confirmation_lists_each_invoice_awaiting_a_reminder_with_its
                                       due_date=timezone.localdate() - timedelta(days=6))
     ReminderSend.objects.create(connection=connection, invoice=too_soon, level=1, email_id=1,
                                 status=ReminderSend.Status.SENT)  # its 2nd level waits for day 15
+    from apps.hub.models import Company
+
+    Invoice.objects.create(company=Company.objects.create(name="Fromagerie"), number="FAC-AUTRE-CLIENT",
+                           status=Invoice.Status.SENT, due_date=timezone.localdate() - timedelta(days=9))
     details = actions.get("mautic.send_client_reminders").confirmation_details(overdue.company)
     assert details == [("Destinataire", "Paul Martin <Paul@Boulangerie.example>"),
                        (f"Facture {second.pk}", "2e relance — 120.00 EUR"),
@@ -457,7 +461,8 @@ def test_thanks_without_a_thank_you_email_configured_say_so(connection, paid):
 
 
 @pytest.mark.parametrize("reason, said", [(1, "le contact s'est désinscrit des e-mails"),
-                                          (3, "le contact est marqué « ne pas contacter »")])
+                                          (3, "le contact est marqué « ne pas contacter »"),
+                                          (9, "le contact est marqué « ne pas contacter »")])
 def test_a_client_who_asked_not_to_be_contacted_is_not_thanked(connection, paid, accountant, settle, instance,
                                                                thanks_email, reason, said):
     mautic_contact = records.create(instance, "contact", {"fields": {"email": "paul@boulangerie.example"}, "dnc": []})
