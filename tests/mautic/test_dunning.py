@@ -671,3 +671,31 @@ def test_a_client_reminder_with_mautic_down_says_mautic_s_error(connection, over
     run.refresh_from_db()
     assert run.status == ActionRun.Status.FAILED
     assert "Service Unavailable" in run.message and "None" not in run.message
+
+
+def test_each_mautic_failure_reads_in_french_and_says_whether_the_reminder_may_have_gone():
+    from apps.core.http import ClientError, NetworkError, ServerError
+    from apps.mautic.actions import failure
+    from apps.mautic.client import ApiDisabled, BasicAuthDisabled
+
+    unconfirmed = ("Mautic n'a pas confirmé l'envoi ({error}). La relance n'est pas proposée de nouveau tant que le "
+                   "rattrapage n'a pas vérifié si elle est partie.")
+    cases = [
+        (ApiDisabled("L'API de Mautic est désactivée.", status=403), "L'API de Mautic est désactivée."),
+        (BasicAuthDisabled("L'authentification Basic est désactivée.", status=403),
+         "L'authentification Basic est désactivée."),
+        (NetworkError("read timeout", maybe_sent=True), unconfirmed.format(error="read timeout")),
+        (ServerError("HTTP 502", status=502, maybe_sent=True), unconfirmed.format(error="HTTP 502")),
+        (NetworkError("refused", maybe_sent=False), "Mautic : refused"),
+        (ClientError("Bad request", status=400, maybe_sent=True), "Mautic : Bad request"),
+    ]
+    for error, message in cases:
+        assert str(failure(error)) == message
+
+
+def test_a_reminder_with_mautic_down_says_mautic_s_error(connection, overdue, accountant, settle):
+    OUTAGES["/sandbox/mautic/api/contacts"] = 503
+    run = click(overdue, accountant, settle)
+    OUTAGES.clear()
+    assert run.status == ActionRun.Status.FAILED
+    assert "Service Unavailable" in run.message and "None" not in run.message
