@@ -510,8 +510,8 @@ def test_a_sent_reminder_records_its_ids_its_time_and_the_email_s_subject(connec
     assert (reminder.email_id, reminder.link, reminder.action_run_id) == (email_id, link, run.pk)
     assert reminder.sent_at is not None and reminder.tokens["{invoice_number}"] == "FAC-2026-0042"
     assert run.message == "1re relance envoyée à Paul@Boulangerie.example."
-    assert (run.external_ids["mautic_contact_id"], run.external_ids["mautic_email_id"],
-            run.external_ids["reminder_level"]) == (link.mautic_id, email_id, 1)
+    assert run.external_ids == {"mautic_contact_id": link.mautic_id, "mautic_email_id": email_id,
+                                "reminder_level": 1}
     subject = records.objects(instance, "email").get(pk=email_id).data["subject"]
     entry = TimelineEntry.objects.get(object_id=str(link.contact.pk), message__startswith="1re relance")
     assert entry.message == f"1re relance de la facture FAC-2026-0042 envoyée par Mautic (« {subject} »)."
