@@ -422,12 +422,12 @@ def test_a_paid_invoice_s_client_is_thanked_once_by_the_configured_email(connect
     link = ContactLink.objects.get()
     assert (stat.data["email_id"], stat.data["lead_id"]) == (thanks_email.pk, link.mautic_id)
     assert "FAC-2026-0042" in stat.data["content"]  # the invoice's tokens, as in a reminder
-    assert run.external_ids["thanked"] is True and run.external_ids["mautic_email_id"] == thanks_email.pk
-    assert run.external_ids["mautic_contact_id"] == link.mautic_id
+    assert run.external_ids == {"thanked": True, "mautic_email_id": thanks_email.pk,
+                                "mautic_contact_id": link.mautic_id}
     [entry] = TimelineEntry.objects.filter(object_id=str(paid.pk), provider="mautic",
                                            message__startswith="Remerciement")
     assert entry.message == "Remerciement pour le paiement envoyé par Mautic à Paul@Boulangerie.example."
-    assert entry.external_ids == {"mautic_email_id": thanks_email.pk}
+    assert (entry.level, entry.external_ids) == (TimelineEntry.Level.SUCCESS, {"mautic_email_id": thanks_email.pk})
     # The run resumed after its send (a worker restarted): nothing goes twice.
     assert actions.get("mautic.send_thanks").run(paid, run).message == "Remerciement déjà envoyé."
     assert records.objects(instance, "stat").count() == 1
