@@ -433,6 +433,10 @@ def test_a_draft_issued_for_signature_is_numbered_and_marked_sent_without_any_em
     quote.refresh_from_db()
     assert (quote.status, quote.number) == (Quote.Status.SENT, "0042")
     assert not QuoteLink.objects.get(quote=quote).has_local_changes(quote)
+    from apps.invoiceninja.models import InvoiceMirror, QuoteMirror
+
+    assert QuoteMirror.objects.get(external_id="Wpmbk5ezJn").payload["status_id"] == "2"
+    assert not InvoiceMirror.objects.exists()  # kept as the quote it is
 
 
 def test_a_quote_already_sent_in_invoice_ninja_is_not_marked_sent_again_and_a_silent_bulk_is_reread(
