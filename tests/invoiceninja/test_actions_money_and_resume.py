@@ -275,3 +275,40 @@ def test_taking_invoice_ninja_s_version_concerns_only_the_invoice_in_conflict(co
     assert run.status == ActionRun.Status.SUCCEEDED, run.message
     assert run.external_ids["invoiceninja_invoice_id"] == "Opnel5aKBz"
     assert InvoiceLink.objects.get(invoice=other).in_conflict
+
+
+@responses.activate
+def test_mark_paid_keeps_a_colleague_s_edit_and_names_the_number_invoice_ninja_gave(connection, staff, company,
+                                                                                   redis_connection, no_pacing):
+    import json
+
+    invoice = Invoice.objects.create(company=company, status=Invoice.Status.SENT)
+    InvoiceLink.objects.create(connection=connection, invoice=invoice, external_id="Opnel5aKBz")
+
+    def colleague_edits_then_vendor_answers(request):
+        Invoice.objects.filter(pk=invoice.pk).update(notes="Réglée par virement, voir relevé")
+        paid = dict(fixture("invoice.json"), status_id="4", paid_to_date=768.0, balance=0)
+        return 200, {}, json.dumps({"data": [paid]})
+
+    responses.add_callback(responses.POST, f"{API}/invoices/bulk", callback=colleague_edits_then_vendor_answers)
+    run = execute(MarkInvoicePaid, invoice, staff)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert run.message == "Facture F-0042 marquée payée dans Invoice Ninja."
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.amount_paid) == (Invoice.Status.PAID, Decimal("768.00"))
+    assert invoice.notes == "Réglée par virement, voir relevé"
+
+
+@responses.activate
+def test_approving_a_quote_approves_its_own_remote_quote(connection, staff, company, redis_connection, no_pacing):
+    from apps.invoiceninja.actions import ApproveQuote
+
+    quotes = []
+    for number, external_id in (("0041", "Quote0041"), ("0042", "Wpmbk5ezJn")):
+        quote = Quote.objects.create(company=company, number=number, status=Quote.Status.ACCEPTED)
+        QuoteLink.objects.create(connection=connection, quote=quote, external_id=external_id)
+        quotes.append(quote)
+    responses.get(f"{API}/quotes/Wpmbk5ezJn", json={"data": dict(fixture("quote.json"), status_id="3")})
+    run = execute(ApproveQuote, quotes[1], staff)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert run.external_ids["invoiceninja_quote_id"] == "Wpmbk5ezJn"
