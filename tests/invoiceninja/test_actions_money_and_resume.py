@@ -312,3 +312,24 @@ def test_approving_a_quote_approves_its_own_remote_quote(connection, staff, comp
     run = execute(ApproveQuote, quotes[1], staff)
     assert run.status == ActionRun.Status.SUCCEEDED, run.message
     assert run.external_ids["invoiceninja_quote_id"] == "Wpmbk5ezJn"
+
+
+@responses.activate
+def test_approve_and_send_name_the_number_invoice_ninja_holds(connection, staff, company, redis_connection,
+                                                             no_pacing):
+    from apps.invoiceninja.actions import ApproveQuote
+    from apps.invoiceninja.models import ClientLink
+
+    quote = Quote.objects.create(company=company, status=Quote.Status.ACCEPTED)
+    QuoteLink.objects.create(connection=connection, quote=quote, external_id="Wpmbk5ezJn")
+    responses.get(f"{API}/quotes/Wpmbk5ezJn", json={"data": dict(fixture("quote.json"), status_id="3")})
+    assert execute(ApproveQuote, quote, staff).message == "Devis 0042 approuvé dans Invoice Ninja."
+
+    ClientLink.objects.create(connection=connection, company=company, external_id="VolejRejNm").mark_in_step()
+    invoice = Invoice.objects.create(company=company, status=Invoice.Status.SENT, number="F-HUB")
+    invoice.lines.create(position=0, description="x", quantity=1, unit_price=Decimal("10.00"))
+    InvoiceLink.objects.create(connection=connection, invoice=invoice, external_id="Opnel5aKBz").mark_in_step()
+    responses.get(f"{API}/invoices/Opnel5aKBz", json={"data": fixture("invoice.json")})
+    responses.post(f"{API}/emails", json={"data": fixture("invoice.json")})
+    run = execute(SendInvoice, invoice, staff)
+    assert run.message == "Facture F-0042 envoyée par Invoice Ninja.", run.message
