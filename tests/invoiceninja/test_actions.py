@@ -254,6 +254,8 @@ def test_approve_and_convert_are_offered_for_an_accepted_linked_quote_only(conne
     approve, convert = actions.get(ApproveQuote.key), actions.get(ConvertQuote.key)
     Quote.objects.filter(pk=quote.pk).update(status=Quote.Status.ACCEPTED)
     quote.refresh_from_db()
+    other = Quote.objects.create(company=quote.company, status=Quote.Status.ACCEPTED)
+    QuoteLink.objects.create(connection=connection, quote=other, external_id="Quote0041")
     assert approve.unavailable_reason(quote, staff) and convert.unavailable_reason(quote, staff)  # not linked
     QuoteLink.objects.create(connection=connection, quote=quote, external_id="Wpmbk5ezJn")
     assert approve.unavailable_reason(quote, staff) is None and convert.unavailable_reason(quote, staff) is None
