@@ -1,8 +1,8 @@
 """`make mutation`: mutmut on each critical module against its own tests, scored into tests/MUTATION.md.
 
 Order of work, for each target of tests/mutation_targets.toml (or only MODULE=<name> when given):
-1. copy the repository's files (tracked and new, not ignored ones) into var/mutation/<slug>/, so the worktree
-   itself is never mutated and two targets never share mutmut's cache;
+1. copy the repository's files (tracked and new, not ignored ones, and the compiled .mo translations) into
+   var/mutation/<slug>/, so the worktree itself is never mutated and two targets never share mutmut's cache;
 2. write there a [tool.mutmut] section naming the target's module(s) and its own test files, nothing else;
    in that copy, drop the decorators listed under strip_decorators (mutmut skips decorated functions);
 3. run `mutmut run --max-children N` there (N = MUTATION_JOBS, default 1: the machines are shared);
@@ -53,6 +53,13 @@ def repository_files() -> list[str]:
     return [path for path in listing if path and not path.startswith(("var/", "mutants/")) and (ROOT / path).is_file()]
 
 
+def compiled_translations(paths: list[str]) -> list[str]:
+    """The .mo files `make translations` compiled next to the repository's .po files. Git ignores them, yet a
+    test reading the English UI needs them: without them it fails in the copy before any mutant runs."""
+    compiled = [path[:-3] + ".mo" for path in paths if path.endswith(".po")]
+    return [path for path in compiled if (ROOT / path).is_file()]
+
+
 def test_paths(patterns: list[str]) -> list[str]:
     found: list[str] = []
     for pattern in patterns:
@@ -94,7 +101,8 @@ def unwrap(module: Path, strip_decorators: list[dict]) -> None:
 def prepare(target: dict, workdir: Path, skip_lines: list[dict], strip_decorators: list[dict]) -> list[str]:
     if workdir.exists():
         shutil.rmtree(workdir)
-    for path in repository_files():
+    files = repository_files()
+    for path in files + compiled_translations(files):
         destination = workdir / path
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / path, destination)

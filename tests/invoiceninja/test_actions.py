@@ -12,6 +12,7 @@ from apps.core import actions
 from apps.core.models import ActionRun
 from apps.hub.models import Invoice, Quote
 from apps.invoiceninja.actions import ConvertQuote, MarkInvoicePaid, SendQuote
+from apps.invoiceninja.client import InvoiceNinjaClient
 from apps.invoiceninja.models import ClientLink, InvoiceLink, QuoteLink
 from tests.invoiceninja.conftest import API, fixture
 
@@ -193,3 +194,305 @@ def test_a_colleagues_edit_saved_while_the_quote_was_being_sent_is_kept(vendor, 
     quote.refresh_from_db()
     assert quote.notes == "Remise de 5 % accordée par téléphone"
     assert (quote.status, quote.number) == (Quote.Status.SENT, "0042")
+
+
+# Approve, convert, issue, send the invoice ---------------------------------------------------------------------
+@pytest.fixture
+def accepted(connection, quote):
+    Quote.objects.filter(pk=quote.pk).update(status=Quote.Status.ACCEPTED, number="0042")
+    quote.refresh_from_db()
+    QuoteLink.objects.create(connection=connection, quote=quote, external_id="Wpmbk5ezJn")
+    return quote
+
+
+def bulk_calls(mock, entity: str) -> list[dict]:
+    return [json.loads(c.request.body) for c in mock.calls if c.request.url == f"{API}/{entity}/bulk"]
+
+
+def test_a_quote_signed_elsewhere_is_approved_in_invoice_ninja_too(accepted, staff, redis_connection, no_pacing):
+    from apps.invoiceninja.actions import ApproveQuote
+
+    with responses.RequestsMock() as vendor:
+        vendor.get(f"{API}/quotes/Wpmbk5ezJn", json={"data": remote_quote(accepted, status_id="2")})
+        vendor.post(f"{API}/quotes/bulk", json={"data": [remote_quote(accepted, status_id="3")]})
+        vendor.get(f"{API}/quotes/Wpmbk5ezJn", json={"data": remote_quote(accepted, status_id="3")})
+        run = execute(ApproveQuote, accepted, staff)
+        assert bulk_calls(vendor, "quotes") == [{"action": "approve", "ids": ["Wpmbk5ezJn"]}]
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert run.message == "Devis 0042 approuvé dans Invoice Ninja."
+    assert run.external_ids["invoiceninja_quote_id"] == "Wpmbk5ezJn"
+    assert not QuoteLink.objects.get(quote=accepted).has_local_changes(accepted)
+
+
+@pytest.mark.parametrize("already", [{"status_id": "3"}, {"status_id": "4", "invoice_id": "Opnel5aKBz"}])
+def test_a_quote_already_approved_or_converted_is_not_approved_again(accepted, staff, redis_connection, no_pacing,
+                                                                      already):
+    from apps.invoiceninja.actions import ApproveQuote
+
+    with responses.RequestsMock() as vendor:
+        vendor.get(f"{API}/quotes/Wpmbk5ezJn", json={"data": remote_quote(accepted, **already)})
+        run = execute(ApproveQuote, accepted, staff)
+        assert bulk_calls(vendor, "quotes") == []
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+
+
+def test_an_approval_invoice_ninja_silently_skipped_is_a_failure_with_its_status(accepted, staff, redis_connection,
+                                                                                 no_pacing):
+    from apps.invoiceninja.actions import ApproveQuote
+
+    with responses.RequestsMock() as vendor:
+        vendor.get(f"{API}/quotes/Wpmbk5ezJn", json={"data": remote_quote(accepted, status_id="5")})
+        vendor.post(f"{API}/quotes/bulk", json={"data": []})
+        run = execute(ApproveQuote, accepted, staff)
+    assert (run.status, run.message) == (ActionRun.Status.FAILED,
+                                         "Invoice Ninja n'a pas approuvé le devis (statut 5).")
+
+
+def test_approve_and_convert_are_offered_for_an_accepted_linked_quote_only(connection, quote, staff):
+    from apps.invoiceninja.actions import ApproveQuote
+
+    approve, convert = actions.get(ApproveQuote.key), actions.get(ConvertQuote.key)
+    Quote.objects.filter(pk=quote.pk).update(status=Quote.Status.ACCEPTED)
+    quote.refresh_from_db()
+    other = Quote.objects.create(company=quote.company, status=Quote.Status.ACCEPTED)
+    QuoteLink.objects.create(connection=connection, quote=other, external_id="Quote0041")
+    assert approve.unavailable_reason(quote, staff) and convert.unavailable_reason(quote, staff)  # not linked
+    QuoteLink.objects.create(connection=connection, quote=quote, external_id="Wpmbk5ezJn")
+    assert approve.unavailable_reason(quote, staff) is None and convert.unavailable_reason(quote, staff) is None
+    quote.status = Quote.Status.SENT
+    assert approve.unavailable_reason(quote, staff) and convert.unavailable_reason(quote, staff)
+
+
+def test_approve_or_convert_a_quote_invoice_ninja_does_not_know_says_to_send_it_first(connection, quote):
+    from apps.invoiceninja.actions import ApproveQuote
+    from apps.invoiceninja.client import InvoiceNinjaClient
+
+    for action_class in (ApproveQuote, ConvertQuote):
+        with pytest.raises(actions.ActionFailed) as refusal:
+            action_class().perform(quote, ActionRun(), connection, InvoiceNinjaClient(connection))
+        assert str(refusal.value) == "Ce devis n'existe pas dans Invoice Ninja : envoyez-le d'abord."
+
+
+def test_a_quote_already_converted_in_invoice_ninja_is_linked_to_its_invoice_without_a_second_one(
+        accepted, staff, redis_connection, no_pacing):
+    with responses.RequestsMock() as vendor:
+        vendor.get(f"{API}/quotes/Wpmbk5ezJn",
+                   json={"data": remote_quote(accepted, status_id="4", invoice_id="Opnel5aKBz")})
+        vendor.get(f"{API}/invoices/Opnel5aKBz", json={"data": dict(fixture("invoice.json"), status_id="1")})
+        run = execute(ConvertQuote, accepted, staff)
+        assert bulk_calls(vendor, "quotes") == []
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    invoice = Invoice.objects.get(quote=accepted)
+    assert run.message == "Facture F-0042 créée depuis le devis."
+    assert run.external_ids["invoiceninja_invoice_id"] == "Opnel5aKBz" and run.external_ids["invoice_pk"] == invoice.pk
+
+
+def test_a_conversion_whose_answer_omits_the_quote_rereads_it(accepted, staff, redis_connection, no_pacing):
+    with responses.RequestsMock() as vendor:
+        vendor.get(f"{API}/quotes/Wpmbk5ezJn", json={"data": remote_quote(accepted, status_id="3")})
+        vendor.post(f"{API}/quotes/bulk", json={"data": [remote_quote(accepted, id="other", invoice_id="nope")]})
+        vendor.get(f"{API}/quotes/Wpmbk5ezJn",
+                   json={"data": remote_quote(accepted, status_id="4", invoice_id="Opnel5aKBz")})
+        vendor.get(f"{API}/invoices/Opnel5aKBz", json={"data": dict(fixture("invoice.json"), status_id="1")})
+        run = execute(ConvertQuote, accepted, staff)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert InvoiceLink.objects.get(invoice__quote=accepted).external_id == "Opnel5aKBz"
+
+
+def test_a_conversion_invoice_ninja_skipped_creates_nothing_and_says_the_status(accepted, staff, redis_connection,
+                                                                                no_pacing):
+    with responses.RequestsMock() as vendor:
+        vendor.get(f"{API}/quotes/Wpmbk5ezJn", json={"data": remote_quote(accepted, status_id="3")})
+        vendor.post(f"{API}/quotes/bulk", json={"data": []})
+        vendor.get(f"{API}/quotes/Wpmbk5ezJn", json={"data": remote_quote(accepted, status_id="3")})
+        run = execute(ConvertQuote, accepted, staff)
+    assert (run.status, run.message) == (ActionRun.Status.FAILED,
+                                         "Invoice Ninja n'a pas converti le devis (statut 3).")
+    assert not Invoice.objects.exists()
+
+
+def test_the_conversion_confirmation_shows_the_client_and_the_total(accepted):
+    assert ConvertQuote().confirmation_details(accepted) == [("Client", "Atelier Lumière SARL"),
+                                                             ("Total TTC", "5\u202f520,96\xa0€")]
+
+
+def test_send_and_invoice_confirmations_show_the_total_and_who_receives_it(connection, quote, company):
+    from apps.invoiceninja.actions import SendInvoice
+
+    assert SendQuote().confirmation_details(quote) == [("Client", "Atelier Lumière SARL"),
+                                                       ("Total TTC", "5\u202f520,96\xa0€"),
+                                                       ("Destinataires", "claire@atelier.example")]
+    invoice = Invoice.objects.create(company=company, status=Invoice.Status.DRAFT)
+    invoice.lines.create(position=0, description="Acompte", quantity=1, unit_price="100.00", tax_rate=0)
+    invoice.recalculate_totals()
+    assert SendInvoice().confirmation_details(invoice) == [("Client", "Atelier Lumière SARL"),
+                                                           ("Total TTC", "100,00\xa0€"),
+                                                           ("Destinataires", "claire@atelier.example")]
+
+
+def test_send_invoice_pushes_the_invoice_emails_it_with_the_invoice_template_and_marks_it_sent(
+        connection, company, staff, redis_connection, no_pacing):
+    from apps.invoiceninja.actions import SendInvoice
+
+    invoice = Invoice.objects.create(company=company, status=Invoice.Status.DRAFT)
+    invoice.lines.create(position=0, description="Acompte", quantity=1, unit_price="100.00", tax_rate=0)
+    invoice.recalculate_totals()
+    remote = dict(fixture("invoice.json"), private_notes=f"[console:invoice:{invoice.pk}]", status_id="1")
+    with responses.RequestsMock() as vendor:
+        vendor.get(f"{API}/clients", json=empty_list())
+        vendor.post(f"{API}/clients", json={"data": fixture("client.json")})
+        vendor.get(f"{API}/invoices", json=empty_list())
+        vendor.post(f"{API}/invoices", json={"data": remote})
+        vendor.post(f"{API}/emails", json={"data": dict(remote, status_id="2")},
+                    match=[matchers.json_params_matcher({"entity": "invoice", "entity_id": "Opnel5aKBz",
+                                                         "template": "email_template_invoice"})])
+        run = execute(SendInvoice, invoice, staff)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert run.message == "Facture F-0042 envoyée par Invoice Ninja."
+    assert run.external_ids["invoiceninja_invoice_id"] == "Opnel5aKBz" and run.external_ids["emailed"] is True
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.number) == (Invoice.Status.SENT, "F-0042")
+    assert InvoiceLink.objects.get(invoice=invoice).external_id == "Opnel5aKBz"
+
+
+def test_a_quote_with_its_own_number_keeps_it_in_invoice_ninja(vendor, quote, staff, redis_connection, no_pacing):
+    Quote.objects.filter(pk=quote.pk).update(number="D-2026-007")
+    quote.refresh_from_db()
+    vendor.post(f"{API}/quotes", json={"data": remote_quote(quote, number="D-2026-007")})
+    vendor.post(f"{API}/emails", json={"data": remote_quote(quote, status_id="2", number="D-2026-007")})
+    run = execute(SendQuote, quote, staff)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    created = json.loads(next(c for c in vendor.calls if c.request.method == "POST"
+                              and c.request.url.endswith("/quotes")).request.body)
+    assert created["number"] == "D-2026-007" and created["client_id"] == "VolejRejNm"
+    assert run.message == "Devis D-2026-007 envoyé par Invoice Ninja."
+
+
+def test_a_client_edited_in_the_console_is_updated_in_invoice_ninja_keeping_its_remote_contacts(
+        connection, quote, staff, company, redis_connection, no_pacing):
+    link = ClientLink.objects.create(connection=connection, company=company, external_id="VolejRejNm")
+    link.mark_in_step()
+    company.name = "Atelier Lumière SAS"
+    company.save()
+    remote_client = dict(fixture("client.json"), contacts=[{"id": "c1", "email": "ancien@atelier.example"}])
+    with responses.RequestsMock() as vendor:
+        vendor.get(f"{API}/clients/VolejRejNm", json={"data": remote_client})
+        vendor.put(f"{API}/clients/VolejRejNm", json={"data": dict(remote_client, name="Atelier Lumière SAS")})
+        vendor.get(f"{API}/quotes", json=empty_list())
+        vendor.post(f"{API}/quotes", json={"data": remote_quote(quote)})
+        vendor.post(f"{API}/emails", json={"data": remote_quote(quote, status_id="2")})
+        run = execute(SendQuote, quote, staff)
+        sent = json.loads(next(c for c in vendor.calls if c.request.method == "PUT").request.body)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert sent["name"] == "Atelier Lumière SAS"
+    assert [c["email"] for c in sent["contacts"]] == ["ancien@atelier.example", "claire@atelier.example"]
+    assert not ClientLink.objects.get(pk=link.pk).has_local_changes(company)
+
+
+def test_a_client_unchanged_since_its_sync_is_not_written_again(connection, quote, staff, company, redis_connection,
+                                                                no_pacing):
+    ClientLink.objects.create(connection=connection, company=company, external_id="VolejRejNm").mark_in_step()
+    with responses.RequestsMock() as vendor:
+        vendor.get(f"{API}/quotes", json=empty_list())
+        vendor.post(f"{API}/quotes", json={"data": remote_quote(quote)})
+        vendor.post(f"{API}/emails", json={"data": remote_quote(quote, status_id="2")})
+        run = execute(SendQuote, quote, staff)
+        assert not [c for c in vendor.calls if "/clients" in c.request.url]
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+
+
+def test_a_quote_sent_again_after_an_edit_or_in_conflict_is_updated_with_the_console_s_version(
+        connection, quote, staff, company, redis_connection, no_pacing):
+    ClientLink.objects.create(connection=connection, company=company, external_id="VolejRejNm").mark_in_step()
+    link = QuoteLink.objects.create(connection=connection, quote=quote, external_id="Wpmbk5ezJn")
+    link.mark_in_step()
+    link.mark_conflict("les deux côtés ont changé")
+    with responses.RequestsMock() as vendor:
+        vendor.put(f"{API}/quotes/Wpmbk5ezJn", json={"data": remote_quote(quote, status_id="2")})
+        vendor.post(f"{API}/emails", json={"data": remote_quote(quote, status_id="2")})
+        run = execute(SendQuote, quote, staff)
+        updated = json.loads(next(c for c in vendor.calls if c.request.method == "PUT").request.body)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert updated["line_items"][1]["cost"] == 350.10
+    assert not QuoteLink.objects.get(pk=link.pk).in_conflict
+
+
+def test_a_draft_issued_for_signature_is_numbered_and_marked_sent_without_any_email(connection, quote, company,
+                                                                                      staff, redis_connection,
+                                                                                      no_pacing):
+    from apps.invoiceninja.actions import issue_document
+
+    run, _created = actions.start(actions.get(SendQuote.key), quote, staff, secrets.token_hex(16))
+    with responses.RequestsMock() as vendor:
+        vendor.get(f"{API}/clients", json=empty_list())
+        vendor.post(f"{API}/clients", json={"data": fixture("client.json")})
+        vendor.get(f"{API}/quotes", json=empty_list())
+        vendor.post(f"{API}/quotes", json={"data": remote_quote(quote, status_id="1", number="0042")})
+        vendor.post(f"{API}/quotes/bulk", json={"data": [remote_quote(quote, status_id="2", number="0042")]})
+        issue_document(InvoiceNinjaClient(connection), connection, quote, run, kind="quote")
+        assert bulk_calls(vendor, "quotes") == [{"action": "mark_sent", "ids": ["Wpmbk5ezJn"]}]
+        assert not [c for c in vendor.calls if c.request.url.endswith("/emails")]
+    quote.refresh_from_db()
+    assert (quote.status, quote.number) == (Quote.Status.SENT, "0042")
+    assert not QuoteLink.objects.get(quote=quote).has_local_changes(quote)
+    from apps.invoiceninja.models import InvoiceMirror, QuoteMirror
+
+    assert QuoteMirror.objects.get(external_id="Wpmbk5ezJn").payload["status_id"] == "2"
+    assert not InvoiceMirror.objects.exists()  # kept as the quote it is
+
+
+def test_a_quote_already_sent_in_invoice_ninja_is_not_marked_sent_again_and_a_silent_bulk_is_reread(
+        connection, quote, company, staff, redis_connection, no_pacing):
+    from apps.invoiceninja.actions import issue_document
+
+    ClientLink.objects.create(connection=connection, company=company, external_id="VolejRejNm").mark_in_step()
+    run, _created = actions.start(actions.get(SendQuote.key), quote, staff, secrets.token_hex(16))
+    with responses.RequestsMock() as vendor:
+        vendor.get(f"{API}/quotes", json=empty_list())
+        vendor.post(f"{API}/quotes", json={"data": remote_quote(quote, status_id="1")})
+        vendor.post(f"{API}/quotes/bulk", json={"data": []})
+        vendor.get(f"{API}/quotes/Wpmbk5ezJn", json={"data": remote_quote(quote, status_id="2", number="0099")})
+        issue_document(InvoiceNinjaClient(connection), connection, quote, run, kind="quote")
+    quote.refresh_from_db()
+    assert (quote.status, quote.number) == (Quote.Status.SENT, "0099")
+    with responses.RequestsMock() as vendor:
+        vendor.get(f"{API}/quotes/Wpmbk5ezJn", json={"data": remote_quote(quote, status_id="2", number="0099")})
+        issue_document(InvoiceNinjaClient(connection), connection, quote, run, kind="quote")
+        assert bulk_calls(vendor, "quotes") == []
+
+
+def test_taking_invoice_ninja_s_version_of_a_quote_ends_its_conflict(connection, quote, company, staff,
+                                                                     redis_connection, no_pacing):
+    from apps.invoiceninja.actions import TakeRemoteQuote
+
+    ClientLink.objects.create(connection=connection, company=company, external_id="VolejRejNm")
+    link = QuoteLink.objects.create(connection=connection, quote=quote, external_id="Wpmbk5ezJn")
+    action = actions.get(TakeRemoteQuote.key)
+    assert action.unavailable_reason(quote, staff) is not None  # no conflict
+    link.mark_conflict("les deux côtés ont changé")
+    assert action.unavailable_reason(quote, staff) is None
+    with responses.RequestsMock() as vendor:
+        vendor.get(f"{API}/quotes/Wpmbk5ezJn", json={"data": remote_quote(quote, public_notes="version distante")})
+        run = execute(TakeRemoteQuote, quote, staff)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert run.external_ids["invoiceninja_quote_id"] == "Wpmbk5ezJn"
+    quote.refresh_from_db()
+    link.refresh_from_db()
+    assert quote.notes == "version distante" and not link.in_conflict
+
+
+def test_a_retried_send_finds_the_client_it_created_by_name_and_marker_and_creates_no_second_one(
+        connection, quote, staff, company, redis_connection, no_pacing):
+    ours = dict(fixture("client.json"), private_notes=f"notes [console:company:{company.pk}]")
+    with responses.RequestsMock() as vendor:
+        vendor.get(f"{API}/clients", json={**empty_list(), "data": [ours]}, match=[matchers.query_param_matcher(
+            {"per_page": "100", "page": "1", "sort": "id|desc", "name": "Atelier Lumière SARL"})])
+        vendor.get(f"{API}/quotes", json=empty_list(), match=[matchers.query_param_matcher(
+            {"per_page": "100", "page": "1", "sort": "id|desc", "client_id": "VolejRejNm"})])
+        vendor.post(f"{API}/quotes", json={"data": remote_quote(quote)})
+        vendor.post(f"{API}/emails", json={"data": remote_quote(quote, status_id="2")})
+        run = execute(SendQuote, quote, staff)
+        assert not [c for c in vendor.calls if c.request.method == "POST" and c.request.url.endswith("/clients")]
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert ClientLink.objects.get(company=company).external_id == "VolejRejNm"
+    assert run.external_ids["invoiceninja_client_id"] == "VolejRejNm"

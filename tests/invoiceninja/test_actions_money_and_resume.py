@@ -211,3 +211,125 @@ def test_recipients_are_the_contacts_with_an_email_else_the_company_s(company, q
     company.save()
     assert in_actions.recipients(quote) == "(aucun contact avec e-mail)"
     assert QuoteLink.objects.count() == 0 and Quote.objects.count() == 1
+
+
+# To the cent, in the document's currency, for the right record ---------------------------------------------------
+def test_confirmations_show_each_amount_in_the_document_s_own_currency(connection, company, quote):
+    from apps.hub.models import Contact
+
+    Contact.objects.create(company=company, first_name="Marc", email="marc@atelier.example")
+    Quote.objects.filter(pk=quote.pk).update(currency="USD")
+    quote.refresh_from_db()
+    assert in_actions.SendQuote().confirmation_details(quote) == [
+        ("Client", "Atelier Lumière SARL"), ("Total TTC", "5\u202f520,96\xa0$US"),
+        ("Destinataires", "claire@atelier.example, marc@atelier.example")]
+    invoice = Invoice.objects.create(company=company, status=Invoice.Status.SENT, currency="CHF")
+    invoice.lines.create(position=0, description="x", quantity=1, unit_price=Decimal("100.00"), tax_rate=0)
+    invoice.recalculate_totals()
+    invoice.amount_paid = Decimal("40.00")
+    assert SendInvoice().confirmation_details(invoice)[1] == ("Total TTC", "100,00\xa0CHF")
+    assert MarkInvoicePaid().confirmation_details(invoice) == [("Client", "Atelier Lumière SARL"),
+                                                               ("Solde dû", "60,00\xa0CHF")]
+
+
+@responses.activate
+def test_mark_paid_marks_this_invoice_s_own_remote_invoice_and_no_other(connection, staff, company, sent_invoice,
+                                                                       redis_connection, no_pacing):
+    other = Invoice.objects.create(company=company, status=Invoice.Status.SENT, number="F-0043")
+    InvoiceLink.objects.create(connection=connection, invoice=other, external_id="Other0043")
+    paid = dict(fixture("invoice.json"), id="Other0043", number="F-0043", status_id="4", paid_to_date=768.0)
+    responses.post(f"{API}/invoices/bulk", json={"data": [paid]}, match=[responses.matchers.json_params_matcher(
+        {"action": "mark_paid", "ids": ["Other0043"]})])
+    run = execute(MarkInvoicePaid, other, staff)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    sent_invoice.refresh_from_db()
+    assert sent_invoice.status == Invoice.Status.SENT
+
+
+def test_mark_paid_ignores_a_link_to_another_invoice_ninja(connection, staff, company):
+    from apps.core.models import Connection
+
+    old = Connection.objects.create(provider="invoiceninja", name="Ancien", slug="in-old", base_url="https://old.test",
+                                    secrets={"api_token": "t"}, is_active=False)
+    invoice = Invoice.objects.create(company=company, status=Invoice.Status.SENT)
+    InvoiceLink.objects.create(connection=old, invoice=invoice, external_id="Opnel5aKBz")
+    with pytest.raises(ActionFailed) as refusal:
+        MarkInvoicePaid().perform(invoice, ActionRun(), connection, InvoiceNinjaClient(connection))
+    assert str(refusal.value) == "Cette facture n'existe pas dans Invoice Ninja."
+
+
+@responses.activate
+def test_taking_invoice_ninja_s_version_concerns_only_the_invoice_in_conflict(connection, staff, company,
+                                                                             sent_invoice, redis_connection,
+                                                                             no_pacing):
+    from apps.invoiceninja.models import ClientLink
+
+    ClientLink.objects.create(connection=connection, company=company, external_id="VolejRejNm")
+    other = Invoice.objects.create(company=company, status=Invoice.Status.SENT, number="F-0043")
+    InvoiceLink.objects.create(connection=connection, invoice=other, external_id="Other0043").mark_conflict("x")
+    action = actions.get(TakeRemoteInvoice.key)
+    assert action.unavailable_reason(sent_invoice, staff) is not None  # the other one is in conflict, not this one
+    InvoiceLink.objects.get(invoice=sent_invoice).mark_conflict("les deux côtés ont changé")
+    responses.get(f"{API}/invoices/Opnel5aKBz", json={"data": dict(fixture("invoice.json"), public_notes="distant")})
+    run = execute(TakeRemoteInvoice, sent_invoice, staff)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert run.external_ids["invoiceninja_invoice_id"] == "Opnel5aKBz"
+    assert InvoiceLink.objects.get(invoice=other).in_conflict
+
+
+@responses.activate
+def test_mark_paid_keeps_a_colleague_s_edit_and_names_the_number_invoice_ninja_gave(connection, staff, company,
+                                                                                   redis_connection, no_pacing):
+    import json
+
+    invoice = Invoice.objects.create(company=company, status=Invoice.Status.SENT)
+    InvoiceLink.objects.create(connection=connection, invoice=invoice, external_id="Opnel5aKBz")
+
+    def colleague_edits_then_vendor_answers(request):
+        Invoice.objects.filter(pk=invoice.pk).update(notes="Réglée par virement, voir relevé")
+        paid = dict(fixture("invoice.json"), status_id="4", paid_to_date=768.0, balance=0)
+        return 200, {}, json.dumps({"data": [paid]})
+
+    responses.add_callback(responses.POST, f"{API}/invoices/bulk", callback=colleague_edits_then_vendor_answers)
+    run = execute(MarkInvoicePaid, invoice, staff)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert run.message == "Facture F-0042 marquée payée dans Invoice Ninja."
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.amount_paid) == (Invoice.Status.PAID, Decimal("768.00"))
+    assert invoice.notes == "Réglée par virement, voir relevé"
+
+
+@responses.activate
+def test_approving_a_quote_approves_its_own_remote_quote(connection, staff, company, redis_connection, no_pacing):
+    from apps.invoiceninja.actions import ApproveQuote
+
+    quotes = []
+    for number, external_id in (("0041", "Quote0041"), ("0042", "Wpmbk5ezJn")):
+        quote = Quote.objects.create(company=company, number=number, status=Quote.Status.ACCEPTED)
+        QuoteLink.objects.create(connection=connection, quote=quote, external_id=external_id)
+        quotes.append(quote)
+    responses.get(f"{API}/quotes/Wpmbk5ezJn", json={"data": dict(fixture("quote.json"), status_id="3")})
+    run = execute(ApproveQuote, quotes[1], staff)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert run.external_ids["invoiceninja_quote_id"] == "Wpmbk5ezJn"
+
+
+@responses.activate
+def test_approve_and_send_name_the_number_invoice_ninja_holds(connection, staff, company, redis_connection,
+                                                             no_pacing):
+    from apps.invoiceninja.actions import ApproveQuote
+    from apps.invoiceninja.models import ClientLink
+
+    quote = Quote.objects.create(company=company, status=Quote.Status.ACCEPTED)
+    QuoteLink.objects.create(connection=connection, quote=quote, external_id="Wpmbk5ezJn")
+    responses.get(f"{API}/quotes/Wpmbk5ezJn", json={"data": dict(fixture("quote.json"), status_id="3")})
+    assert execute(ApproveQuote, quote, staff).message == "Devis 0042 approuvé dans Invoice Ninja."
+
+    ClientLink.objects.create(connection=connection, company=company, external_id="VolejRejNm").mark_in_step()
+    invoice = Invoice.objects.create(company=company, status=Invoice.Status.SENT, number="F-HUB")
+    invoice.lines.create(position=0, description="x", quantity=1, unit_price=Decimal("10.00"))
+    InvoiceLink.objects.create(connection=connection, invoice=invoice, external_id="Opnel5aKBz").mark_in_step()
+    responses.get(f"{API}/invoices/Opnel5aKBz", json={"data": fixture("invoice.json")})
+    responses.post(f"{API}/emails", json={"data": fixture("invoice.json")})
+    run = execute(SendInvoice, invoice, staff)
+    assert run.message == "Facture F-0042 envoyée par Invoice Ninja.", run.message

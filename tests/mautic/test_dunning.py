@@ -259,3 +259,443 @@ def test_a_send_mautic_did_not_answer_is_settled_by_the_reconciliation(connectio
         run = click(overdue, accountant, settle)
         assert run.status == ActionRun.Status.SUCCEEDED, run.message
     assert sandbox_records.objects(instance, "stat").count() == 1
+
+
+# What the accountant confirms -----------------------------------------------------------------------------------
+def test_the_confirmation_names_the_recipient_the_level_the_amount_due_and_the_mautic_email(connection, overdue):
+    from django.utils import formats
+
+    email_id = connection.config["reminder_emails"]["1"]
+    due = formats.date_format(overdue.due_date, "SHORT_DATE_FORMAT")
+    assert SendInvoiceReminder().confirmation_details(overdue) == [
+        ("Destinataire", "Paul Martin <Paul@Boulangerie.example>"), ("Niveau", "1re relance"),
+        ("Montant dû", "768.00 EUR"), ("Échéance", due), ("E-mail Mautic", f"n° {email_id}")]
+    for level in (1, 2, 3):
+        ReminderSend.objects.create(connection=connection, invoice=overdue, level=level, email_id=1,
+                                    status=ReminderSend.Status.SENT)
+    overdue.company.contacts.update(email="")
+    Invoice.objects.filter(pk=overdue.pk).update(due_date=None)
+    overdue.refresh_from_db()
+    assert SendInvoiceReminder().confirmation_details(overdue) == [
+        ("Destinataire", "—"), ("Niveau", "—"), ("Montant dû", "768.00 EUR"), ("Échéance", "—")]
+
+
+def test_without_a_mautic_connection_the_confirmation_names_no_mautic_email(db, overdue):
+    assert [label for label, _value in SendInvoiceReminder().confirmation_details(overdue)] == [
+        "Destinataire", "Niveau", "Montant dû", "Échéance"]
+
+
+def test_a_level_without_its_mautic_email_is_shown_as_missing_before_confirming(connection, overdue):
+    connection.config = {**connection.config, "reminder_emails": {"2": 5}}
+    connection.save()
+    assert dict(SendInvoiceReminder().confirmation_details(overdue))["E-mail Mautic"] == "n° —"
+
+
+def test_the_client_confirmation_lists_each_invoice_awaiting_a_reminder_with_its_level_and_amount(connection, overdue):
+    second = Invoice.objects.create(company=overdue.company, number="", status=Invoice.Status.SENT,
+                                    due_date=timezone.localdate() - timedelta(days=20))
+    second.lines.create(position=0, description="Pains", quantity=2, unit_price="50.00")
+    second.recalculate_totals()
+    Invoice.objects.filter(pk=second.pk).update(status=Invoice.Status.PARTIAL)
+    ReminderSend.objects.create(connection=connection, invoice=second, level=1, email_id=1,
+                                status=ReminderSend.Status.SENT,
+                                sent_at=timezone.now() - timedelta(days=10))
+    Invoice.objects.create(company=overdue.company, number="FAC-PAS-ECHUE", status=Invoice.Status.SENT,
+                           due_date=timezone.localdate() + timedelta(days=3))
+    too_soon = Invoice.objects.create(company=overdue.company, number="FAC-TROP-TOT", status=Invoice.Status.SENT,
+                                      due_date=timezone.localdate() - timedelta(days=6))
+    ReminderSend.objects.create(connection=connection, invoice=too_soon, level=1, email_id=1,
+                                status=ReminderSend.Status.SENT)  # its 2nd level waits for day 15
+    from apps.hub.models import Company
+
+    Invoice.objects.create(company=Company.objects.create(name="Fromagerie"), number="FAC-AUTRE-CLIENT",
+                           status=Invoice.Status.SENT, due_date=timezone.localdate() - timedelta(days=9))
+    details = actions.get("mautic.send_client_reminders").confirmation_details(overdue.company)
+    assert details == [("Destinataire", "Paul Martin <Paul@Boulangerie.example>"),
+                       (f"Facture {second.pk}", "2e relance — 120.00 EUR"),
+                       ("Facture FAC-2026-0042", "1re relance — 768.00 EUR")]
+
+
+def test_a_client_reminder_reports_what_went_and_why_the_others_did_not(connection, overdue, accountant, settle,
+                                                                        instance):
+    late = Invoice.objects.create(company=overdue.company, number="FAC-2026-0051", status=Invoice.Status.SENT,
+                                  due_date=timezone.localdate() - timedelta(days=4))
+    ReminderSend.objects.create(connection=connection, invoice=late, level=1, email_id=1,
+                                status=ReminderSend.Status.SENDING)
+    Invoice.objects.create(company=overdue.company, number="FAC-2026-0070", status=Invoice.Status.SENT,
+                           due_date=timezone.localdate() + timedelta(days=4))
+    run, _created = settle(lambda: actions.start(actions.get("mautic.send_client_reminders"), overdue.company,
+                                                 accountant, actions_key()))
+    run.refresh_from_db()
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert run.message == ("Relances envoyées : FAC-2026-0042 (1re relance). Non envoyées : FAC-2026-0051 : La 1re "
+                           "relance attend la confirmation de Mautic (envoi non confirmé) : rien n'est renvoyé avant "
+                           "la vérification.")
+    assert run.external_ids["invoices_done"] == [overdue.pk]
+    assert records.objects(instance, "stat").count() == 1
+
+
+def test_a_client_reminder_with_nothing_sent_fails_with_the_reasons(connection, overdue, accountant, settle,
+                                                                   instance):
+    mautic_contact = records.create(instance, "contact", {"fields": {"email": "paul@boulangerie.example"}, "dnc": []})
+    records.add_dnc(mautic_contact, 2)
+    run, _created = settle(lambda: actions.start(actions.get("mautic.send_client_reminders"), overdue.company,
+                                                 accountant, actions_key()))
+    run.refresh_from_db()
+    assert run.status == ActionRun.Status.FAILED
+    assert run.message.startswith("Aucune relance envoyée. FAC-2026-0042 : Relance refusée : l'adresse du contact est "
+                                  "en erreur (bounce) (Paul@Boulangerie.example).")
+    assert records.objects(instance, "stat").count() == 0
+
+
+def test_a_resumed_client_reminder_skips_the_invoices_it_already_reminded(connection, overdue, accountant, instance):
+    from apps.mautic.actions import SendClientReminders
+
+    later = Invoice.objects.create(company=overdue.company, number="FAC-2026-0050", status=Invoice.Status.SENT,
+                                   issue_date=overdue.issue_date - timedelta(days=1),
+                                   due_date=timezone.localdate() - timedelta(days=3))
+    run, _created = actions.start(actions.get("mautic.send_client_reminders"), overdue.company, accountant,
+                                  actions_key())
+    actions.save_progress(run, invoices_done=[overdue.pk])
+    outcome = SendClientReminders().run(overdue.company, run)
+    assert outcome.message == "Relances envoyées : FAC-2026-0050 (1re relance)."
+    assert list(ReminderSend.objects.values_list("invoice", flat=True)) == [later.pk]
+    assert records.objects(instance, "stat").count() == 1
+
+
+def test_a_client_reminder_leaves_other_clients_and_paid_invoices_alone(connection, overdue, accountant, instance):
+    from apps.hub.models import Company, Contact
+    from apps.mautic.actions import SendClientReminders
+
+    other = Company.objects.create(name="Fromagerie")
+    Contact.objects.create(company=other, first_name="Léa", email="lea@fromagerie.example", is_primary=True)
+    Invoice.objects.create(company=other, number="FAC-AUTRE", status=Invoice.Status.SENT,
+                           due_date=timezone.localdate() - timedelta(days=9))
+    run, _created = actions.start(actions.get("mautic.send_client_reminders"), overdue.company, accountant,
+                                  actions_key())
+    # Its first send was interrupted unconfirmed, then the invoice was paid: the resumed run does not send it.
+    ReminderSend.objects.create(connection=connection, invoice=overdue, level=1, email_id=1, action_run_id=run.pk)
+    Invoice.objects.filter(pk=overdue.pk).update(status=Invoice.Status.PAID, amount_paid=overdue.total)
+    with pytest.raises(actions.ActionFailed) as refusal:
+        SendClientReminders().run(overdue.company, run)
+    assert str(refusal.value) == "Aucune relance envoyée. "
+    assert records.objects(instance, "stat").count() == 0
+
+
+def test_without_an_active_connection_no_reminder_is_attempted(db, overdue, accountant):
+    from apps.mautic.actions import SendClientReminders
+
+    for action, record in ((SendClientReminders(), overdue.company), (SendInvoiceReminder(), overdue)):
+        with pytest.raises(actions.ActionFailed) as refusal:
+            action.run(record, ActionRun())
+        assert str(refusal.value) == "Aucune connexion Mautic active."
+
+
+# Thanking a client who paid -------------------------------------------------------------------------------------
+@pytest.fixture
+def paid(overdue):
+    Invoice.objects.filter(pk=overdue.pk).update(status=Invoice.Status.PAID, amount_paid=overdue.total)
+    overdue.refresh_from_db()
+    return overdue
+
+
+@pytest.fixture
+def thanks_email(connection, instance):
+    email = records.ensure_emails(instance)[0]
+    connection.config = {**connection.config, "thank_you_email": str(email.pk)}
+    connection.save()
+    return email
+
+
+def thank(invoice, user, settle) -> ActionRun:
+    run, _created = settle(lambda: actions.start(actions.get("mautic.send_thanks"), invoice, user, actions_key()))
+    run.refresh_from_db()
+    return run
+
+
+def test_a_paid_invoice_s_client_is_thanked_once_by_the_configured_email(connection, paid, accountant, settle,
+                                                                         instance, thanks_email):
+    run = thank(paid, accountant, settle)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert run.message == "Remerciement envoyé à Paul@Boulangerie.example."
+    stat = records.objects(instance, "stat").get()
+    link = ContactLink.objects.get()
+    assert (stat.data["email_id"], stat.data["lead_id"]) == (thanks_email.pk, link.mautic_id)
+    assert "FAC-2026-0042" in stat.data["content"]  # the invoice's tokens, as in a reminder
+    assert run.external_ids == {"thanked": True, "mautic_email_id": thanks_email.pk,
+                                "mautic_contact_id": link.mautic_id}
+    [entry] = TimelineEntry.objects.filter(object_id=str(paid.pk), provider="mautic",
+                                           message__startswith="Remerciement")
+    assert entry.message == "Remerciement pour le paiement envoyé par Mautic à Paul@Boulangerie.example."
+    assert (entry.level, entry.external_ids) == (TimelineEntry.Level.SUCCESS, {"mautic_email_id": thanks_email.pk})
+    # The run resumed after its send (a worker restarted): nothing goes twice.
+    assert actions.get("mautic.send_thanks").run(paid, run).message == "Remerciement déjà envoyé."
+    assert records.objects(instance, "stat").count() == 1
+
+
+def test_thanks_are_offered_only_for_a_paid_invoice_with_an_email_configured_and_someone_to_thank(
+        connection, overdue, accountant, thanks_email):
+    action = actions.get("mautic.send_thanks")
+    assert not action.applies_to(overdue)  # not paid yet
+    Invoice.objects.filter(pk=overdue.pk).update(status=Invoice.Status.PAID)
+    overdue.refresh_from_db()
+    assert action.applies_to(overdue)
+    overdue.company.contacts.update(email="")
+    assert not action.applies_to(overdue)
+    overdue.company.contacts.update(email="paul@boulangerie.example")
+    for configured in ("", "pas-un-numéro", None):
+        connection.config = {**connection.config, "thank_you_email": configured}
+        connection.save()
+        assert not action.applies_to(overdue)
+    connection.delete()
+    assert not action.applies_to(overdue)
+
+
+def test_thanks_without_a_thank_you_email_configured_say_so(connection, paid):
+    from apps.core.models import ActionRun as Run
+    from apps.mautic.actions import SendPaymentThanks
+
+    with pytest.raises(actions.ActionFailed) as refusal:
+        SendPaymentThanks().run(paid, Run())
+    assert str(refusal.value) == "Aucun e-mail de remerciement Mautic n'est configuré (thank_you_email)."
+
+
+@pytest.mark.parametrize("reason, said", [(1, "le contact s'est désinscrit des e-mails"),
+                                          (3, "le contact est marqué « ne pas contacter »"),
+                                          (9, "le contact est marqué « ne pas contacter »")])
+def test_a_client_who_asked_not_to_be_contacted_is_not_thanked(connection, paid, accountant, settle, instance,
+                                                               thanks_email, reason, said):
+    mautic_contact = records.create(instance, "contact", {"fields": {"email": "paul@boulangerie.example"}, "dnc": []})
+    records.add_dnc(mautic_contact, reason)
+    run = thank(paid, accountant, settle)
+    assert run.status == ActionRun.Status.FAILED
+    assert run.message == f"Remerciement non envoyé : {said} (Paul@Boulangerie.example)."
+    assert records.objects(instance, "stat").count() == 0
+
+
+def test_thanks_mautic_could_not_send_are_said_with_its_reason(connection, paid, accountant, settle, instance,
+                                                               thanks_email, monkeypatch):
+    from apps.mautic.client import MauticClient
+
+    monkeypatch.setattr(MauticClient, "send_email_to_contact",
+                        lambda self, email_id, contact_id, tokens: {"success": False, "failed": "quota dépassé"})
+    run = thank(paid, accountant, settle)
+    assert (run.status, run.message) == (ActionRun.Status.FAILED, "Mautic n'a pas envoyé l'e-mail : quota dépassé")
+    assert "thanked" not in run.external_ids
+    monkeypatch.setattr(MauticClient, "send_email_to_contact", lambda self, email_id, contact_id, tokens: {})
+    assert thank(paid, accountant, settle).message == "Mautic n'a pas envoyé l'e-mail : ?"
+
+
+def test_thanks_to_an_invalid_address_or_with_mautic_down_fail_in_french(connection, paid, accountant, settle,
+                                                                         instance, thanks_email):
+    OUTAGES[f"/sandbox/mautic/api/emails/{thanks_email.pk}/contact/"] = 503
+    run = thank(paid, accountant, settle)
+    OUTAGES.clear()
+    assert run.status == ActionRun.Status.FAILED
+    assert "Service Unavailable" in run.message and "None" not in run.message
+    paid.company.contacts.update(email="paul@")
+    run = thank(paid, accountant, settle)
+    assert run.message == "Adresse e-mail invalide pour « Paul Martin » : paul@."
+    assert records.objects(instance, "stat").count() == 0
+
+
+# One reminder per level, whatever happens to the send --------------------------------------------------------------
+def test_a_sent_reminder_records_its_ids_its_time_and_the_email_s_subject(connection, overdue, accountant, settle,
+                                                                          instance):
+    run = click(overdue, accountant, settle)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    reminder = ReminderSend.objects.get(invoice=overdue)
+    link = ContactLink.objects.get()
+    email_id = connection.config["reminder_emails"]["1"]
+    assert (reminder.email_id, reminder.link, reminder.action_run_id) == (email_id, link, run.pk)
+    assert reminder.sent_at is not None and reminder.tokens["{invoice_number}"] == "FAC-2026-0042"
+    assert run.message == "1re relance envoyée à Paul@Boulangerie.example."
+    assert run.external_ids == {"mautic_contact_id": link.mautic_id, "mautic_email_id": email_id,
+                                "reminder_level": 1}
+    subject = records.objects(instance, "email").get(pk=email_id).data["subject"]
+    entry = TimelineEntry.objects.get(object_id=str(link.contact.pk), message__startswith="1re relance")
+    assert entry.message == f"1re relance de la facture FAC-2026-0042 envoyée par Mautic (« {subject} »)."
+    assert entry.external_ids == {"mautic_email_id": email_id}
+
+
+def test_a_run_resumed_after_its_worker_died_mid_send_sends_the_claimed_level_once(connection, overdue, accountant,
+                                                                                   instance):
+    from apps.mautic.actions import send_reminder
+    from apps.mautic.client import MauticClient
+
+    run, _created = actions.start(actions.get(ACTION), overdue, accountant, actions_key())
+    ReminderSend.objects.create(connection=connection, invoice=overdue, level=1, action_run_id=run.pk,
+                                email_id=connection.config["reminder_emails"]["1"])
+    reminder = send_reminder(connection, MauticClient(connection), overdue, run)
+    assert (reminder.level, reminder.status) == (1, ReminderSend.Status.SENT)
+    assert ReminderSend.objects.get().pk == reminder.pk
+    assert records.objects(instance, "stat").count() == 1
+
+
+def test_a_level_without_its_mautic_email_is_refused_naming_the_level_and_the_connection(connection, overdue,
+                                                                                         accountant, settle,
+                                                                                         instance):
+    connection.config = {**connection.config, "reminder_emails": {"2": 1}}
+    connection.save()
+    run = click(overdue, accountant, settle)
+    assert (run.status, run.message) == (ActionRun.Status.FAILED, "Aucun e-mail Mautic n'est associé à la 1re "
+                                         "relance dans la connexion « Mautic » (reminder_emails).")
+    assert records.objects(instance, "stat").count() == 0
+
+
+def test_a_second_worker_claiming_the_same_level_first_wins_and_the_other_says_so(connection, overdue, accountant,
+                                                                                  settle, instance, monkeypatch):
+    from apps.mautic.client import MauticClient
+
+    read_email = MauticClient.get_email
+
+    def other_worker_claims_meanwhile(self, email_id):
+        ReminderSend.objects.create(connection=connection, invoice=overdue, level=1, email_id=email_id)
+        return read_email(self, email_id)
+
+    monkeypatch.setattr(MauticClient, "get_email", other_worker_claims_meanwhile)
+    run = click(overdue, accountant, settle)
+    assert (run.status, run.message) == (ActionRun.Status.FAILED,
+                                         "La 1re relance de cette facture a déjà été envoyée ou est en cours d'envoi.")
+    assert records.objects(instance, "stat").count() == 0
+
+
+def test_a_send_mautic_refused_frees_the_level_for_another_try(connection, overdue, accountant, settle, instance):
+    email_id = connection.config["reminder_emails"]["1"]
+    OUTAGES[f"/sandbox/mautic/api/emails/{email_id}/contact/"] = 400
+    run = click(overdue, accountant, settle)
+    OUTAGES.clear()
+    assert run.status == ActionRun.Status.FAILED and run.message.startswith("Mautic : ")
+    assert not ReminderSend.objects.exists()
+    assert click(overdue, accountant, settle).status == ActionRun.Status.SUCCEEDED
+    assert records.objects(instance, "stat").count() == 1
+
+
+def test_an_unconfirmed_send_keeps_the_error_for_the_reconciliation(connection, overdue, accountant, settle):
+    email_id = connection.config["reminder_emails"]["1"]
+    OUTAGES[f"/sandbox/mautic/api/emails/{email_id}/contact/"] = 502
+    run = click(overdue, accountant, settle)
+    OUTAGES.clear()
+    assert run.message.startswith("Mautic n'a pas confirmé l'envoi (")
+    reminder = ReminderSend.objects.get()
+    assert reminder.status == ReminderSend.Status.SENDING and reminder.error and reminder.error in run.message
+
+
+def test_a_send_mautic_answers_as_failed_frees_the_level_and_says_why(connection, overdue, accountant, settle,
+                                                                      monkeypatch):
+    from apps.mautic.client import MauticClient
+
+    monkeypatch.setattr(MauticClient, "send_email_to_contact",
+                        lambda self, email_id, contact_id, tokens: {"success": False})
+    run = click(overdue, accountant, settle)
+    assert (run.status, run.message) == (ActionRun.Status.FAILED, "Mautic n'a pas envoyé l'e-mail : ?")
+    assert not ReminderSend.objects.exists()
+
+
+def test_segments_mautic_could_not_update_are_noted_and_the_reminder_still_counts(connection, overdue, accountant,
+                                                                                  settle, instance, monkeypatch):
+    from apps.core.http import ServerError
+    from apps.mautic.client import MauticClient
+
+    def segments_down(self, *args, **kwargs):
+        raise ServerError("HTTP 503", status=503)
+
+    monkeypatch.setattr(MauticClient, "contact_segment_aliases", segments_down)
+    run = click(overdue, accountant, settle)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert ReminderSend.objects.get().status == ReminderSend.Status.SENT
+    assert ContactLink.objects.get().last_error == "Segments non mis à jour : HTTP 503"
+
+
+def test_an_unknown_do_not_contact_reason_reads_as_do_not_contact(connection, overdue, accountant, settle, instance):
+    mautic_contact = records.create(instance, "contact", {"fields": {"email": "paul@boulangerie.example"}, "dnc": []})
+    records.add_dnc(mautic_contact, 9)
+    run = click(overdue, accountant, settle)
+    assert run.status == ActionRun.Status.FAILED
+    assert run.message.startswith("Relance refusée : le contact est marqué « ne pas contacter » (")
+
+
+def test_a_client_without_any_email_is_shown_as_nobody_before_confirming(connection, overdue):
+    overdue.company.contacts.update(email="")
+    assert actions.get("mautic.send_client_reminders").confirmation_details(overdue.company)[0] == (
+        "Destinataire", "—")
+
+
+def test_the_client_button_says_when_nothing_awaits_a_reminder_and_who_may_not_send(connection, overdue, accountant):
+    from django.contrib.auth.models import User
+
+    action = actions.get("mautic.send_client_reminders")
+    assert action.unavailable_reason(overdue.company, accountant) is None
+    viewer = User.objects.create_user("lecteur", password="x", is_staff=True)
+    assert action.unavailable_reason(overdue.company, viewer) == "Vous n'avez pas la permission requise."
+    Invoice.objects.filter(pk=overdue.pk).update(due_date=timezone.localdate() + timedelta(days=1))
+    assert action.unavailable_reason(overdue.company, accountant) == "Aucune facture de ce client n'attend de relance."
+
+
+def test_a_client_reminder_lists_every_invoice_sent_and_every_one_refused(connection, overdue, accountant, settle,
+                                                                         instance):
+    second = Invoice.objects.create(company=overdue.company, number="FAC-2026-0050", status=Invoice.Status.SENT,
+                                    due_date=timezone.localdate() - timedelta(days=3))
+    for number in ("FAC-2026-0051", "FAC-2026-0052"):
+        waiting = Invoice.objects.create(company=overdue.company, number=number, status=Invoice.Status.SENT,
+                                         due_date=timezone.localdate() - timedelta(days=4))
+        ReminderSend.objects.create(connection=connection, invoice=waiting, level=1, email_id=1,
+                                    status=ReminderSend.Status.SENDING)
+    run, _created = settle(lambda: actions.start(actions.get("mautic.send_client_reminders"), overdue.company,
+                                                 accountant, actions_key()))
+    run.refresh_from_db()
+    waits = "La 1re relance attend la confirmation de Mautic (envoi non confirmé) : rien n'est renvoyé avant la " \
+            "vérification."
+    sent = sorted(["FAC-2026-0042 (1re relance)", "FAC-2026-0050 (1re relance)"])
+    assert run.message.startswith("Relances envoyées : ")
+    done, refused = run.message.removeprefix("Relances envoyées : ").split(". Non envoyées : ")
+    assert sorted(done.split(", ")) == sent
+    assert sorted(refused.split(" ; ")) == [f"FAC-2026-0051 : {waits}", f"FAC-2026-0052 : {waits}"]
+    assert second.pk in run.external_ids["invoices_done"]
+
+    # Every reminder now waits for Mautic's confirmation: nothing goes, and each invoice says why.
+    from apps.mautic.actions import SendClientReminders
+
+    ReminderSend.objects.update(status=ReminderSend.Status.SENDING)
+    with pytest.raises(actions.ActionFailed) as nothing_sent:
+        SendClientReminders().run(overdue.company, ActionRun())
+    refused = str(nothing_sent.value).removeprefix("Aucune relance envoyée. ").split(" ; ")
+    assert sorted(refused) == [f"FAC-2026-00{n} : {waits}" for n in (42, 50, 51, 52)]
+
+
+def test_a_client_reminder_with_mautic_down_says_mautic_s_error(connection, overdue, accountant, settle):
+    OUTAGES["/sandbox/mautic/api/contacts"] = 503
+    run, _created = settle(lambda: actions.start(actions.get("mautic.send_client_reminders"), overdue.company,
+                                                 accountant, actions_key()))
+    OUTAGES.clear()
+    run.refresh_from_db()
+    assert run.status == ActionRun.Status.FAILED
+    assert "Service Unavailable" in run.message and "None" not in run.message
+
+
+def test_each_mautic_failure_reads_in_french_and_says_whether_the_reminder_may_have_gone():
+    from apps.core.http import ClientError, NetworkError, ServerError
+    from apps.mautic.actions import failure
+    from apps.mautic.client import ApiDisabled, BasicAuthDisabled
+
+    unconfirmed = ("Mautic n'a pas confirmé l'envoi ({error}). La relance n'est pas proposée de nouveau tant que le "
+                   "rattrapage n'a pas vérifié si elle est partie.")
+    cases = [
+        (ApiDisabled("L'API de Mautic est désactivée.", status=403), "L'API de Mautic est désactivée."),
+        (BasicAuthDisabled("L'authentification Basic est désactivée.", status=403),
+         "L'authentification Basic est désactivée."),
+        (NetworkError("read timeout", maybe_sent=True), unconfirmed.format(error="read timeout")),
+        (ServerError("HTTP 502", status=502, maybe_sent=True), unconfirmed.format(error="HTTP 502")),
+        (NetworkError("refused", maybe_sent=False), "Mautic : refused"),
+        (ClientError("Bad request", status=400, maybe_sent=True), "Mautic : Bad request"),
+    ]
+    for error, message in cases:
+        assert str(failure(error)) == message
+
+
+def test_a_reminder_with_mautic_down_says_mautic_s_error(connection, overdue, accountant, settle):
+    OUTAGES["/sandbox/mautic/api/contacts"] = 503
+    run = click(overdue, accountant, settle)
+    OUTAGES.clear()
+    assert run.status == ActionRun.Status.FAILED
+    assert "Service Unavailable" in run.message and "None" not in run.message
