@@ -2,7 +2,8 @@
 
 from django.dispatch import Signal
 
-# sender=WebhookEvent class, event=<WebhookEvent>; sent after the row is committed.
+# sender=WebhookEvent class, event=<WebhookEvent>; sent after the row is committed, for a delivery that will not
+# be processed (ignored, duplicate, refused): those to process are announced by webhook_events_queued.
 webhook_event_stored = Signal()
 # sender=WebhookEvent class, event_ids=[ids]: deliveries just handed to the worker's queue (webhooks.dispatch).
 webhook_events_queued = Signal()
