@@ -28,7 +28,7 @@ it is alive.
 - Webhook jobs in batches: after a webhook job, the ones queued behind it run without RQ's per-job bookkeeping
   (apps.core.webhooks.batch), about half the worker's cost per event.
 - Stored deliveries handed to the queue: a worker of the `webhooks` queue runs the dispatcher
-  (apps.core.webhooks.dispatch) in a thread woken by each committed delivery, and dispatches once more before
+  (apps.core.webhooks.dispatch) in a thread that looks for them every 0.1 s, and dispatches once more before
   each dequeue (the only way in burst mode, which starts no thread).
 
 A job cut off by an outage is not re-run here: its row (webhook event, action run) is still unsettled, and the
