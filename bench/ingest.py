@@ -39,10 +39,11 @@ sys.path.insert(0, str(ROOT))
 WEBHOOK_SECRET = "bench-ingest-secret-0123456789"
 EVENT = "create_invoice"
 
-# A new invoice id per request (wrk thread id + counter); both targets get the same bytes.
+# A new invoice id per request (wrk thread id + counter); both targets get the same bytes. `thread_id` is the
+# global that setup() gives each thread's own Lua state: a `local thread_id` here would shadow it, and every
+# thread would then send the same ids (half of the deliveries duplicates, measured on the duplicate path).
 WRK_SCRIPT = r"""
 local counter = 0
-local thread_id = 0
 local threads = {}
 function setup(thread)
   thread:set("thread_id", #threads + 1)
@@ -153,6 +154,15 @@ def probe(hook_path, deliveries=50):
     return [query["sql"] for query in captured.captured_queries], len(opened), deliveries
 
 
+def delivery_statuses():
+    """How the deliveries of the runs were stored: every one should be new (`received`), none a duplicate."""
+    from django.db.models import Count
+
+    from apps.core.models import WebhookEvent
+
+    return dict(WebhookEvent.objects.values_list("status").annotate(n=Count("id")).order_by())
+
+
 def free_port(port):
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", port)) == 0:
@@ -245,11 +255,15 @@ def main():
 
         redis.Redis.from_url(redis_url).flushdb()  # REDIS_URL's own db (checked above: not db 0)
     load_after = os.getloadavg()
+    stored = delivery_statuses()
 
     print(f"\nServeur : {' '.join(Path(server_command[0]).name if i == 0 else part for i, part in enumerate(server_command))}")
     print(f"Charge de la machine (1 min) : {load_before[0]:.1f} avant, {load_after[0]:.1f} après ; "
           f"{os.cpu_count()} cœurs")
     print(f"Redis : {redis_opened} connexions ouvertes pour {probed} livraisons (client de test, même processus)")
+    print("Livraisons stockées par statut : " + ", ".join(f"{status} {count}" for status, count in sorted(stored.items())))
+    if stored.get("duplicate"):
+        print("ATTENTION : des livraisons du banc sont des doublons ; le projet a été mesuré en partie sur ce chemin.")
     print(f"SQL d'une livraison ({len(statements)}) :")
     for sql in statements:
         print(f"    {sql[:140]}")
