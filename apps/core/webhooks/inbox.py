@@ -100,7 +100,7 @@ def _insert_row(fields: dict) -> WebhookEvent:
     # pre_save as the ORM calls it on an insert (it sets received_at, an auto_now_add field).
     params = [field.get_db_prep_save(field.pre_save(event, True), db) for field in columns]
     sql, returns = _insert_sql(db, columns)
-    with db.cursor() as cursor:
+    with _insert_cursor(db) as cursor:
         cursor.execute(sql, params)
         event.pk = cursor.fetchone()[0] if returns else db.ops.last_insert_id(
             cursor, WebhookEvent._meta.db_table, WebhookEvent._meta.pk.column)
@@ -108,6 +108,21 @@ def _insert_row(fields: dict) -> WebhookEvent:
     event._state.db = using
     post_save.send(sender=WebhookEvent, instance=event, created=True, update_fields=None, raw=False, using=using)
     return event
+
+
+def _insert_cursor(db):
+    """`db.cursor()`, except on PostgreSQL, where this cursor binds the parameters on the server: Django's usual
+    psycopg cursor quotes every value into the SQL text in Python (the body, the headers' JSON and twelve
+    more), which cost a delivery about half as much CPU again as the whole INSERT of a bare view."""
+    if db.vendor != "postgresql":
+        return db.cursor()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    cursor = ServerBindingCursor(db.connection)
+    return db.make_debug_cursor(cursor) if db.queries_logged else db.make_cursor(cursor)
 
 
 @functools.cache
