@@ -1,12 +1,18 @@
-"""The inbox keeps each connection it has read between deliveries; a change to the connection, committed by this
-process or another, is honoured by the very next delivery: a rotated secret, a disabled or deleted connection."""
+"""The inbox keeps each connection it has read between deliveries; a change to the connection is honoured by the
+very next delivery of the process that committed it, and by another process as soon as the change's announcement
+reaches it: a rotated secret, a disabled or deleted connection."""
+
+import threading
+import time
 
 import pytest
+import redis
 from django.db import connection as db_connection
+from django.db import transaction
+from django.db.models.signals import post_init
 from django.test.utils import CaptureQueriesContext
-from redis.exceptions import ConnectionError as RedisConnectionError
 
-from apps.core import providers, redis_clients
+from apps.core import providers
 from apps.core.models import Connection, WebhookEvent
 from apps.core.webhooks import endpoints
 from tests.core.webhook_doubles import Base64BodyScheme, registered_hook
@@ -18,6 +24,7 @@ NEW_SECRET = "whsec-rotated-9876543210"
 @pytest.fixture
 def hook(redis_connection):
     hook = registered_hook(Base64BodyScheme)
+    assert endpoints.listening(timeout=5)
     assert hook.post().status_code == 200  # the process now holds the connection
     yield hook
     providers.unregister(hook.scheme.provider_key)
@@ -27,6 +34,35 @@ def connection_reads(callable_):
     with CaptureQueriesContext(db_connection) as captured:
         result = callable_()
     return result, [q["sql"] for q in captured.captured_queries if 'FROM "core_connection"' in q["sql"]]
+
+
+def wait_for(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def rotate_secret_behind_the_orm(connection):
+    """Another process's commit: the row changes under this process, without this process's signals."""
+    with db_connection.cursor() as cursor:
+        cursor.execute("UPDATE core_connection SET webhook_secrets = %s WHERE id = %s",
+                       [Connection._meta.get_field("webhook_secrets").get_prep_value([NEW_SECRET]), connection.pk])
+
+
+def announce_from_another_process(redis_connection):
+    epoch = endpoints._listener.epoch
+    assert redis_connection.publish(endpoints.channel(), "changed") >= 1  # this process's listener heard it
+    assert wait_for(lambda: endpoints._listener.epoch != epoch)
+
+
+def kill_the_listeners_connection(redis_connection):
+    port = endpoints._listener.pubsub.connection._sock.getsockname()[1]
+    clients = [c for c in redis_connection.client_list(_type="pubsub") if c["addr"].endswith(f":{port}")]
+    assert len(clients) == 1
+    redis_connection.client_kill_filter(_id=clients[0]["id"])
 
 
 @pytest.mark.django_db(transaction=True)
@@ -51,24 +87,32 @@ def test_a_deleted_connection_is_unknown_at_once(hook):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_secret_rotated_by_another_process_is_required_once_it_has_committed(hook, redis_connection):
-    # Another process's commit: the row changes under this process, then that process moves the generation.
-    with db_connection.cursor() as cursor:
-        cursor.execute("UPDATE core_connection SET webhook_secrets = %s WHERE id = %s",
-                       [Connection._meta.get_field("webhook_secrets").get_prep_value([NEW_SECRET]),
-                        hook.connection.pk])
-    assert hook.post(secret=NEW_SECRET).status_code == 401  # not committed-and-announced yet: the copy answers
-    redis_connection.incr(endpoints.GENERATION_KEY)
+def test_a_secret_rotated_by_another_process_is_required_once_announced(hook, redis_connection):
+    rotate_secret_behind_the_orm(hook.connection)
+    assert hook.post(secret=NEW_SECRET).status_code == 401  # not announced yet: the copy answers
+    announce_from_another_process(redis_connection)
     assert hook.post().status_code == 401
     assert hook.post(secret=NEW_SECRET).status_code == 200
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_committed_change_moves_the_generation_other_processes_read(hook, redis_connection):
-    before = int(redis_connection.get(endpoints.GENERATION_KEY))
-    hook.connection.name = "Renommée"
-    hook.connection.save()
-    assert int(redis_connection.get(endpoints.GENERATION_KEY)) == before + 1
+def test_a_change_is_announced_to_other_processes_once_committed(hook, redis_connection):
+    pubsub = redis_connection.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(endpoints.channel())
+    try:
+        with transaction.atomic():
+            hook.connection.name = "Renommée"
+            hook.connection.save()
+            assert pubsub.get_message(timeout=0.3) is None  # not before the commit: it could still roll back
+        message = pubsub.get_message(timeout=2)
+        assert message is not None and message["channel"].decode() == endpoints.channel()
+    finally:
+        pubsub.close()
+
+
+def test_two_consoles_on_one_redis_server_announce_on_channels_of_their_own(settings):
+    db = redis.Redis.from_url(settings.REDIS_URL).connection_pool.connection_kwargs.get("db", 0)
+    assert endpoints.channel() == f"core:connections:changed:{db}"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -79,21 +123,92 @@ def test_recording_a_vendor_call_keeps_the_copy(hook):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_without_redis_every_delivery_reads_its_connection(hook, monkeypatch):
-    def unreachable(*args, **kwargs):
-        raise RedisConnectionError("Redis est arrêté")
-
-    monkeypatch.setattr(redis_clients, "for_queue", unreachable)
-    Connection.objects.filter(pk=hook.connection.pk).update(is_active=False)  # its bump is lost too
-    (response, reads) = connection_reads(hook.post)
-    assert response.status_code == 200 and response.json()["status"] == Status.IGNORED
-    assert len(reads) == 1
+def test_a_copy_older_than_its_max_age_is_read_again(hook, monkeypatch):
+    # The bound on a copy whose announcement was lost (Redis refusing one PUBLISH while the listener stayed up).
+    monkeypatch.setattr(endpoints, "MAX_AGE_SECONDS", 0.5)
+    hook.post()
+    response, reads = connection_reads(hook.post)
+    assert response.status_code == 200 and reads == []  # within its age
+    time.sleep(0.6)
+    response, reads = connection_reads(hook.post)
+    assert response.status_code == 200 and len(reads) == 1
 
 
 @pytest.mark.django_db(transaction=True)
-def test_redis_losing_its_data_drops_every_copy(hook, redis_connection):
+def test_a_row_read_while_a_change_is_announced_is_not_kept(hook):
+    Connection.objects.filter(pk=hook.connection.pk).update(name="Relue")  # this process drops its copy
+
+    def announced_during_the_read(sender, instance, **kwargs):
+        post_init.disconnect(announced_during_the_read, sender=Connection)
+        endpoints.connections_changed()  # e.g. the secret rotated elsewhere between SELECT and keeping the row
+
+    post_init.connect(announced_during_the_read, sender=Connection, weak=False)
+    try:
+        assert connection_reads(hook.post)[1]  # read from the database, during the announcement
+    finally:
+        post_init.disconnect(announced_during_the_read, sender=Connection)
+    response, reads = connection_reads(hook.post)
+    assert response.status_code == 200 and len(reads) == 1  # what was read then may be stale: read again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_transaction_the_connection_is_read_from_the_database(hook):
+    with transaction.atomic():
+        response, reads = connection_reads(hook.post)
+    assert response.status_code == 200 and len(reads) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_while_the_listener_has_lost_redis_every_delivery_reads_its_connection(hook, redis_connection,
+                                                                               monkeypatch):
+    real_connect = redis.connection.AbstractConnection.connect
+
+    def refused(self, *args, **kwargs):
+        if threading.current_thread() is endpoints._listener.thread:
+            raise redis.exceptions.ConnectionError("Redis est arrêté")
+        return real_connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "connect", refused)
+    monkeypatch.setattr(endpoints._Listener, "RETRY_DELAYS", (0.2,))
+    kill_the_listeners_connection(redis_connection)
+    assert wait_for(lambda: not endpoints.listening())
+    # Announcements cannot reach this process now: a change made elsewhere must still be seen.
     with db_connection.cursor() as cursor:
         cursor.execute("UPDATE core_connection SET is_active = %s WHERE id = %s", [False, hook.connection.pk])
-    redis_connection.flushdb()
+    for _ in range(2):
+        response, reads = connection_reads(hook.post)
+        assert response.status_code == 200 and response.json()["status"] == Status.IGNORED
+        assert len(reads) == 1
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "connect", real_connect)
+    assert endpoints.listening(timeout=5)  # Redis is back: subscribed again, copies kept again
+    hook.post()
+    response, reads = connection_reads(hook.post)
+    assert response.json()["status"] == Status.IGNORED and reads == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redis_restart_drops_every_copy(hook, redis_connection):
+    # A restarted Redis has forgotten the subscription and whatever was announced while it was down.
+    with db_connection.cursor() as cursor:
+        cursor.execute("UPDATE core_connection SET is_active = %s WHERE id = %s", [False, hook.connection.pk])
+    epoch = endpoints._listener.epoch
+    kill_the_listeners_connection(redis_connection)
+    assert wait_for(lambda: endpoints._listener.epoch != epoch and endpoints.listening())
     response = hook.post()
     assert response.status_code == 200 and response.json()["status"] == Status.IGNORED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_forked_process_does_not_serve_the_copies_it_inherited(hook, monkeypatch):
+    parent = endpoints._listener.pid
+    monkeypatch.setattr(endpoints.os, "getpid", lambda: parent + 1)  # what a fork's child sees
+    response, reads = connection_reads(hook.post)
+    assert response.status_code == 200 and len(reads) == 1
+    assert endpoints.listening(timeout=5) and endpoints._listener.thread.name == "connections-listener"
+    hook.post()
+    response, reads = connection_reads(hook.post)  # the child's own listener now keeps its copies honest
+    assert response.status_code == 200 and reads == []
+    monkeypatch.undo()
+    assert endpoints.listening(timeout=5)
+

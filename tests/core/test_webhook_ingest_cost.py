@@ -22,6 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from apps.core import live, live_feed, providers, redis_clients
 from apps.core.models import WebhookEvent
+from apps.core.webhooks import endpoints
 from apps.core.webhooks.dispatch import dispatch_received
 from tests.core.webhook_doubles import Base64BodyScheme, registered_hook
 
@@ -31,6 +32,7 @@ Status = WebhookEvent.Status
 @pytest.fixture
 def hook(redis_connection):
     hook = registered_hook(Base64BodyScheme)
+    assert endpoints.listening(timeout=5)  # the process keeps connections it has read
     yield hook
     providers.unregister(hook.scheme.provider_key)
 
