@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from apps.core.actions import ActionFailed
 from apps.core.models import ActionRun, TimelineEntry
@@ -19,7 +19,7 @@ from apps.hub.models import Payment, SupplierBill
 from apps.revolut import payments
 from apps.revolut.client import RevolutClient
 from apps.revolut.models import RevolutAccount, RevolutPayment
-from tests.revolut.conftest import API, COUNTERPARTY_ID, EUR_ACCOUNT_ID, user_with
+from tests.revolut.conftest import API, COUNTERPARTY_ID, EUR_ACCOUNT_ID, make_connection, user_with
 
 PAY_URL = f"{API}/pay"
 TX_ID = "630f9a62-e488-a9ce-a2d3-a30cccce03f0"
@@ -68,6 +68,13 @@ def test_without_a_configured_account_the_active_account_with_the_most_money_pay
     rich = account(revolut, "rich", balance="10000.00")
     account(revolut, "middle", balance="500.00")
     assert payments.debit_account(revolut, "EUR") == rich
+
+
+def test_an_account_of_another_revolut_connection_is_never_debited(revolut):
+    other_company = make_connection("https://sandbox-b2b.revolut.com/api/1.0")
+    account(other_company, "other-company-rich", balance="900000")
+    own = account(revolut, "own", balance="10")
+    assert payments.debit_account(revolut, "EUR") == own
 
 
 def test_the_account_configured_for_the_currency_pays_even_with_less_money(revolut):
@@ -218,6 +225,15 @@ def test_a_pending_payment_moves_a_bill_to_pending_and_repeats_write_nothing(bil
     assert (payment.state, payment.transaction_id) == ("pending", TX_ID)
     assert bill.status == SupplierBill.Status.PAYMENT_PENDING
     assert TimelineEntry.objects.filter(message="Paiement Revolut en cours de traitement.").count() == 1
+
+
+def test_each_state_of_a_payment_is_read_on_the_bill_s_timeline_in_the_reader_s_language(bill, mirrors, revolut):
+    _, counterparty = mirrors
+    payment = sent_payment(bill, revolut, counterparty, state="prepared", transaction_id="")
+    payments.apply_state(payment, "pending", transaction_id=TX_ID)
+    entry = TimelineEntry.objects.filter(message="Paiement Revolut en cours de traitement.").get()
+    with translation.override("en"):
+        assert entry.text == "Revolut payment being processed."
 
 
 def test_a_late_state_still_records_the_transaction_id_it_brings(bill, mirrors, revolut):
