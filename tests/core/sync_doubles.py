@@ -15,6 +15,7 @@ from apps.core.sync import Page, SyncResource
 class PagedMirror(ExternalRecord):
     # No FK constraint in the database: the table outlives the tests and must not block flushing connections.
     connection = models.ForeignKey("core.Connection", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    name = models.CharField(max_length=100, blank=True, default="")  # copied from the item, as real mirrors do
 
     class Meta(ExternalRecord.Meta):
         app_label = "kernel_ui_sync_double"  # not installed: invisible to migrations and apps.get_models()
@@ -34,6 +35,10 @@ class PagedThings(SyncResource):
     fetched: list[int] = []  # 1-based numbers of the pages asked for, across runs
     crash_on_page: int | None = None
     crash_with: type[BaseException] = RuntimeError
+    copied_columns = ("name",)
+
+    def copy_columns(self, record, item):
+        record.name = item.get("name", "")
 
     def fetch_page(self, checkpoint):
         number = checkpoint.get("page", 0) + 1
@@ -62,9 +67,16 @@ def items(*ids, **extra):
 @pytest.fixture(scope="session")
 def paged_mirror_table(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
-        if PagedMirror._meta.db_table not in db.introspection.table_names():
-            with db.schema_editor() as editor:
-                editor.create_model(PagedMirror)
+        table = PagedMirror._meta.db_table
+        if table in db.introspection.table_names():
+            with db.cursor() as cursor:
+                columns = {column.name for column in db.introspection.get_table_description(cursor, table)}
+            if columns == {field.column for field in PagedMirror._meta.concrete_fields}:
+                return
+            with db.schema_editor() as editor:  # a table left by an older version of this double
+                editor.delete_model(PagedMirror)
+        with db.schema_editor() as editor:
+            editor.create_model(PagedMirror)
 
 
 @pytest.fixture
