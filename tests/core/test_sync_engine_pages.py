@@ -44,6 +44,16 @@ def test_an_id_as_long_as_its_column_is_kept_and_one_longer_is_refused_with_its_
                              f"(au plus {ID_LENGTH})"]
 
 
+def test_a_row_upserted_again_unchanged_outside_a_run_is_marked_seen(paged_connection):
+    # What a system app's webhook does with the one object it brings (Invoice Ninja): upsert() on its own.
+    resource = resource_of(paged_connection)
+    first = timezone.now() - timedelta(hours=1)
+    sync.upsert(resource, items(1), first)
+    result = sync.upsert(resource, items(1), first + timedelta(hours=1))
+    assert result.unchanged == 1
+    assert PagedMirror.objects.get().seen_at == first + timedelta(hours=1)
+
+
 def test_a_page_counts_each_update_and_each_deletion(paged_connection):
     PagedThings.pages = [items(1, 2, 3, 4)]
     run_once(paged_connection)
