@@ -5,20 +5,38 @@ reaches it: a rotated secret, a disabled or deleted connection."""
 import threading
 import time
 
+import logging
+
 import pytest
 import redis
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models.signals import post_init
+from django.db.models.signals import post_delete, post_init, post_save
 from django.test.utils import CaptureQueriesContext
 
-from apps.core import providers
+from apps.core import providers, redis_clients
 from apps.core.models import Connection, WebhookEvent
+from apps.core.signals import connections_changed_in_bulk
 from apps.core.webhooks import endpoints
 from tests.core.webhook_doubles import Base64BodyScheme, registered_hook
 
 Status = WebhookEvent.Status
 NEW_SECRET = "whsec-rotated-9876543210"
+
+
+@pytest.fixture(autouse=True)
+def new_process(monkeypatch):
+    """Each test starts as a new web process would: its own listener, the cache wired to connection changes
+    by connect() at start-up (so that mutation testing sees this code run by every test here)."""
+    listener = endpoints._Listener()
+    monkeypatch.setattr(endpoints, "_listener", listener)
+    receivers = ((post_save, "core.endpoints.saved"), (post_delete, "core.endpoints.deleted"),
+                 (connections_changed_in_bulk, "core.endpoints.bulk"))
+    for signal, uid in receivers:
+        signal.disconnect(sender=Connection, dispatch_uid=uid)
+    endpoints.connect()
+    yield listener
+    listener.stop()
 
 
 @pytest.fixture
@@ -171,7 +189,7 @@ def test_while_the_listener_has_lost_redis_every_delivery_reads_its_connection(h
     monkeypatch.setattr(redis.connection.AbstractConnection, "connect", refused)
     monkeypatch.setattr(endpoints._Listener, "RETRY_DELAYS", (0.2,))
     kill_the_listeners_connection(redis_connection)
-    assert wait_for(lambda: not endpoints.listening())
+    assert wait_for(lambda: not endpoints.listening(0))
     # Announcements cannot reach this process now: a change made elsewhere must still be seen.
     with db_connection.cursor() as cursor:
         cursor.execute("UPDATE core_connection SET is_active = %s WHERE id = %s", [False, hook.connection.pk])
@@ -194,7 +212,7 @@ def test_a_redis_restart_drops_every_copy(hook, redis_connection):
         cursor.execute("UPDATE core_connection SET is_active = %s WHERE id = %s", [False, hook.connection.pk])
     epoch = endpoints._listener.epoch
     kill_the_listeners_connection(redis_connection)
-    assert wait_for(lambda: endpoints._listener.epoch != epoch and endpoints.listening())
+    assert wait_for(lambda: endpoints._listener.epoch != epoch and endpoints.listening(0))
     response = hook.post()
     assert response.status_code == 200 and response.json()["status"] == Status.IGNORED
 
@@ -212,3 +230,99 @@ def test_a_forked_process_does_not_serve_the_copies_it_inherited(hook, monkeypat
     monkeypatch.undo()
     assert endpoints.listening(timeout=5)
 
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_endpoint_is_answered_with_its_own_connection(hook, redis_connection):
+    other = registered_hook(Base64BodyScheme, secret="whsec-other-0000000000")
+    try:
+        assert other.post().status_code == 200  # both connections are now kept by this process
+        assert hook.post().status_code == 200 and other.post().status_code == 200
+        assert other.post(secret=hook.secret).status_code == 401  # never verified against the other's secret
+        response, reads = connection_reads(other.post)
+        assert response.status_code == 200 and reads == []
+    finally:
+        providers.unregister(other.scheme.provider_key)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_one_delivery_does_to_its_connection_in_memory_never_reaches_the_next(hook):
+    key = (hook.connection.provider, hook.connection.webhook_endpoint_id)
+    first = endpoints.find(*key)
+    first.config["touché"] = True
+    first.webhook_secrets.append("ajouté en mémoire")
+    second = endpoints.find(*key)
+    assert "touché" not in second.config and second.webhook_secrets == [hook.secret]
+    second.config["touché"] = True
+    assert "touché" not in endpoints.find(*key).config
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_copy_loaded_from_the_database_is_not_changed_by_its_first_reader(hook):
+    Connection.objects.filter(pk=hook.connection.pk).update(name="Relue")  # this process drops its copy
+    key = (hook.connection.provider, hook.connection.webhook_endpoint_id)
+    loaded = endpoints.find(*key)  # read from the database, and kept
+    loaded.webhook_secrets.append("ajouté en mémoire")
+    assert endpoints.find(*key).webhook_secrets == [hook.secret]
+
+
+def test_the_channel_is_the_redis_database_s_own(monkeypatch, settings):
+    client = redis.Redis.from_url(settings.REDIS_URL.rsplit("/", 1)[0] + "/3")
+    monkeypatch.setattr(redis_clients, "for_queue", lambda name="default": client)
+    assert endpoints.channel() == "core:connections:changed:3"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_its_own_announcements_do_not_drop_the_copies_of_the_process_that_sent_them(hook):
+    hook.connection.name = "Renommée ici"
+    hook.connection.save()  # dropped here at once, then announced
+    hook.post()  # kept again
+    time.sleep(0.3)  # the announcement has come back to this process's listener by now
+    response, reads = connection_reads(hook.post)
+    assert response.status_code == 200 and reads == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_listener_keeps_its_subscription_across_its_pings(hook, monkeypatch):
+    monkeypatch.setattr(endpoints, "PING_EVERY_SECONDS", 0.05)
+    epoch = endpoints._listener.epoch
+    time.sleep(1.5)  # a message wait or two, each followed by a ping
+    assert endpoints.listening(0) and endpoints._listener.epoch == epoch
+    response, reads = connection_reads(hook.post)
+    assert response.status_code == 200 and reads == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_listener_that_lost_redis_tries_again_after_growing_delays_then_from_the_first_once_back(
+        hook, redis_connection, monkeypatch, caplog):
+    real_connect = redis.connection.AbstractConnection.connect
+    refusing = threading.Event()
+
+    def connect(self, *args, **kwargs):
+        if refusing.is_set() and threading.current_thread() is endpoints._listener.thread:
+            raise redis.exceptions.ConnectionError("Redis est arrêté")
+        return real_connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "connect", connect)
+    monkeypatch.setattr(endpoints._Listener, "RETRY_DELAYS", (0.05, 0.1, 0.15))
+    caplog.set_level(logging.WARNING, logger=endpoints.__name__)
+
+    def delays():
+        return [record.args[1] for record in caplog.records if record.name == endpoints.__name__]
+
+    for _ in range(2):  # Redis lost twice: each time the delays start again from the first
+        caplog.clear()
+        refusing.set()
+        kill_the_listeners_connection(redis_connection)
+        assert wait_for(lambda: len(delays()) >= 5)
+        assert delays()[:5] == [0.05, 0.1, 0.15, 0.15, 0.15]
+        refusing.clear()
+        assert endpoints.listening(5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stopped_listener_s_thread_ends_within_seconds(hook):
+    thread = endpoints._listener.thread
+    endpoints._listener.stop()
+    thread.join(timeout=3)
+    assert not thread.is_alive()

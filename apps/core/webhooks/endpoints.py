@@ -53,10 +53,6 @@ _ATTNAMES = tuple(f.attname for f in Connection._meta.concrete_fields if f.attna
 # Names an update() or save(update_fields=...) may use for the fields above (a foreign key has none here).
 _READ_NAMES = frozenset(FIELDS) | {"pk"}
 
-# (provider, endpoint uuid) -> (epoch, loaded at, values in _ATTNAMES order)
-_entries: dict[tuple[str, uuid.UUID], tuple[int, float, tuple]] = {}
-_lock = threading.Lock()
-
 
 class _Listener:
     """The thread that keeps this process's copies honest: it moves `epoch` (and drops the copies) on every
@@ -66,11 +62,15 @@ class _Listener:
     RETRY_DELAYS = (0.5, 1, 2, 5)  # seconds before subscribing again after losing Redis, the last one repeated
 
     def __init__(self):
+        # (provider, endpoint uuid) -> (epoch, loaded at, values in _ATTNAMES order)
+        self.entries: dict[tuple[str, uuid.UUID], tuple[int, float, tuple]] = {}
+        self.lock = threading.Lock()
         self.epoch = 0
         self.subscribed = threading.Event()
         self.pid = None
         self.thread = None
         self.pubsub = None
+        self.failures = 0  # attempts to subscribe again since Redis was lost
         self.token = ""  # what this process's announcements carry: it has dropped its copies before sending them
         self._start_lock = threading.Lock()
 
@@ -81,9 +81,9 @@ class _Listener:
         return self.subscribed.is_set()
 
     def invalidate(self) -> None:
-        with _lock:
+        with self.lock:
             self.epoch += 1
-            _entries.clear()
+            self.entries.clear()
 
     def _start(self) -> None:
         with self._start_lock:
@@ -105,7 +105,6 @@ class _Listener:
         return self.thread is threading.current_thread()
 
     def _run(self) -> None:
-        failures = 0
         while self._current():
             try:
                 self._listen()
@@ -114,13 +113,11 @@ class _Listener:
                     return
                 self.subscribed.clear()
                 self.invalidate()
-                delay = self.RETRY_DELAYS[min(failures, len(self.RETRY_DELAYS) - 1)]
-                failures += 1
+                delay = self.RETRY_DELAYS[min(self.failures, len(self.RETRY_DELAYS) - 1)]
+                self.failures += 1
                 logger.warning("Écoute des changements de connexions interrompue (%s) : reprise dans %s s",
                                exc, delay)
                 time.sleep(delay)
-            else:
-                failures = 0
 
     def _listen(self) -> None:
         self.pubsub = pubsub = redis_clients.for_queue(_QUEUE).pubsub()
@@ -133,6 +130,7 @@ class _Listener:
                     pass
                 elif message["type"] == "subscribe":
                     self.invalidate()  # announcements may have been missed before
+                    self.failures = 0
                     self.subscribed.set()
                 elif message["type"] == "message" and message["data"] != self.token.encode():
                     self.invalidate()
@@ -158,10 +156,11 @@ def channel() -> str:
 def find(provider: str, endpoint_id: uuid.UUID) -> Connection | None:
     """The connection receiving on this URL (only `FIELDS` loaded), or None."""
     key = (provider, endpoint_id)
-    trusted = not transaction.get_connection().in_atomic_block and _listener.trusted()
-    epoch = _listener.epoch
+    listener = _listener
+    trusted = not transaction.get_connection().in_atomic_block and listener.trusted()
+    epoch = listener.epoch
     if trusted:
-        entry = _entries.get(key)
+        entry = listener.entries.get(key)
         if entry is not None and entry[0] == epoch and time.monotonic() - entry[1] < MAX_AGE_SECONDS:
             return _instance(entry[2])
     connection = (
@@ -169,13 +168,13 @@ def find(provider: str, endpoint_id: uuid.UUID) -> Connection | None:
     )
     if connection is not None and trusted:
         values = tuple(connection.__dict__[name] for name in _ATTNAMES)  # past the descriptors: no decryption error
-        with _lock:
-            if _listener.epoch == epoch:
-                _entries[key] = (epoch, time.monotonic(), copy.deepcopy(values))
+        with listener.lock:
+            if listener.epoch == epoch:
+                listener.entries[key] = (epoch, time.monotonic(), copy.deepcopy(values))
     return connection
 
 
-def listening(timeout: float = 0.0) -> bool:
+def listening(timeout: float) -> bool:
     """Whether this process serves its copies: its listener (started if need be) is subscribed. Waits up to
     `timeout` seconds for it."""
     _listener.trusted()
