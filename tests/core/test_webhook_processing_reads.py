@@ -5,10 +5,19 @@ import pytest
 
 from apps.core import providers
 from apps.core.models import WebhookEvent
+from apps.core.webhooks import claim
 from tests.core.webhook_doubles import HANDLED_TYPE, Base64BodyScheme, registered_hook
 from tests.workers import run_jobs
 
 SETTINGS = {"payment_accounts": {"EUR": "acc-1"}, "rappels": [3, 10], "actif": True}
+
+
+@pytest.fixture(autouse=True)
+def first_job_of_a_worker():
+    """The statements and converters are built by a worker's first job, then kept: start without them."""
+    for built in (claim._columns, claim._claim_sql, claim._select_sql):
+        built.cache_clear()
+    claim._converter_cache.clear()
 
 
 @pytest.fixture
@@ -43,3 +52,11 @@ def test_a_handler_reads_the_delivery_and_its_connection_as_stored(hook, seen):
         stored.connection.pk, stored.connection.name, True)
     # Its secrets are loaded when asked for, decrypted: the verifier of a DocuSeal delivery needs them.
     assert event.connection.webhook_secrets == [hook.secret]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_reads_its_second_delivery_as_well_as_its_first(hook, seen):
+    ids = [hook.post(headers={"X-Request-Id": f"req-{n}"}).json()["id"] for n in (1, 2)]
+    run_jobs("webhooks")
+    assert [(event.pk, event.headers["X-Request-Id"], event.connection.config) for event in seen] == [
+        (ids[0], "req-1", SETTINGS), (ids[1], "req-2", SETTINGS)]

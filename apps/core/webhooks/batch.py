@@ -89,20 +89,19 @@ class Batch:
             return True
 
 
-def run_waiting(worker, queue) -> int:
+def run_waiting(worker, queue) -> None:
     """Run the webhook jobs waiting at the head of `queue`, batch after batch, for at most MAX_BATCH_SECONDS.
-    Returns how many were run. Redis errors propagate (the worker waits for Redis; see the module's doc)."""
+    Redis errors propagate (the worker waits for Redis; see the module's doc)."""
     if queue.name != QUEUE:
-        return 0
+        return
     take = worker.connection.register_script(TAKE_SCRIPT)
     deadline = time.monotonic() + MAX_BATCH_SECONDS
-    run = 0
     while not worker._stop_requested and time.monotonic() < deadline:
         ids = [i.decode() if isinstance(i, bytes) else i for i in take(
             keys=[queue.key], args=[BATCH_SIZE, JOB_PREFIX, worker.job_class.redis_job_namespace_prefix,
                                    utcformat(now()), worker.name])]
         if not ids:
-            break
+            return
         jobs = [job for job in worker.job_class.fetch_many(ids, connection=worker.connection,
                                                            serializer=worker.serializer) if job is not None]
         worker.batch.set(jobs)
@@ -115,13 +114,11 @@ def run_waiting(worker, queue) -> int:
                 if _perform(worker, queue, job):
                     finished.append(job)
                 worker.batch.done(job)
-                run += 1
         finally:
             worker.batch.set([])
             if finished:
                 # The event's row holds the outcome: nothing of the job is kept.
                 worker.connection.delete(*(job.key for job in finished))
-    return run
 
 
 def _give_back(worker, queue, jobs) -> None:
