@@ -35,6 +35,11 @@ class Watcher:
         self.seen.append((event.pk, pending, beaten, before))
 
 
+def failing(event):
+    record_effect(event)
+    raise RuntimeError("le système distant a répondu n'importe quoi")
+
+
 def slow(event):
     record_effect(event)
     time.sleep(3)
@@ -47,7 +52,8 @@ def watcher():
 
 @pytest.fixture
 def hook(redis_connection, watcher):
-    hook = registered_hook(Base64BodyScheme, handlers={HANDLED_TYPE: record_effect, "watch": watcher, "slow": slow})
+    hook = registered_hook(Base64BodyScheme, handlers={HANDLED_TYPE: record_effect, "watch": watcher, "slow": slow,
+                                                                   "fail": failing})
     yield hook
     providers.unregister(hook.scheme.provider_key)
 
@@ -148,3 +154,18 @@ def test_once_a_batch_s_time_is_up_the_jobs_go_through_rq_s_own_loop(hook, monke
     console_worker().work(burst=True)
     assert FinishedJobRegistry(queue=webhooks_queue()).count == 3  # each with RQ's bookkeeping
     assert {WebhookEvent.objects.get(pk=pk).status for pk in event_ids} == {Status.PROCESSED}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batched_job_failing_its_last_attempt_keeps_its_traceback_where_an_admin_sees_it(hook):
+    deliver(hook, 1)
+    last = deliver(hook, 1, event_type="fail")[0]
+    queue = webhooks_queue()
+    queue.connection.hset(Job.key_for(job_id_for(last)), "retries_left", 0)
+    console_worker().work(burst=True)
+
+    assert FailedJobRegistry(queue=queue).get_job_ids() == [job_id_for(last)]
+    result = Job.fetch(job_id_for(last), connection=queue.connection).latest_result()
+    assert "le système distant a répondu n'importe quoi" in result.exc_string
+    assert result.execution_ended_at is not None  # when it ended, shown with the failure
+    assert WebhookEvent.objects.get(pk=last).status == Status.FAILED
