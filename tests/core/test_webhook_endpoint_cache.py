@@ -187,9 +187,10 @@ def test_while_the_listener_has_lost_redis_every_delivery_reads_its_connection(h
         return real_connect(self, *args, **kwargs)
 
     monkeypatch.setattr(redis.connection.AbstractConnection, "connect", refused)
-    monkeypatch.setattr(endpoints._Listener, "RETRY_DELAYS", (0.2,))
+    monkeypatch.setattr(endpoints._Listener, "RETRY_DELAYS", (0.05, 3))
+    failed_attempts = endpoints._listener.failures
     kill_the_listeners_connection(redis_connection)
-    assert wait_for(lambda: not endpoints.listening(0))
+    assert wait_for(lambda: endpoints._listener.failures >= failed_attempts + 2)  # now waiting 3 s
     # Announcements cannot reach this process now: a change made elsewhere must still be seen.
     with db_connection.cursor() as cursor:
         cursor.execute("UPDATE core_connection SET is_active = %s WHERE id = %s", [False, hook.connection.pk])
@@ -326,3 +327,54 @@ def test_a_stopped_listener_s_thread_ends_within_seconds(hook):
     endpoints._listener.stop()
     thread.join(timeout=3)
     assert not thread.is_alive()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_started_while_redis_is_down_subscribes_once_it_is_back(redis_connection, monkeypatch, caplog):
+    real_connect = redis.connection.AbstractConnection.connect
+    refusing = threading.Event()
+    refusing.set()
+
+    def connect(self, *args, **kwargs):
+        if refusing.is_set() and threading.current_thread() is endpoints._listener.thread:
+            raise redis.exceptions.ConnectionError("Redis est arrêté")
+        return real_connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "connect", connect)
+    monkeypatch.setattr(endpoints._Listener, "RETRY_DELAYS", (0.05, 0.1))
+    caplog.set_level(logging.WARNING, logger=endpoints.__name__)
+    hook = registered_hook(Base64BodyScheme)
+    try:
+        assert hook.post().status_code == 200  # answered from the database meanwhile
+        assert wait_for(lambda: len([r for r in caplog.records if r.name == endpoints.__name__]) >= 3)
+        delays = [r.args[1] for r in caplog.records if r.name == endpoints.__name__][:3]
+        assert delays == [0.05, 0.1, 0.1]
+        refusing.clear()
+        assert endpoints.listening(5)
+        hook.post()
+        response, reads = connection_reads(hook.post)
+        assert response.status_code == 200 and reads == []
+    finally:
+        providers.unregister(hook.scheme.provider_key)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deliveries_are_still_answered_once_the_listener_is_stopped(hook):
+    endpoints._listener.stop()  # what the process's exit does
+    response, reads = connection_reads(hook.post)
+    assert response.status_code == 200 and len(reads) == 1
+
+
+def test_a_process_with_a_listener_still_exits(tmp_path, settings):
+    """The listener must not keep a finished process alive (its thread waits on Redis for ever)."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import django; django.setup(); from apps.core.webhooks import endpoints; "
+              "assert endpoints.listening(5); raise SystemExit(3)")
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", DEBUG="1",
+               DATABASE_URL=f"sqlite:///{tmp_path / 'nothing.sqlite3'}", REDIS_URL=settings.REDIS_URL)
+    finished = subprocess.run([sys.executable, "-c", script], cwd=settings.BASE_DIR, env=env, timeout=30,
+                              capture_output=True)
+    assert finished.returncode == 3, finished.stderr[-2000:]
