@@ -378,3 +378,18 @@ def test_a_process_with_a_listener_still_exits(tmp_path, settings):
     finished = subprocess.run([sys.executable, "-c", script], cwd=settings.BASE_DIR, env=env, timeout=30,
                               capture_output=True)
     assert finished.returncode == 3, finished.stderr[-2000:]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_save_of_fields_the_inbox_does_not_read_keeps_the_copy(hook):
+    hook.connection.token_status = Connection.TokenStatus.OK
+    hook.connection.save(update_fields=["token_status"])
+    response, reads = connection_reads(hook.post)
+    assert response.status_code == 200 and reads == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_rows_other_than_connections_keeps_the_copies(hook):
+    WebhookEvent.objects.filter(connection=hook.connection).delete()  # e.g. the log's retention
+    response, reads = connection_reads(hook.post)
+    assert response.status_code == 200 and reads == []
