@@ -127,6 +127,25 @@ def test_a_run_waiting_for_approval_offers_approve_to_an_approver_opening_the_re
     assert "Un autre utilisateur habilité doit approuver cette demande." in html
 
 
+def test_a_record_page_shows_its_own_runs_not_those_of_another_kind_of_record_with_the_same_number(client):
+    from apps.core import actions
+    from apps.hub.models import Contact
+
+    big = Company.objects.create(name="Gros fournisseur", iban="FR7630006000011234567890189")
+    requester = make_user("compta", "pay_suppliers")
+    own, _ = actions.start(actions.get(PaySupplier.key), big, requester, "k-own")
+    # Held on the contact that bears the same number: contacts are numbered apart from companies.
+    elsewhere = ActionRun.objects.create(
+        action=PaySupplier.key, label="Payer le fournisseur", user=requester, idempotency_key="k-contact",
+        content_type=ContentType.objects.get_for_model(Contact), object_id=str(big.pk),
+        status=ActionRun.Status.PENDING_APPROVAL)
+
+    html = render_record_page_bar(make_user("treso", "approve_payments"), big)
+
+    assert f'id="action-run-{own.pk}"' in html
+    assert f'id="action-run-{elsewhere.pk}"' not in html
+
+
 def test_a_double_post_with_the_same_key_runs_once(client, lea, client_company, django_capture_on_commit_callbacks,
                                                    empty_default_queue):
     url = start_url(SendGreeting, client_company)

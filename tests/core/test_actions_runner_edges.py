@@ -180,6 +180,43 @@ def test_a_run_claims_itself_while_it_works_and_a_fresh_claim_keeps_a_second_job
     assert len(beats) == 2
 
 
+@pytest.mark.django_db(transaction=True)
+def test_while_the_action_works_its_worker_keeps_beating(registered_actions, monkeypatch):
+    """The heartbeat is what tells the sweep and a duplicated job that the worker is alive (beats sped up here)."""
+    import time
+
+    monkeypatch.setattr(actions, "HEARTBEAT_SECONDS", 0.05)
+    company = Company.objects.create(name="Atelier Dupont", is_client=True)
+    seen = []
+
+    def slow_run(self, obj, run):
+        claimed = ActionRun.objects.get(pk=run.pk).heartbeat_at
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            beat = ActionRun.objects.get(pk=run.pk).heartbeat_at
+            if beat > claimed:
+                seen.append(beat)
+                break
+        # The sweep gave this run up meanwhile (say the database had hung): the worker no longer makes it look alive.
+        ActionRun.objects.filter(pk=run.pk).update(status=ActionRun.Status.FAILED, heartbeat_at=long_ago)
+        time.sleep(0.3)
+        seen.append(ActionRun.objects.get(pk=run.pk).heartbeat_at)
+        return actions.ActionOutcome("Fait")
+
+    long_ago = timezone.now() - timedelta(minutes=5)
+    monkeypatch.setattr(SendGreeting, "run", slow_run)
+    user = make_user("lea", "send_emails")
+    dead, _ = actions.start(actions.get(SendGreeting.key), Company.objects.create(name="Autre", is_client=True),
+                            user, "k-dead")  # its worker died: only the sweep may take it over
+    ActionRun.objects.filter(pk=dead.pk).update(started_at=long_ago, heartbeat_at=long_ago, attempts=1)
+    started, _ = actions.start(actions.get(SendGreeting.key), company, user, "k-beat")
+    actions.execute(started.pk)
+
+    assert len(seen) == 2 and seen[1] == long_ago  # it beat while working, and not once the run was given up
+    assert ActionRun.objects.get(pk=dead.pk).heartbeat_at == long_ago  # nor for another worker's run
+
+
 def test_a_run_still_waiting_for_approval_is_not_executed(monkeypatch):
     supplier = Company.objects.create(name="Gros fournisseur")
     run, _ = actions.start(actions.get(PaySupplier.key), supplier, make_user("lea", "pay_suppliers"), "k")
@@ -275,3 +312,121 @@ def test_an_action_never_uses_another_system_s_connection(client_company):
     Connection.objects.filter(provider=PROVIDER).delete()
     Connection.objects.create(provider="another-system", name="Autre", slug="autre")
     assert actions.get(SendGreeting.key).connection() is None
+
+
+def test_two_requests_with_the_same_key_racing_past_the_lookup_share_one_run(client_company, default_queue,
+                                                                             django_capture_on_commit_callbacks):
+    """The same click reaching two web processes at once: both find no run for the key, one records it first;
+    the other answers with that run (nothing new queued) instead of an error page."""
+    user = make_user("lea", "send_emails")
+    action = actions.get(SendGreeting.key)
+    first = {}
+
+    def the_other_request_records_it_meanwhile(obj, user):
+        if not first:
+            first["run"] = None
+            first["run"], _created = actions.start(action, obj, user, "k-race")
+        return False
+
+    action.needs_approval = the_other_request_records_it_meanwhile
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            run, created = actions.start(action, client_company, user, "k-race")
+    finally:
+        del action.needs_approval
+    assert (run.pk, created) == (first["run"].pk, False)
+    assert ActionRun.objects.count() == 1
+    assert [job.args for job in default_queue.get_jobs()] == [(run.pk,)]
+
+
+class PayWithTraineeRule(PaySupplier):
+    """A rule on who asks: a request by someone who may not approve payments waits for someone who may."""
+
+    key = "kerneluitest.pay_trainee_rule"
+
+    def needs_approval(self, obj, user):
+        return not user.has_perm("core.approve_payments")
+
+
+def test_the_approval_rule_is_asked_about_the_person_who_clicked(client_company):
+    actions.register(PayWithTraineeRule)  # the registry is restored after each test
+    action = actions.get(PayWithTraineeRule.key)
+    trainee = make_user("stagiaire", "pay_suppliers")
+    treasurer = make_user("tresoriere", "pay_suppliers", "approve_payments")
+    held, _ = actions.start(action, client_company, trainee, "k-trainee")
+    assert (held.status, held.message) == (ActionRun.Status.PENDING_APPROVAL, "En attente d'un second approbateur.")
+    assert held.queued_at is None  # « mise en file le » stays empty: nothing is queued before the approval
+    ActionRun.objects.filter(pk=held.pk).update(status=ActionRun.Status.REFUSED)
+    direct, _ = actions.start(action, client_company, treasurer, "k-treasurer")
+    assert (direct.status, direct.message) == (ActionRun.Status.RUNNING, "En cours…")
+
+
+def test_a_relaunch_is_asked_about_the_person_relaunching(client_company):
+    actions.register(PayWithTraineeRule)  # the registry is restored after each test
+    action = actions.get(PayWithTraineeRule.key)
+    treasurer = make_user("tresoriere", "pay_suppliers", "approve_payments")
+    failed, _ = actions.start(action, client_company, treasurer, "k-treasurer")
+    ActionRun.objects.filter(pk=failed.pk).update(status=ActionRun.Status.FAILED)
+    failed.refresh_from_db()
+
+    relaunched = actions.relaunch(failed, make_user("stagiaire", "pay_suppliers"))
+
+    assert (relaunched.status, relaunched.message) == (ActionRun.Status.PENDING_APPROVAL,
+                                                       "Relancée par stagiaire ; en attente d'un second approbateur.")
+
+
+def test_a_run_whose_record_or_action_is_gone_fails_saying_so(client_company):
+    user = make_user("lea", "send_emails")
+    said = "Action ou dossier introuvable : l'action ne peut pas s'exécuter."
+    deleted, _ = actions.start(actions.get(SendGreeting.key), client_company, user, "k-gone")
+    other = Company.objects.create(name="Autre", is_client=True)
+    retired, _ = actions.start(actions.get(SendGreeting.key), other, user, "k-retired")
+    ActionRun.objects.filter(pk=retired.pk).update(action="kerneluitest.retired")
+    client_company.delete()
+
+    for run in (deleted, retired):
+        actions.execute(run.pk)
+        run.refresh_from_db()
+        assert (run.status, run.message, run.error) == (ActionRun.Status.FAILED, said, said)
+        assert run.finished_at is not None
+    assert SendGreeting.calls == []
+
+
+class RenameCompany(SendGreeting):
+    """An action that changes the record, as the send and payment actions do."""
+
+    key = "kerneluitest.rename"
+
+    def run(self, obj, run):
+        obj.name = "Atelier Dupont & fils"
+        obj.save()
+        return actions.ActionOutcome("Renommée", {})
+
+
+def test_what_an_action_changes_in_the_worker_is_recorded_as_the_requester_s(client_company):
+    actions.register(RenameCompany)  # the registry is restored after each test
+    alice = make_user("alice", "send_emails")
+    run, _ = actions.start(actions.get(RenameCompany.key), client_company, alice, "k-rename")
+
+    actions.execute(run.pk)  # as the worker does: no request, only the run's user
+
+    latest = client_company.history.order_by("-history_id").first()
+    assert (latest.name, latest.history_user) == ("Atelier Dupont & fils", alice)
+
+
+def test_one_job_claims_only_its_own_run_and_never_a_finished_one(client_company):
+    user = make_user("lea", "send_emails")
+    first, _ = actions.start(actions.get(SendGreeting.key), client_company, user, "k-first")
+    other = Company.objects.create(name="Autre", is_client=True)
+    second, _ = actions.start(actions.get(SendGreeting.key), other, user, "k-second")
+
+    actions.execute(first.pk)
+    actions.execute(second.pk)  # its own job comes next: the first job did not take it
+    assert SendGreeting.calls == [client_company.pk, other.pk]
+
+    ActionRun.objects.filter(pk=first.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    first.refresh_from_db()
+    done = (first.status, first.started_at, first.heartbeat_at, first.attempts)
+    actions.execute(first.pk)  # a duplicated job of a run finished minutes ago
+    first.refresh_from_db()
+    assert (first.status, first.started_at, first.heartbeat_at, first.attempts) == done

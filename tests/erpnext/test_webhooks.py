@@ -139,3 +139,34 @@ def test_an_erpnext_connection_without_webhook_secret_is_no_configuration_error_
     response = Client().post(bare.webhook_path(), data=body, content_type="application/json",
                              headers={SIGNATURE_HEADER: state.sign("anything-0123456789", body)})
     assert response.status_code == 503  # fail closed all the same
+
+
+def test_the_webhook_log_names_which_erpnext_document_changed_in_french(connection):
+    """What an admin reads in the « événement » column of the webhook log: the document type, in words."""
+    import html
+    import re
+
+    from django.contrib.auth.models import User
+
+    said = {
+        "Customer": "Client modifié",
+        "Supplier": "Fournisseur modifié",
+        "Item": "Article modifié",
+        "Bin": "Stock d'un article modifié",
+        "Sales Invoice": "Facture de vente modifiée",
+        "Purchase Invoice": "Facture d'achat modifiée",
+        "Payment Entry": "Paiement modifié",
+    }
+    for doctype in said:
+        body = json.dumps({"doctype": doctype, "name": "DOC-1", "modified": "2026-01-01 10:00:00",
+                           "event": "on_change"}).encode()
+        response = Client().post(connection.webhook_path(), data=body, content_type="application/json",
+                                 headers={SIGNATURE_HEADER: state.sign(WEBHOOK_SECRET, body)})
+        assert response.status_code == 200, response.content
+    admin = Client()
+    admin.force_login(User.objects.create_superuser("root", password="x"))
+
+    page = admin.get("/admin/core/webhookevent/", {"provider": "erpnext"}).content.decode()
+
+    shown = [html.unescape(cell) for cell in re.findall(r'<td class="field-event_column">(.*?)</td>', page)]
+    assert shown == list(reversed(said.values()))  # newest first

@@ -306,9 +306,11 @@ def test_the_client_confirmation_lists_each_invoice_awaiting_a_reminder_with_its
                                       due_date=timezone.localdate() - timedelta(days=6))
     ReminderSend.objects.create(connection=connection, invoice=too_soon, level=1, email_id=1,
                                 status=ReminderSend.Status.SENT)  # its 2nd level waits for day 15
-    from apps.hub.models import Company
+    from apps.hub.models import Company, Contact
 
-    Invoice.objects.create(company=Company.objects.create(name="Fromagerie"), number="FAC-AUTRE-CLIENT",
+    other = Company.objects.create(name="Fromagerie")  # another client, with someone to remind: not listed here
+    Contact.objects.create(company=other, first_name="Léa", email="lea@fromagerie.example", is_primary=True)
+    Invoice.objects.create(company=other, number="FAC-AUTRE-CLIENT",
                            status=Invoice.Status.SENT, due_date=timezone.localdate() - timedelta(days=9))
     details = actions.get("mautic.send_client_reminders").confirmation_details(overdue.company)
     assert details == [("Destinataire", "Paul Martin <Paul@Boulangerie.example>"),
@@ -699,3 +701,22 @@ def test_a_reminder_with_mautic_down_says_mautic_s_error(connection, overdue, ac
     OUTAGES.clear()
     assert run.status == ActionRun.Status.FAILED
     assert "Service Unavailable" in run.message and "None" not in run.message
+
+
+def test_a_thank_you_whose_worker_died_right_after_the_send_keeps_which_email_went_to_whom(
+        connection, paid, accountant, instance, thanks_email, monkeypatch):
+    from apps.mautic.actions import SendPaymentThanks
+
+    run, _created = actions.start(actions.get("mautic.send_thanks"), paid, accountant, actions_key())
+
+    def the_worker_dies(*args, **kwargs):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(TimelineEntry, "record", the_worker_dies)
+    with pytest.raises(SystemExit):
+        SendPaymentThanks().run(paid, run)
+    run.refresh_from_db()
+    link = ContactLink.objects.get()
+    assert run.external_ids == {"thanked": True, "mautic_email_id": thanks_email.pk,
+                                "mautic_contact_id": link.mautic_id}
+    assert records.objects(instance, "stat").count() == 1

@@ -385,3 +385,54 @@ def test_a_contact_who_leaves_again_within_the_same_second_is_out_again(hook_con
              "timestamp": WHEN}]})
     link.refresh_from_db()
     assert (link.unsubscribed, link.bounced, link.do_not_contact) == expected
+
+
+def test_the_webhook_log_names_each_mautic_event_in_french(hook_connection):
+    """What an admin reads in the « événement » column of the webhook log for each delivery Mautic sends."""
+    import html
+    import re
+
+    from django.contrib.auth.models import User
+
+    connection, vectors = hook_connection
+    said = {
+        "mautic.email_on_send": "E-mail envoyé",
+        "mautic.email_on_open": "E-mail ouvert",
+        "mautic.page_on_hit": "Page visitée",
+        "mautic.lead_channel_subscription_changed": "Abonnement e-mail modifié",
+        "mautic.lead_post_save_new": "Contact créé",
+        "mautic.lead_post_save_update": "Contact modifié",
+        "mautic.lead_post_delete": "Contact supprimé",
+    }
+    for event_type in said:
+        body = php_json({event_type: [{"timestamp": WHEN}]})
+        assert post(connection, body, sign(vectors["secret"], body)).status_code == 200
+    batch = php_json({"mautic.email_on_send": [{"timestamp": WHEN}], "mautic.email_on_open": [{"timestamp": WHEN}]})
+    assert post(connection, batch, sign(vectors["secret"], batch)).status_code == 200
+    admin = Client()
+    admin.force_login(User.objects.create_superuser("root", password="x"))
+
+    page = admin.get("/admin/core/webhookevent/", {"provider": "mautic"}).content.decode()
+
+    shown = [html.unescape(cell) for cell in re.findall(r'<td class="field-event_column">(.*?)</td>', page)]
+    assert shown == ["Lot d'événements", *reversed(said.values())]  # newest first
+
+
+def test_the_same_unsubscribe_in_a_later_batch_is_recorded_once_at_the_time_mautic_gave(hook_connection,
+                                                                                       monkeypatch):
+    """Mautic repeats events across batches: a repeat processed a minute later adds nothing to the timeline."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    connection, vectors = hook_connection
+    change = {"contact": {"id": 26}, "channel": "email", "old_status": "contactable", "new_status": "unsubscribed",
+              "timestamp": WHEN}
+    deliver(connection, vectors, {"mautic.lead_channel_subscription_changed": [change]})
+    later = timezone.now() + timedelta(minutes=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    deliver(connection, vectors, {"mautic.lead_channel_subscription_changed": [change],
+                                  "mautic.lead_points_change": [{"contact": {"id": 26}, "points": {}}]})
+    recorded = [(kind, occurred_at.isoformat()) for kind, occurred_at in
+                EmailActivity.objects.values_list("kind", "occurred_at")]
+    assert recorded == [("unsubscribed", WHEN)]
