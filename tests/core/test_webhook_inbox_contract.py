@@ -456,3 +456,15 @@ def test_the_answer_says_received_until_the_worker_takes_it(redis_connection):
         assert response.json()["status"] == Status.RECEIVED
     finally:
         providers.unregister(hook.scheme.provider_key)
+
+
+@pytest.mark.django_db
+def test_the_delivery_s_insert_shows_in_the_query_log_with_its_values(hook, settings):
+    # What Django's debug log, the test client's query capture and the debug toolbar read.
+    from django.db import connection as db_connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(db_connection) as captured:
+        response = hook.post()
+    inserts = [q["sql"] for q in captured.captured_queries if 'INSERT INTO "core_webhookevent"' in q["sql"]]
+    assert response.status_code == 200 and len(inserts) == 1
