@@ -17,7 +17,7 @@ from django.utils import timezone
 from apps.core import actions, documents
 from apps.core.actions import ActionFailed
 from apps.core.documents import DocumentFile, DocumentUnavailable, Issuer
-from apps.core.http import AuthenticationError, CircuitOpen, ClientError, NetworkError, ServerError
+from apps.core.http import AuthenticationError, CircuitOpen, ClientError, NetworkError, RateLimited, ServerError
 from apps.core.models import ActionRun, TimelineEntry
 from apps.docuseal.actions import (CancelSignature, ResendSignature, SendForSignature, failure, may_accept_pdf,
                                    remember_edition)
@@ -146,6 +146,7 @@ def test_the_request_remembers_each_signer_s_link_status_and_the_quote_s_pdf(ven
     signer = request.signers.get()
     assert (signer.status, signer.signing_url, signer.name) == (Signer.Status.OPENED, "https://sign.example.test/s/abc",
                                                                "")
+    assert (signer.role, signer.email, signer.order) == ("", "claire@atelier.example", 0)
     assert run.message == "Devis D-0042 envoyé pour signature à claire@atelier.example (DocuSeal, soumission n° 12)."
     assert not actions.get(SendForSignature.key).is_available(quote, staff)  # pending: no second send
 
@@ -155,6 +156,14 @@ def test_a_signer_status_docuseal_invents_is_read_as_sent(vendor, quote, staff, 
                                                                "status": "waiting-for-godot"}))
     click(SendForSignature, quote, staff)
     assert Signer.objects.get().status == Signer.Status.SENT
+
+
+def test_a_signer_docuseal_lists_without_an_email_is_kept_with_none(vendor, quote, staff, quote_pdf):
+    vendor.post(f"{API}/submissions/pdf", json=submission(12, {"id": 31, "name": "Claire Moreau", "status": "sent"}))
+    run = click(SendForSignature, quote, staff)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert Signer.objects.get().email == ""
+    assert run.message == "Devis D-0042 envoyé pour signature à Claire Moreau (DocuSeal, soumission n° 12)."
 
 
 # The open-source edition: the acceptance template ---------------------------------------------------------------
@@ -221,6 +230,17 @@ def test_a_signer_with_none_of_the_fields_gets_no_values_and_renamed_fields_are_
     assert client["values"] == {"Référence": "D-0042"} and "values" not in witness
 
 
+def test_a_quote_without_validity_date_fills_the_template_s_date_field_with_a_dash(open_source, quote, staff):
+    template = {**TEMPLATE, "submitters": TEMPLATE["submitters"][:1],
+                "fields": [{"name": "Valable jusqu'au", "submitter_uuid": "u-client"}]}
+    open_source.replace(responses.GET, f"{API}/templates/7", json=template)
+    open_source.post(f"{API}/submissions", json=created_submitters("claire@atelier.example"))
+    run = click(SendForSignature, quote, staff)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    [client] = sent_body(open_source, "submissions")["submitters"]
+    assert client["values"] == {"Valable jusqu'au": "—"}
+
+
 def test_a_template_needing_more_signers_than_the_client_has_is_refused_with_the_counts(open_source, quote, staff):
     run = click(SendForSignature, quote, staff)
     assert run.status == ActionRun.Status.FAILED
@@ -248,7 +268,8 @@ def test_without_a_configured_template_the_open_source_edition_refuses_readably(
     connection.save()
     run = click(SendForSignature, quote, staff)
     assert run.status == ActionRun.Status.FAILED
-    assert run.message.startswith("Aucun modèle d'acceptation DocuSeal n'est configuré sur la connexion")
+    assert run.message == ("Aucun modèle d'acceptation DocuSeal n'est configuré sur la connexion (nécessaire quand "
+                           "DocuSeal n'accepte pas le PDF du devis) : choisissez-le sur la page DocuSeal.")
 
 
 def test_docuseal_creating_no_signer_is_a_failure_not_an_empty_request(open_source, quote, staff):
@@ -312,6 +333,18 @@ def test_the_edition_seen_is_kept_with_when_and_pro_is_written_once(connection):
     assert connection.config["edition_detected_at"] > "2020-01-01"
 
 
+def test_learning_the_edition_writes_only_the_connection_s_config(connection):
+    from apps.core.models import Connection
+
+    # An administrator renames the connection and changes its key while a send is running.
+    Connection.objects.filter(pk=connection.pk).update(name="DocuSeal (production)",
+                                                       secrets={"api_key": "ds-key-new-0123456789"})
+    remember_edition(connection, "open_source")
+    connection.refresh_from_db()
+    assert connection.config["edition"] == "open_source"
+    assert (connection.name, connection.secrets) == ("DocuSeal (production)", {"api_key": "ds-key-new-0123456789"})
+
+
 def test_the_pdf_is_tried_unless_docuseal_said_open_source_within_the_day(connection):
     assert may_accept_pdf(connection)
     connection.config = {**connection.config, "edition": "pro", "edition_detected_at": timezone.now().isoformat()}
@@ -340,6 +373,30 @@ def test_a_retried_run_knowing_its_submission_reads_it_instead_of_sending_again(
     assert (request.submission_id, request.source) == (12, SignatureRequest.Source.PDF)
 
 
+def test_a_send_failing_after_docuseal_created_the_submission_keeps_its_id_for_the_relaunch(vendor, quote, staff,
+                                                                                              quote_pdf):
+    vendor.post(f"{API}/submissions/pdf", json=submission(12, {"email": "claire@atelier.example"}))  # no id: unusable
+    run = click(SendForSignature, quote, staff)
+    assert run.status == ActionRun.Status.FAILED
+    assert (run.external_ids["docuseal_submission_id"], run.external_ids["docuseal_source"]) == (12, "pdf")
+    vendor.get(f"{API}/submissions/12", json=submission(12))
+    before = len(vendor.calls)
+    actions.relaunch(run, staff)
+    actions.execute(run.pk)
+    run.refresh_from_db()
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert [(c.request.method, c.request.url) for c in vendor.calls[before:]] == [("GET", f"{API}/submissions/12")]
+    assert SignatureRequest.objects.get(quote=quote).submission_id == 12
+
+
+def test_a_template_send_failing_after_docuseal_created_it_keeps_its_id_and_source(open_source, quote, staff):
+    open_source.replace(responses.GET, f"{API}/templates/7", json={**TEMPLATE, "submitters": TEMPLATE["submitters"][:1]})
+    open_source.post(f"{API}/submissions", json=[{"submission_id": 15, "email": "claire@atelier.example"}])  # no id
+    run = click(SendForSignature, quote, staff)
+    assert run.status == ActionRun.Status.FAILED
+    assert (run.external_ids["docuseal_submission_id"], run.external_ids["docuseal_source"]) == (15, "template")
+
+
 def test_a_retried_run_finds_its_submission_by_its_first_signer_s_marker(vendor, connection, quote, staff, quote_pdf):
     run, _created = actions.start(actions.get(SendForSignature.key), quote, staff, secrets.token_hex(16))
     marker = f"console-quote-{quote.pk}-run-{run.pk}-0"
@@ -363,6 +420,7 @@ def issuer():
         if quote.notes == "refusé":
             raise DocumentUnavailable("numéro déjà pris")
         issued.append(quote.pk)
+        actions.save_progress(run, facturier_quote_id="F-99")  # as an issuer does, for a relaunch to resume
         Quote.objects.filter(pk=quote.pk).update(number="D-0099", status=Quote.Status.SENT)
 
     documents.register_issuer(Quote, "test-issuer", Issuer(label="Facturier", can_issue=lambda q: q.lines.exists(),
@@ -384,7 +442,18 @@ def test_a_draft_is_numbered_where_it_will_be_invoiced_before_the_client_is_aske
     run = click(SendForSignature, quote, staff)
     assert run.status == ActionRun.Status.SUCCEEDED, run.message
     assert issuer == [quote.pk]
+    assert run.external_ids["facturier_quote_id"] == "F-99"  # kept on the click's own run
     assert sent_body(vendor, "submissions/pdf")["message"]["subject"] == "Devis D-0099 à signer"
+
+
+def test_a_quote_already_sent_is_neither_announced_nor_issued_again_even_when_a_system_could(vendor, quote, staff,
+                                                                                              issuer, quote_pdf):
+    details = dict(SendForSignature().confirmation_details(quote))
+    assert list(details) == ["Client", "Total TTC", "Signataires, dans l'ordre"]
+    vendor.post(f"{API}/submissions/pdf", json=submission())
+    run = click(SendForSignature, quote, staff)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert issuer == []
 
 
 def test_a_draft_its_system_refuses_to_issue_is_not_sent_for_signature(vendor, quote, staff, issuer, quote_pdf):
@@ -442,8 +511,10 @@ def test_resending_reaches_only_the_signers_who_have_not_signed_yet_once_each(ve
     assert run.message == ("Demande de signature renvoyée à marc@atelier.example, lea@atelier.example, "
                            "zoe@atelier.example.")
     assert run.external_ids["resent_to"] == [32, 33, 35] and run.external_ids["docuseal_submission_id"] == 12
-    assert TimelineEntry.objects.filter(object_id=str(quote.pk), message__startswith="Demande de signature renvoyée à "
-                                        "marc@atelier.example").count() == 1
+    [entry] = TimelineEntry.objects.filter(object_id=str(quote.pk), provider="docuseal")
+    assert entry.message == ("Demande de signature renvoyée à marc@atelier.example, lea@atelier.example, "
+                             "zoe@atelier.example.")
+    assert entry.external_ids == {"docuseal_submission_id": 12}
 
 
 def test_a_retried_resend_skips_who_it_already_reached(vendor, pending, quote, staff):
@@ -501,6 +572,7 @@ def test_each_failure_reads_in_french_and_says_whether_to_retry():
         (CircuitOpen("circuit ouvert"), "DocuSeal est injoignable (circuit ouvert) ; rien n'a été envoyé, réessayez "
                                         "plus tard."),
         (ClientError("email is invalid", status=422), "DocuSeal a refusé la demande : email is invalid"),
+        (RateLimited("HTTP 429 : trop de requêtes", status=429), "DocuSeal : HTTP 429 : trop de requêtes"),
     ]
     for error, message in cases:
         assert str(failure(error)) == message
