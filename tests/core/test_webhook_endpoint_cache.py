@@ -48,6 +48,21 @@ def hook(redis_connection):
     providers.unregister(hook.scheme.provider_key)
 
 
+@pytest.fixture
+def refused_to_the_listener(monkeypatch):
+    """While set, the listener's thread cannot connect to Redis: Redis down, as this process sees it."""
+    real_connect = redis.connection.AbstractConnection.connect
+    refusing = threading.Event()
+
+    def connect(self, *args, **kwargs):
+        if refusing.is_set() and threading.current_thread() is endpoints._listener.thread:
+            raise redis.exceptions.ConnectionError("Redis est arrêté")
+        return real_connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "connect", connect)
+    return refusing
+
+
 def connection_reads(callable_):
     with CaptureQueriesContext(db_connection) as captured:
         result = callable_()
@@ -178,15 +193,8 @@ def test_inside_a_transaction_the_connection_is_read_from_the_database(hook):
 
 @pytest.mark.django_db(transaction=True)
 def test_while_the_listener_has_lost_redis_every_delivery_reads_its_connection(hook, redis_connection,
-                                                                               monkeypatch):
-    real_connect = redis.connection.AbstractConnection.connect
-
-    def refused(self, *args, **kwargs):
-        if threading.current_thread() is endpoints._listener.thread:
-            raise redis.exceptions.ConnectionError("Redis est arrêté")
-        return real_connect(self, *args, **kwargs)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "connect", refused)
+                                                                               monkeypatch, refused_to_the_listener):
+    refused_to_the_listener.set()
     monkeypatch.setattr(endpoints._Listener, "RETRY_DELAYS", (0.05, 3))
     failed_attempts = endpoints._listener.failures
     kill_the_listeners_connection(redis_connection)
@@ -199,7 +207,7 @@ def test_while_the_listener_has_lost_redis_every_delivery_reads_its_connection(h
         assert response.status_code == 200 and response.json()["status"] == Status.IGNORED
         assert len(reads) == 1
 
-    monkeypatch.setattr(redis.connection.AbstractConnection, "connect", real_connect)
+    refused_to_the_listener.clear()
     assert endpoints.listening(timeout=5)  # Redis is back: subscribed again, copies kept again
     hook.post()
     response, reads = connection_reads(hook.post)
@@ -295,16 +303,8 @@ def test_a_listener_keeps_its_subscription_across_its_pings(hook, monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_listener_that_lost_redis_tries_again_after_growing_delays_then_from_the_first_once_back(
-        hook, redis_connection, monkeypatch, caplog):
-    real_connect = redis.connection.AbstractConnection.connect
-    refusing = threading.Event()
-
-    def connect(self, *args, **kwargs):
-        if refusing.is_set() and threading.current_thread() is endpoints._listener.thread:
-            raise redis.exceptions.ConnectionError("Redis est arrêté")
-        return real_connect(self, *args, **kwargs)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "connect", connect)
+        hook, redis_connection, monkeypatch, caplog, refused_to_the_listener):
+    refusing = refused_to_the_listener
     monkeypatch.setattr(endpoints._Listener, "RETRY_DELAYS", (0.05, 0.1, 0.15))
     caplog.set_level(logging.WARNING, logger=endpoints.__name__)
 
@@ -330,17 +330,10 @@ def test_a_stopped_listener_s_thread_ends_within_seconds(hook):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_process_started_while_redis_is_down_subscribes_once_it_is_back(redis_connection, monkeypatch, caplog):
-    real_connect = redis.connection.AbstractConnection.connect
-    refusing = threading.Event()
+def test_a_process_started_while_redis_is_down_subscribes_once_it_is_back(redis_connection, monkeypatch, caplog,
+                                                                           refused_to_the_listener):
+    refusing = refused_to_the_listener
     refusing.set()
-
-    def connect(self, *args, **kwargs):
-        if refusing.is_set() and threading.current_thread() is endpoints._listener.thread:
-            raise redis.exceptions.ConnectionError("Redis est arrêté")
-        return real_connect(self, *args, **kwargs)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "connect", connect)
     monkeypatch.setattr(endpoints._Listener, "RETRY_DELAYS", (0.05, 0.1))
     caplog.set_level(logging.WARNING, logger=endpoints.__name__)
     hook = registered_hook(Base64BodyScheme)
