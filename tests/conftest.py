@@ -15,6 +15,19 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
 
 
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """PBKDF2 is slow on purpose (a third of a second per user here) and the suite creates users by the
+    hundred. The browser journeys' web process accepts these hashes too (tests/e2e/sandbox_settings.py)."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _no_backoff_sleep(monkeypatch):
     """Outbound retries back off for real in production; tests must not wait."""

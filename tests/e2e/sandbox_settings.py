@@ -8,3 +8,6 @@ here only the person at the bank moves payments along.
 from config.settings import *  # noqa: F403
 
 REVOLUT_SANDBOX_COMPLETION_SECONDS = None
+
+# The journeys' users are created by the test process, which hashes passwords fast (tests/conftest.py).
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
