@@ -69,6 +69,18 @@ def signers_of(quote) -> list:
     return contacts
 
 
+# Signature boxes on page 1, three side by side from its foot, the next rows above (areas are fractions of the
+# page; the exact placement DocuSeal applies to a PDF without text tags is UNCONFIRMED beyond the spec's wording).
+SIGNATURE_COLUMNS = 3
+SIGNATURE_ROWS = 10
+MAX_PDF_SIGNERS = SIGNATURE_COLUMNS * SIGNATURE_ROWS
+
+
+def signature_area(position: int) -> dict:
+    row, column = divmod(position, SIGNATURE_COLUMNS)
+    return {"x": round(0.08 + 0.3 * column, 2), "y": round(0.85 - 0.08 * row, 2), "w": 0.25, "h": 0.06, "page": 1}
+
+
 def money_text(amount: Decimal, currency: str) -> str:
     return f"{formats.number_format(amount, 2, use_l10n=True, force_grouping=True)} {currency}"
 
@@ -221,12 +233,14 @@ class SendForSignature(DocusealAction):
                 int(template_id))
 
     def pdf_body(self, quote, run, contacts, pdf) -> dict:
+        if len(contacts) > MAX_PDF_SIGNERS:
+            raise ActionFailed(_("Le devis %(number)s ne peut pas porter plus de %(max)s signatures : %(count)s contacts "
+                                 "de %(client)s ont une adresse e-mail. Retirez-la des contacts qui ne signent pas.")
+                               % {"number": quote.number or quote.pk, "max": MAX_PDF_SIGNERS, "count": len(contacts),
+                                  "client": quote.company})
         roles = [_("Signataire %(n)s") % {"n": position + 1} for position in range(len(contacts))]
-        # Signature boxes at the foot of page 1, one per signer (areas are fractions of the page; the exact
-        # placement DocuSeal applies to a PDF without text tags is UNCONFIRMED beyond the spec's wording).
         fields = [{"name": _("Signature %(n)s") % {"n": position + 1}, "type": "signature", "role": role,
-                   "required": True,
-                   "areas": [{"x": 0.08 + 0.3 * (position % 3), "y": 0.85, "w": 0.25, "h": 0.06, "page": 1}]}
+                   "required": True, "areas": [signature_area(position)]}
                   for position, role in enumerate(roles)]
         return {
             **common_body(quote, run, contacts),

@@ -134,6 +134,39 @@ def test_two_contacts_sign_in_order_the_primary_first_each_with_a_signature_box_
     assert entry.external_ids == {"docuseal_submission_id": 12}
 
 
+def more_contacts(quote, count: int) -> None:
+    Contact.objects.bulk_create(Contact(company=quote.company, first_name="Signataire", last_name=str(number),
+                                        email=f"signataire{number}@atelier.example") for number in range(count))
+
+
+def overlap(a: dict, b: dict) -> bool:
+    return a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+
+
+def test_each_of_thirty_signers_gets_a_signature_box_of_their_own_on_the_page(vendor, quote, staff, quote_pdf):
+    more_contacts(quote, 29)
+    vendor.post(f"{API}/submissions/pdf", json=submission())
+    run = click(SendForSignature, quote, staff)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    boxes = [field["areas"][0] for field in sent_body(vendor, "submissions/pdf")["documents"][0]["fields"]]
+    assert len(boxes) == 30
+    assert all(box["page"] == 1 and 0 <= box["x"] and box["x"] + box["w"] <= 1 and 0 <= box["y"]
+               and box["y"] + box["h"] <= 1 for box in boxes)
+    assert [(a, b) for a in range(30) for b in range(a + 1, 30) if overlap(boxes[a], boxes[b])] == []
+    # The first row at the foot of the page, three side by side; the next rows above it.
+    assert [(box["x"], box["y"]) for box in boxes[:4]] == [(0.08, 0.85), (0.38, 0.85), (0.68, 0.85), (0.08, 0.77)]
+
+
+def test_more_signers_than_the_page_holds_is_refused_before_anything_is_sent(vendor, quote, staff, quote_pdf):
+    more_contacts(quote, 30)
+    run = click(SendForSignature, quote, staff)
+    assert run.status == ActionRun.Status.FAILED
+    assert run.message == ("Le devis D-0042 ne peut pas porter plus de 30 signatures : 31 contacts de Atelier Lumière "
+                           "SARL ont une adresse e-mail. Retirez-la des contacts qui ne signent pas.")
+    assert [c for c in vendor.calls if c.request.method == "POST"] == []
+    assert not SignatureRequest.objects.filter(quote=quote).exists()
+
+
 def test_the_request_remembers_each_signer_s_link_status_and_the_quote_s_pdf(vendor, quote, staff, quote_pdf):
     vendor.post(f"{API}/submissions/pdf", json=submission(12, {
         "id": 31, "email": "claire@atelier.example", "name": "", "role": "", "status": "opened",
