@@ -234,8 +234,9 @@ class SendForSignature(DocusealAction):
 
     def pdf_body(self, quote, run, contacts, pdf) -> dict:
         if len(contacts) > MAX_PDF_SIGNERS:
-            raise ActionFailed(_("Le devis %(number)s ne peut pas porter plus de %(max)s signatures : %(count)s contacts "
-                                 "de %(client)s ont une adresse e-mail. Retirez-la des contacts qui ne signent pas.")
+            raise ActionFailed(_("Le devis %(number)s ne peut pas porter plus de %(max)s signatures : %(count)s "
+                                 "contacts de %(client)s ont une adresse e-mail. Retirez-la des contacts qui ne "
+                                 "signent pas.")
                                % {"number": quote.number or quote.pk, "max": MAX_PDF_SIGNERS, "count": len(contacts),
                                   "client": quote.company})
         roles = [_("Signataire %(n)s") % {"n": position + 1} for position in range(len(contacts))]

@@ -140,7 +140,8 @@ def more_contacts(quote, count: int) -> None:
 
 
 def overlap(a: dict, b: dict) -> bool:
-    return a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+    return (a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"]
+            and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"])
 
 
 def test_each_of_thirty_signers_gets_a_signature_box_of_their_own_on_the_page(vendor, quote, staff, quote_pdf):
