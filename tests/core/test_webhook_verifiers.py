@@ -9,6 +9,7 @@ from apps.core.webhooks.verifiers import (
     InvalidSignature,
     MissingSignature,
     NoSecretConfigured,
+    SharedSecretHeader,
     StaleTimestamp,
     TimestampedHexHmac,
 )
@@ -95,6 +96,19 @@ def test_missing_header_is_its_own_error_with_status_400():
     with pytest.raises(MissingSignature) as exc:
         Base64BodyHmac("Webhook-Signature").verify({}, b"{}", ["s"])
     assert exc.value.status_code == 400
+
+
+@pytest.mark.parametrize(("verifier", "headers", "missing"), [
+    (Base64BodyHmac("Webhook-Signature"), {}, "Webhook-Signature"),
+    (SharedSecretHeader("X-Console-Webhook-Token"), {"Webhook-Signature": "AAAA"}, "X-Console-Webhook-Token"),
+    (revolut_verifier(), {"Revolut-Request-Timestamp": REVOLUT["timestamp_header"]}, "Revolut-Signature"),
+    (revolut_verifier(), {"Revolut-Signature": "v1=00"}, "Revolut-Request-Timestamp"),
+], ids=["base64 body", "shared secret", "signature beside its timestamp", "timestamp beside its signature"])
+def test_an_unsigned_delivery_is_refused_naming_the_header_it_lacks(verifier, headers, missing):
+    """The admin's webhook log reads that name in the rejected delivery's reason."""
+    with pytest.raises(MissingSignature) as exc:
+        verifier.verify(headers, b"{}", ["s"])
+    assert exc.value.header == missing and str(exc.value) == f"En-tête {missing} absent."
 
 
 def test_docuseal_signature_without_a_dot_is_invalid():

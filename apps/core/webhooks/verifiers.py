@@ -27,7 +27,7 @@ class VerificationError(Exception):
 class MissingSignature(VerificationError):
     status_code = 400
 
-    def __init__(self, message: str, *, header: str = ""):
+    def __init__(self, message: str, *, header: str):
         super().__init__(message)
         self.header = header  # the signature header that was expected, for the rejected delivery's reason
 

@@ -100,9 +100,8 @@ def receive(request, provider: str, endpoint_id, url_event: str | None = None):
     except MissingSignature as exc:
         # Counted like any refused delivery (webhook log, the connection's card), under the same hourly quota;
         # an unsigned body is nobody's and is not kept, nor more than a few of its headers.
-        reason = f"En-tête de signature absent : {exc.header}" if exc.header else "En-tête de signature absent"
-        store_rejected(connection, body=b"", headers=capped_headers(request.headers), error=reason,
-                       remote_addr=remote_addr)
+        store_rejected(connection, body=b"", headers=capped_headers(request.headers),
+                       error=f"En-tête de signature absent : {exc.header}", remote_addr=remote_addr)
         return refusal(400, str(exc))
     except VerificationError as exc:
         store_rejected(connection, body=body, headers=request.headers, error=str(exc), remote_addr=remote_addr)
