@@ -34,11 +34,15 @@ test-e2e: install-test browser translations
 	$(call pytest,-m e2e)
 
 # Mutation testing of the critical modules, each against its own tests (tests/mutation_targets.toml); writes
-# tests/MUTATION.md. Slow, so not part of `make test`. One module: make mutation MODULE=apps/revolut/payments.py
+# tests/MUTATION.md. Slow, so not part of `make test`. One module: make mutation MODULE=apps/revolut/payments.py (or a
+# comma-separated list).
 # MUTATION_JOBS: mutants tested at once (default 1: the test database is shared by the mutants of a run).
+# MUTATION_TARGETS_AT_ONCE: modules measured side by side (default 1), e.g. 2 on a machine with two cores to spare.
+# Targets marked postgresql are measured on DATABASE_URL when it names PostgreSQL, the others on SQLite.
 # RETEST=1: re-run only the mutants the last run of MODULE did not kill, with the current tests.
 mutation: install-test translations
-	@MODULE="$(MODULE)" MUTATION_JOBS="$(MUTATION_JOBS)" MUTATION_RETEST="$(RETEST)" $(PY) tools/mutation.py
+	@MODULE="$(MODULE)" MUTATION_JOBS="$(MUTATION_JOBS)" MUTATION_TARGETS_AT_ONCE="$(MUTATION_TARGETS_AT_ONCE)" \
+		MUTATION_RETEST="$(RETEST)" $(PY) tools/mutation.py
 
 install: $(VENV)/.installed-run
 install-test: $(VENV)/.installed-test

@@ -5,17 +5,24 @@ Order of work, for each target of tests/mutation_targets.toml (or only MODULE=<n
    var/mutation/<slug>/, so the worktree itself is never mutated and two targets never share mutmut's cache;
 2. write there a [tool.mutmut] section naming the target's module(s) and its own test files, nothing else;
    in that copy, drop the decorators listed under strip_decorators (mutmut skips decorated functions);
-3. run `mutmut run --max-children N` there (N = MUTATION_JOBS, default 1: the machines are shared);
+3. run `mutmut run --max-children N` there (N = MUTATION_JOBS, default 1: the machines are shared), on the
+   target's database: PostgreSQL (DATABASE_URL, a database of its own per target) for a target marked
+   `postgresql = true`, SQLite for the others, whatever DATABASE_URL says;
 4. read every mutant's verdict from mutmut's .meta files. A survivor listed in tests/mutation_equivalents.toml
    counts as equivalent only while mutmut still shows the recorded mutated line for it (a renumbered mutant is
    not excused silently) and the entry gives a reason;
 5. rewrite tests/MUTATION.md: the score table (rows of targets not run this time are kept) and, per target,
    its equivalent mutants with their reasons and the diff of every survivor.
 
+MODULE=a,b measures several targets. MUTATION_TARGETS_AT_ONCE=N measures N targets side by side (default 1),
+each mutmut's output in var/mutation/<slug>.log: the whole list on a machine with N cores to spare.
+Each target's section says on which database and at which commit it was measured, and whether the checkout had
+uncommitted changes.
+
 MUTATION_RETEST=1 (make mutation MODULE=... RETEST=1) keeps the target's last run and re-runs only the mutants
 it did not kill, with the current test files: the quick loop while writing tests for survivors.
-MUTATION_SCORE_ONLY=1 rewrites the table from the kept runs (after editing tests/mutation_equivalents.toml). Adding tests can
-only kill more, so the killed ones stand; a plain run redoes everything.
+MUTATION_SCORE_ONLY=1 rewrites the table from the kept runs (after editing tests/mutation_equivalents.toml).
+Adding tests can only kill more, so the killed ones stand; a plain run redoes everything.
 
 Score = killed / (mutants - equivalent). A timeout counts as killed (the change was noticed); "no tests" and
 "suspicious" count as survived. Not part of `make test`: a full run takes long.
@@ -24,14 +31,18 @@ Score = killed / (mutants - equivalent). A timeout counts as killed (the change 
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ROOT / "tests" / "mutation_targets.toml"
@@ -41,6 +52,7 @@ WORK = ROOT / "var" / "mutation"
 TABLE_HEADER = "| module | mutants | killed | survived | equivalent | score |"
 KILLED = {1, 3, 36, -24, 24, 152, 255}  # mutmut's exit codes for "killed" and "timeout"
 SURVIVED_BELOW = 0.90
+MEASURED_AT = "measured_at.txt"
 
 
 def slug(name: str) -> str:
@@ -51,6 +63,14 @@ def repository_files() -> list[str]:
     listing = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
                              check=True, capture_output=True).stdout.decode().split("\0")
     return [path for path in listing if path and not path.startswith(("var/", "mutants/")) and (ROOT / path).is_file()]
+
+
+def checkout_state() -> str:
+    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip() or "unknown"
+    changes = subprocess.run(["git", "status", "--porcelain", "--", ".", ":(exclude)var"], cwd=ROOT,
+                             capture_output=True, text=True).stdout.strip()
+    return f"commit {commit}" + (", with uncommitted changes" if changes else ", clean checkout")
 
 
 def compiled_translations(paths: list[str]) -> list[str]:
@@ -102,6 +122,8 @@ def prepare(target: dict, workdir: Path, skip_lines: list[dict], strip_decorator
     if workdir.exists():
         shutil.rmtree(workdir)
     files = repository_files()
+    workdir.mkdir(parents=True)
+    (workdir / MEASURED_AT).write_text(f"{database_kind(target)}, {checkout_state()}")
     for path in files + compiled_translations(files):
         destination = workdir / path
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -156,11 +178,36 @@ def same_selection(target: dict, workdir: Path) -> bool:
     return False
 
 
-def run_mutmut(workdir: Path, jobs: int, names: list[str] | None = None) -> None:
+def postgresql_url() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgres://", "postgresql://")) else None
+
+
+def target_environment(target: dict) -> dict[str, str]:
+    """The target's own databases: SQLite (the copy's own file) unless it is measured on PostgreSQL, where each
+    target gets a database of its own, and a private Redis: targets measured side by side never share either."""
     environment = dict(os.environ)
     environment.pop("PYTEST_ADDOPTS", None)
-    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *(names or [])],
-                   cwd=workdir, env=environment, check=True)
+    environment.pop("REDIS_URL", None)  # each run starts a Redis of its own (config/settings.py, under pytest)
+    url = postgresql_url()
+    if target.get("postgresql") and url:
+        # Short: with --reuse-db each pytest session in mutmut's process (stats, clean run, forced fail, then
+        # every mutant) prefixes the name it inherits with "test_" again, and PostgreSQL cuts names at 63.
+        digest = hashlib.sha1(target["name"].encode()).hexdigest()[:8]
+        environment["DATABASE_URL"] = urlunsplit(urlsplit(url)._replace(path=f"/mutation_{digest}"))
+    else:
+        environment.pop("DATABASE_URL", None)
+    return environment
+
+
+def run_mutmut(target: dict, workdir: Path, jobs: int, names: list[str] | None = None, log: Path | None = None) -> None:
+    command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *(names or [])]
+    if log is None:
+        subprocess.run(command, cwd=workdir, env=target_environment(target), check=True)
+        return
+    with open(log, "w") as output:
+        subprocess.run(command, cwd=workdir, env=target_environment(target), check=True, stdout=output,
+                       stderr=subprocess.STDOUT)
 
 
 def verdicts(workdir: Path, modules: list[str]) -> dict[str, int | None]:
@@ -210,6 +257,7 @@ def load_equivalents() -> dict[str, dict]:
 
 def score_target(target: dict, workdir: Path) -> dict:
     equivalents = load_equivalents()
+    measured_at = workdir / MEASURED_AT
     results = verdicts(workdir, target["modules"])
     killed = [name for name, code in results.items() if code in KILLED]
     equivalent: list[tuple[str, str, str]] = []
@@ -228,6 +276,7 @@ def score_target(target: dict, workdir: Path) -> dict:
         "name": target["name"], "mutants": len(results), "killed": len(killed), "survived": len(survived),
         "equivalent": len(equivalent), "score": (len(killed) / counted) if counted else 1.0,
         "equivalents": equivalent, "survivors": survived,
+        "measured_at": measured_at.read_text().strip() if measured_at.exists() else "a run that did not record it",
     }
 
 
@@ -259,13 +308,12 @@ def row(result: dict) -> str:
             f"{result['equivalent']} | {result["score"]:.1%} |")
 
 
-def database_kind() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    return "PostgreSQL" if url.startswith(("postgres://", "postgresql://")) else "SQLite"
+def database_kind(target: dict) -> str:
+    return "PostgreSQL" if target.get("postgresql") and postgresql_url() else "SQLite"
 
 
 def section(result: dict) -> str:
-    parts = [f"### `{result['name']}`\n", f"Measured on {database_kind()}.\n"]
+    parts = [f"### `{result['name']}`\n", f"Measured on {result['measured_at']}.\n"]
     if result["equivalents"]:
         parts.append("Equivalent (no behaviour changes; reasons from tests/mutation_equivalents.toml):\n")
         for name, reason, _diff in result["equivalents"]:
@@ -293,7 +341,8 @@ def write_report(targets: list[dict], results: list[dict]) -> None:
         "time and only its own tests (tests/mutation_targets.toml) are run against each change. Score = killed /",
         "(mutants - equivalent); the bar is 90 % per module. Equivalent mutants are listed in",
         "tests/mutation_equivalents.toml, each with the reason it cannot change behaviour. Refresh a row with",
-        "`make mutation MODULE=<module>` after changing that module or its tests.",
+        "`make mutation MODULE=<module>` after changing that module or its tests. Each module's section below",
+        "names the database and the commit it was measured at.",
         "",
         TABLE_HEADER,
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -305,37 +354,62 @@ def write_report(targets: list[dict], results: list[dict]) -> None:
     REPORT.write_text("\n".join(lines).rstrip() + "\n")
 
 
+def measure_target(target: dict, skip_lines: list[dict], strip_decorators: list[dict], jobs: int,
+                   quiet: bool) -> dict:
+    workdir = WORK / slug(target["name"])
+    log = WORK / f"{slug(target['name'])}.log" if quiet else None
+    if target.get("postgresql") and not postgresql_url():
+        print(f"ATTENTION : {target['name']} se mesure sur PostgreSQL (DATABASE_URL) : sur SQLite ses tests de "
+              "verrous sont sautés et leurs mutants survivent.", file=sys.stderr)
+    if os.environ.get("MUTATION_SCORE_ONLY") and (workdir / "mutants").exists():
+        print(f"== {target['name']}: scoring the last run again (no mutant run)", flush=True)
+    elif os.environ.get("MUTATION_RETEST") and (workdir / "mutants").exists() and same_selection(target, workdir):
+        tests = refresh_tests(target, workdir)
+        first_run = (workdir / MEASURED_AT).read_text().split(";")[0] if (workdir / MEASURED_AT).exists() else ""
+        (workdir / MEASURED_AT).write_text(f"{first_run}; its mutants not killed then run again at {checkout_state()}")
+        names = [name for name, code in verdicts(workdir, target["modules"]).items() if code not in KILLED]
+        print(f"== {target['name']}: {len(names)} mutants again, against {' '.join(tests)}", flush=True)
+        if names:
+            run_mutmut(target, workdir, jobs, names, log)
+    else:
+        tests = prepare(target, workdir, skip_lines, strip_decorators)
+        output = f" (output in {log.relative_to(ROOT)})" if log else ""
+        print(f"== {target['name']} against {' '.join(tests)}{output}", flush=True)
+        run_mutmut(target, workdir, jobs, log=log)
+    return score_target(target, workdir)
+
+
 def main() -> int:
     config = tomllib.loads(TARGETS.read_text())
     targets, skip_lines = config["target"], config.get("skip_lines", [])
     strip_decorators = config.get("strip_decorators", [])
-    wanted = os.environ.get("MODULE", "").strip()
-    chosen = [target for target in targets if not wanted or wanted in (target["name"], *target["modules"])]
-    if not chosen:
-        print(f"MODULE={wanted} n'est pas dans {TARGETS.relative_to(ROOT)}.", file=sys.stderr)
+    wanted = [name.strip() for name in os.environ.get("MODULE", "").split(",") if name.strip()]
+    chosen = [target for target in targets if not wanted or set(wanted) & {target["name"], *target["modules"]}]
+    unknown = [name for name in wanted if not any(name in (t["name"], *t["modules"]) for t in targets)]
+    if unknown:
+        print(f"MODULE={','.join(unknown)} n'est pas dans {TARGETS.relative_to(ROOT)}.", file=sys.stderr)
         return 2
     jobs = int(os.environ.get("MUTATION_JOBS") or "1")
-    results = []
-    for target in chosen:
-        workdir = WORK / slug(target["name"])
-        if target.get("postgresql") and database_kind() != "PostgreSQL":
-            print(f"ATTENTION : {target['name']} se mesure sur PostgreSQL (DATABASE_URL) : sur SQLite ses tests de "
-                  "verrous sont sautés et leurs mutants survivent.", file=sys.stderr)
-        if os.environ.get("MUTATION_SCORE_ONLY") and (workdir / "mutants").exists():
-            print(f"== {target['name']}: scoring the last run again (no mutant run)", flush=True)
-        elif os.environ.get("MUTATION_RETEST") and (workdir / "mutants").exists() and same_selection(target, workdir):
-            tests = refresh_tests(target, workdir)
-            names = [name for name, code in verdicts(workdir, target["modules"]).items() if code not in KILLED]
-            print(f"== {target['name']}: {len(names)} mutants again, against {' '.join(tests)}", flush=True)
-            if names:
-                run_mutmut(workdir, jobs, names)
-        else:
-            tests = prepare(target, workdir, skip_lines, strip_decorators)
-            print(f"== {target['name']} against {' '.join(tests)}", flush=True)
-            run_mutmut(workdir, jobs)
-        results.append(score_target(target, workdir))
-        write_report(targets, results)
-        print(row(results[-1]), flush=True)
+    at_once = max(1, int(os.environ.get("MUTATION_TARGETS_AT_ONCE") or "1"))
+    results: list[dict] = []
+    reporting = threading.Lock()
+
+    def measure(target: dict) -> None:
+        result = measure_target(target, skip_lines, strip_decorators, jobs, quiet=at_once > 1)
+        with reporting:
+            results.append(result)
+            write_report(targets, results)
+            print(row(result), flush=True)
+
+    if at_once == 1:
+        for target in chosen:
+            measure(target)
+    else:
+        # The largest modules first, so that no long one is left running alone at the end.
+        largest_first = sorted(chosen, key=lambda target: -sum((ROOT / m).stat().st_size for m in target["modules"]))
+        with ThreadPoolExecutor(max_workers=at_once) as pool:
+            for future in [pool.submit(measure, target) for target in largest_first]:
+                future.result()
     below = [result["name"] for result in results if result["score"] < SURVIVED_BELOW]
     if below:
         print("Under 90 %: " + ", ".join(below), file=sys.stderr)
