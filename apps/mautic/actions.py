@@ -100,6 +100,9 @@ def send_reminder(connection, api: MauticClient, invoice: Invoice, run) -> Remin
                                % {"level": dunning.level_label(level)}) from None
     else:
         reminder = resumed
+        if reminder.link_id != link.pk:  # its contact link was replaced since: the email goes through this one
+            reminder.link = link
+            reminder.save(update_fields=["link"])
     if run.pk:
         actions.save_progress(run, mautic_contact_id=link.mautic_id, mautic_email_id=email_id, reminder_level=level)
     try:
@@ -160,7 +163,7 @@ class SendInvoiceReminder(MauticAction):
             raise failure(exc) from exc
         return ActionOutcome(
             _("%(level)s envoyée à %(email)s.") % {"level": dunning.level_label(reminder.level).capitalize(),
-                                                   "email": reminder.link.email if reminder.link else "—"},
+                                                   "email": reminder.link.email},
             {"mautic_email_id": reminder.email_id, "reminder_level": reminder.level},
         )
 

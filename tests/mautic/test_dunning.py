@@ -108,7 +108,8 @@ def test_do_not_contact_is_refused_before_sending_with_the_reason(connection, ov
     records.add_dnc(mautic_contact, 1)
     run = click(overdue, accountant, settle)
     assert run.status == ActionRun.Status.FAILED
-    assert "désinscrit" in run.message and "ne l'envoie pas" in run.message
+    assert run.message == ("Relance refusée : le contact s'est désinscrit des e-mails (Paul@Boulangerie.example). "
+                           "Mautic l'enverrait malgré tout : la console ne l'envoie pas.")
     assert records.objects(instance, "stat").count() == 0
     assert not ReminderSend.objects.exists()
     # Matched by email whatever its case: linked to the existing Mautic contact, not a duplicate.
@@ -122,7 +123,8 @@ def test_missing_template_and_mautic_down_are_readable_and_send_nothing_twice(co
     connection.config = {**connection.config, "reminder_emails": {"1": 999}}
     connection.save()
     run = click(overdue, accountant, settle)
-    assert "introuvable dans Mautic" in run.message and run.status == ActionRun.Status.FAILED
+    assert run.message == "Le modèle de la 1re relance (e-mail Mautic n° 999) est introuvable dans Mautic."
+    assert run.status == ActionRun.Status.FAILED
     connection.config = {**connection.config, "reminder_emails": {"1": records.objects(instance, "email").first().pk}}
     connection.save()
     OUTAGES["/sandbox/mautic/api/emails/"] = 503
@@ -522,15 +524,16 @@ def test_a_sent_reminder_records_its_ids_its_time_and_the_email_s_subject(connec
 
 def test_a_run_resumed_after_its_worker_died_mid_send_sends_the_claimed_level_once(connection, overdue, accountant,
                                                                                    instance):
-    from apps.mautic.actions import send_reminder
-    from apps.mautic.client import MauticClient
-
+    """Claimed without a contact link (its link was deleted since): the resumed send records the link it went
+    through and names its address."""
     run, _created = actions.start(actions.get(ACTION), overdue, accountant, actions_key())
     ReminderSend.objects.create(connection=connection, invoice=overdue, level=1, action_run_id=run.pk,
                                 email_id=connection.config["reminder_emails"]["1"])
-    reminder = send_reminder(connection, MauticClient(connection), overdue, run)
+    outcome = SendInvoiceReminder().run(overdue, run)
+    assert outcome.message == "1re relance envoyée à Paul@Boulangerie.example."
+    reminder = ReminderSend.objects.get()
     assert (reminder.level, reminder.status) == (1, ReminderSend.Status.SENT)
-    assert ReminderSend.objects.get().pk == reminder.pk
+    assert reminder.link == ContactLink.objects.get(contact=overdue.company.contacts.get())
     assert records.objects(instance, "stat").count() == 1
 
 
@@ -719,4 +722,75 @@ def test_a_thank_you_whose_worker_died_right_after_the_send_keeps_which_email_we
     link = ContactLink.objects.get()
     assert run.external_ids == {"thanked": True, "mautic_email_id": thanks_email.pk,
                                 "mautic_contact_id": link.mautic_id}
+    assert records.objects(instance, "stat").count() == 1
+
+
+def test_a_reminder_to_an_address_mautic_refuses_says_which_address(connection, overdue, accountant, settle,
+                                                                     instance):
+    overdue.company.contacts.update(email="paul@")
+    run = click(overdue, accountant, settle)
+    assert run.status == ActionRun.Status.FAILED
+    assert run.message == "Adresse e-mail invalide pour « Paul Martin » : paul@."
+    assert records.objects(instance, "stat").count() == 0
+
+
+def test_a_client_reminder_does_not_send_a_level_before_its_delay(connection, overdue, accountant, settle,
+                                                                   instance):
+    click(overdue, accountant, settle)
+    other = Invoice.objects.create(company=overdue.company, number="FAC-2026-0050", status=Invoice.Status.SENT,
+                                   due_date=timezone.localdate() - timedelta(days=3))
+    run, _created = settle(lambda: actions.start(actions.get("mautic.send_client_reminders"), overdue.company,
+                                                 accountant, actions_key()))
+    run.refresh_from_db()
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert run.message.startswith("Relances envoyées : FAC-2026-0050 (1re relance). Non envoyées : FAC-2026-0042 : "
+                                  "La 1re relance a déjà été envoyée le ")
+    assert sorted(ReminderSend.objects.values_list("invoice", "level")) == sorted([(overdue.pk, 1), (other.pk, 1)])
+    assert records.objects(instance, "stat").count() == 2
+
+
+def test_a_contact_whose_address_was_cleared_in_mautic_is_refused_naming_the_console_s_address(
+        connection, overdue, accountant, settle, instance):
+    click(overdue, accountant, settle)
+    mautic_contact = records.objects(instance, "contact").get()
+    mautic_contact.data["fields"]["email"] = ""
+    mautic_contact.save()
+    records.add_dnc(mautic_contact, 2)
+    Invoice.objects.filter(pk=overdue.pk).update(due_date=timezone.localdate() - timedelta(days=16))
+    overdue.refresh_from_db()
+    run = click(overdue, accountant, settle)
+    assert run.message == ("Relance refusée : l'adresse du contact est en erreur (bounce) (Paul@Boulangerie.example). "
+                           "Mautic l'enverrait malgré tout : la console ne l'envoie pas.")
+    assert records.objects(instance, "stat").count() == 1
+
+
+def test_a_run_replayed_after_its_reminder_went_sends_nothing_more(connection, overdue, accountant, settle, instance):
+    """The recovery sweep requeues a run whose worker died after the send, before the run was marked done."""
+    from apps.mautic.actions import send_reminder
+    from apps.mautic.client import MauticClient
+
+    run = click(overdue, accountant, settle)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    with pytest.raises(actions.ActionFailed, match="1re relance a déjà été envoyée"):
+        send_reminder(connection, MauticClient(connection), overdue, run)
+    assert records.objects(instance, "stat").count() == 1
+
+
+def test_a_client_run_resumes_an_unconfirmed_send_for_its_own_invoice_only(connection, overdue, accountant,
+                                                                           instance):
+    """A client reminder's worker died while Mautic sent another invoice's reminder: this invoice's reminder
+    is its own, and the other one still waits for Mautic's confirmation."""
+    from apps.mautic.actions import send_reminder
+    from apps.mautic.client import MauticClient
+
+    other = Invoice.objects.create(company=overdue.company, number="FAC-2026-0050", status=Invoice.Status.SENT,
+                                   due_date=timezone.localdate() - timedelta(days=20))
+    run, _created = actions.start(actions.get("mautic.send_client_reminders"), overdue.company, accountant,
+                                  actions_key())
+    unconfirmed = ReminderSend.objects.create(connection=connection, invoice=other, level=1, action_run_id=run.pk,
+                                              email_id=connection.config["reminder_emails"]["1"])
+    reminder = send_reminder(connection, MauticClient(connection), overdue, run)
+    assert (reminder.invoice_id, reminder.level, reminder.status) == (overdue.pk, 1, ReminderSend.Status.SENT)
+    unconfirmed.refresh_from_db()
+    assert unconfirmed.status == ReminderSend.Status.SENDING
     assert records.objects(instance, "stat").count() == 1
