@@ -39,10 +39,11 @@ test-e2e: install-test browser translations
 # MUTATION_JOBS: mutants tested at once (default 1: the test database is shared by the mutants of a run).
 # MUTATION_TARGETS_AT_ONCE: modules measured side by side (default 1), e.g. 2 on a machine with two cores to spare.
 # Targets marked postgresql are measured on DATABASE_URL when it names PostgreSQL, the others on SQLite.
+# STALE=1: only the modules whose row is missing or older than a change to the module or its own tests.
 # RETEST=1: re-run only the mutants the last run of MODULE did not kill, with the current tests.
 mutation: install-test translations
 	@MODULE="$(MODULE)" MUTATION_JOBS="$(MUTATION_JOBS)" MUTATION_TARGETS_AT_ONCE="$(MUTATION_TARGETS_AT_ONCE)" \
-		MUTATION_RETEST="$(RETEST)" $(PY) tools/mutation.py
+		MUTATION_STALE="$(STALE)" MUTATION_RETEST="$(RETEST)" $(PY) tools/mutation.py
 
 install: $(VENV)/.installed-run
 install-test: $(VENV)/.installed-test

@@ -19,6 +19,9 @@ each mutmut's output in var/mutation/<slug>.log: the whole list on a machine wit
 Each target's section says on which database and at which commit it was measured, and whether the checkout had
 uncommitted changes.
 
+MUTATION_STALE=1 (make mutation STALE=1) measures only the targets whose section is missing, was measured with
+uncommitted changes, or names a commit since which the module or its own test files changed.
+
 MUTATION_RETEST=1 (make mutation MODULE=... RETEST=1) keeps the target's last run and re-runs only the mutants
 it did not kill, with the current test files: the quick loop while writing tests for survivors.
 MUTATION_SCORE_ONLY=1 rewrites the table from the kept runs (after editing tests/mutation_equivalents.toml).
@@ -379,6 +382,29 @@ def measure_target(target: dict, skip_lines: list[dict], strip_decorators: list[
     return score_target(target, workdir)
 
 
+def recorded_commits() -> dict[str, list[str]]:
+    """Per target, the commits its section says it was measured at (the run's, then a retest's), when clean."""
+    if not REPORT.exists():
+        return {}
+    found: dict[str, list[str]] = {}
+    for match in re.finditer(r"^### `([^`]+)`\n\nMeasured on (.*)$", REPORT.read_text(), flags=re.M):
+        if "uncommitted" not in match.group(2):
+            found[match.group(1)] = re.findall(r"commit ([0-9a-f]{7,40})", match.group(2))
+    return found
+
+
+def unchanged_since(commit: str, paths: list[str]) -> bool:
+    return subprocess.run(["git", "diff", "--quiet", commit, "HEAD", "--", *paths], cwd=ROOT,
+                          capture_output=True).returncode == 0
+
+
+def is_stale(target: dict, commits: list[str]) -> bool:
+    if not commits:
+        return True
+    return not (unchanged_since(commits[0], target["modules"])
+                and unchanged_since(commits[-1], test_paths(target["tests"])))
+
+
 def main() -> int:
     config = tomllib.loads(TARGETS.read_text())
     targets, skip_lines = config["target"], config.get("skip_lines", [])
@@ -389,6 +415,10 @@ def main() -> int:
     if unknown:
         print(f"MODULE={','.join(unknown)} n'est pas dans {TARGETS.relative_to(ROOT)}.", file=sys.stderr)
         return 2
+    if os.environ.get("MUTATION_STALE"):
+        commits = recorded_commits()
+        chosen = [target for target in chosen if is_stale(target, commits.get(target["name"], []))]
+        print("Stale: " + (", ".join(target["name"] for target in chosen) or "none"), flush=True)
     jobs = int(os.environ.get("MUTATION_JOBS") or "1")
     at_once = max(1, int(os.environ.get("MUTATION_TARGETS_AT_ONCE") or "1"))
     results: list[dict] = []
