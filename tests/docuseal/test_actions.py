@@ -393,6 +393,16 @@ def test_the_pdf_is_tried_unless_docuseal_said_open_source_within_the_day(connec
     assert may_accept_pdf(connection)
 
 
+def test_docuseal_is_asked_again_only_once_a_full_day_has_passed(connection, monkeypatch):
+    now = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    connection.config = {**connection.config, "edition": "open_source",
+                         "edition_detected_at": (now - timedelta(days=1)).isoformat()}
+    assert not may_accept_pdf(connection)
+    connection.config["edition_detected_at"] = (now - timedelta(days=1, microseconds=1)).isoformat()
+    assert may_accept_pdf(connection)
+
+
 # A retried run --------------------------------------------------------------------------------------------------
 def test_a_retried_run_knowing_its_submission_reads_it_instead_of_sending_again(vendor, connection, quote, staff,
                                                                                 quote_pdf):
@@ -403,6 +413,20 @@ def test_a_retried_run_knowing_its_submission_reads_it_instead_of_sending_again(
     run.refresh_from_db()
     assert run.status == ActionRun.Status.SUCCEEDED, run.message
     assert not [c for c in vendor.calls if c.request.method == "POST"]
+    request = SignatureRequest.objects.get(quote=quote)
+    assert (request.submission_id, request.source) == (12, SignatureRequest.Source.PDF)
+
+
+def test_a_relaunched_pdf_send_stays_a_pdf_send_though_docuseal_names_the_template_it_made_of_the_pdf(
+        vendor, quote, staff, quote_pdf):
+    """DocuSeal builds a template behind every /submissions/pdf, and GET /submissions/{id} names it (the
+    OpenAPI schema makes `template` required): only the source the run recorded tells the two apart."""
+    run, _created = actions.start(actions.get(SendForSignature.key), quote, staff, secrets.token_hex(16))
+    actions.save_progress(run, docuseal_submission_id=12, docuseal_source="pdf")
+    vendor.get(f"{API}/submissions/12", json=submission(12, template={"id": 88, "name": "Devis D-0042"}))
+    actions.execute(run.pk)
+    run.refresh_from_db()
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
     request = SignatureRequest.objects.get(quote=quote)
     assert (request.submission_id, request.source) == (12, SignatureRequest.Source.PDF)
 

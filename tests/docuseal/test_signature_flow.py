@@ -182,7 +182,8 @@ def test_a_quote_without_contact_email_gets_a_readable_message_and_nothing_is_se
     quote.company.contacts.update(email="")
     run = send(quote, staff)
     assert run.status == ActionRun.Status.FAILED
-    assert "n'a d'adresse e-mail" in run.message
+    assert run.message == ("Aucun contact de Atelier Lumière SARL n'a d'adresse e-mail : ajoutez-en une avant "
+                           "d'envoyer le devis pour signature.")
     assert not SandboxSubmission.objects.exists()
 
 
