@@ -71,8 +71,9 @@ def repository_files() -> list[str]:
 def checkout_state() -> str:
     commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip() or "unknown"
-    changes = subprocess.run(["git", "status", "--porcelain", "--", ".", ":(exclude)var"], cwd=ROOT,
-                             capture_output=True, text=True).stdout.strip()
+    changes = subprocess.run(["git", "status", "--porcelain", "--", ".", ":(exclude)var",
+                              f":(exclude){REPORT.relative_to(ROOT)}"], cwd=ROOT, capture_output=True,
+                             text=True).stdout.strip()  # the report is this tool's own output
     return f"commit {commit}" + (", with uncommitted changes" if changes else ", clean checkout")
 
 
@@ -368,8 +369,9 @@ def measure_target(target: dict, skip_lines: list[dict], strip_decorators: list[
         print(f"== {target['name']}: scoring the last run again (no mutant run)", flush=True)
     elif os.environ.get("MUTATION_RETEST") and (workdir / "mutants").exists() and same_selection(target, workdir):
         tests = refresh_tests(target, workdir)
-        first_run = (workdir / MEASURED_AT).read_text().split(";")[0] if (workdir / MEASURED_AT).exists() else ""
-        (workdir / MEASURED_AT).write_text(f"{first_run}; its mutants not killed then run again at {checkout_state()}")
+        kept = workdir / MEASURED_AT
+        first_run = kept.read_text().split(";")[0].strip() if kept.exists() else ""
+        kept.write_text(f"{first_run}; its mutants not killed then run again at {checkout_state()}")
         names = [name for name, code in verdicts(workdir, target["modules"]).items() if code not in KILLED]
         print(f"== {target['name']}: {len(names)} mutants again, against {' '.join(tests)}", flush=True)
         if names:

@@ -417,6 +417,31 @@ def test_a_retried_run_knowing_its_submission_reads_it_instead_of_sending_again(
     assert (request.submission_id, request.source) == (12, SignatureRequest.Source.PDF)
 
 
+def test_a_run_whose_worker_died_before_saving_the_submission_finds_it_by_its_marker_and_keeps_its_id(
+        vendor, quote, staff, quote_pdf):
+    run, _created = actions.start(actions.get(SendForSignature.key), quote, staff, secrets.token_hex(16))
+    vendor.replace(responses.GET, f"{API}/submitters", json={
+        "data": [{"id": 31, "submission_id": 12, "email": "claire@atelier.example",
+                  "external_id": f"console-quote-{quote.pk}-run-{run.pk}-0"}], "pagination": {}})
+    vendor.get(f"{API}/submissions/12", json=submission(12))
+    actions.execute(run.pk)
+    run.refresh_from_db()
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert not [c for c in vendor.calls if c.request.method == "POST"]
+    asked = next(c.request for c in vendor.calls if c.request.url.split("?")[0] == f"{API}/submitters")
+    assert f"external_id=console-quote-{quote.pk}-run-{run.pk}-0" in asked.url
+    # Kept on the run, for the relaunch and the audit.
+    assert run.external_ids["docuseal_submission_id"] == 12
+
+
+def test_another_quote_awaiting_its_signatures_leaves_this_quote_s_button_available(connection, quote, staff):
+    other = Quote.objects.create(company=quote.company, title="Autre", number="D-0043", status=Quote.Status.SENT)
+    SignatureRequest.objects.create(quote=other, connection=connection, submission_id=99,
+                                    source=SignatureRequest.Source.PDF, status=SignatureRequest.Status.PENDING)
+    assert SendForSignature().unavailable_reason(quote, staff) is None
+    assert SendForSignature().unavailable_reason(other, staff) is not None
+
+
 def test_a_relaunched_pdf_send_stays_a_pdf_send_though_docuseal_names_the_template_it_made_of_the_pdf(
         vendor, quote, staff, quote_pdf):
     """DocuSeal builds a template behind every /submissions/pdf, and GET /submissions/{id} names it (the
