@@ -584,6 +584,10 @@ def test_an_unconfirmed_send_keeps_the_error_for_the_reconciliation(connection, 
     assert run.message.startswith("Mautic n'a pas confirmé l'envoi (")
     reminder = ReminderSend.objects.get()
     assert reminder.status == ReminderSend.Status.SENDING and reminder.error and reminder.error in run.message
+    # The failed run says what it tried to send, and to whom, for whoever reads it before the reconciliation.
+    link = ContactLink.objects.get()
+    assert {key: run.external_ids[key] for key in ("mautic_email_id", "reminder_level", "mautic_contact_id")} == {
+        "mautic_email_id": email_id, "reminder_level": 1, "mautic_contact_id": link.mautic_id}
 
 
 def test_a_send_mautic_answers_as_failed_frees_the_level_and_says_why(connection, overdue, accountant, settle,
@@ -794,3 +798,18 @@ def test_a_client_run_resumes_an_unconfirmed_send_for_its_own_invoice_only(conne
     unconfirmed.refresh_from_db()
     assert unconfirmed.status == ReminderSend.Status.SENDING
     assert records.objects(instance, "stat").count() == 1
+
+
+def test_sending_a_level_again_clears_only_that_invoice_s_unconfirmed_send(connection, overdue, accountant, settle,
+                                                                            instance):
+    """A send Mautic never confirmed, given up by the reconciliation, frees its level: for its own invoice."""
+    other = Invoice.objects.create(company=overdue.company, number="FAC-2026-0050", status=Invoice.Status.SENT,
+                                   due_date=timezone.localdate() - timedelta(days=20))
+    email_id = connection.config["reminder_emails"]["1"]
+    given_up = [ReminderSend.objects.create(connection=connection, invoice=invoice, level=1, email_id=email_id,
+                                            status=ReminderSend.Status.FAILED, error="jamais confirmé")
+                for invoice in (overdue, other)]
+    run = click(overdue, accountant, settle)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    assert not ReminderSend.objects.filter(pk=given_up[0].pk).exists()
+    assert ReminderSend.objects.get(pk=given_up[1].pk).status == ReminderSend.Status.FAILED
