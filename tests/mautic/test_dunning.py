@@ -519,7 +519,7 @@ def test_a_sent_reminder_records_its_ids_its_time_and_the_email_s_subject(connec
     subject = records.objects(instance, "email").get(pk=email_id).data["subject"]
     entry = TimelineEntry.objects.get(object_id=str(link.contact.pk), message__startswith="1re relance")
     assert entry.message == f"1re relance de la facture FAC-2026-0042 envoyée par Mautic (« {subject} »)."
-    assert entry.external_ids == {"mautic_email_id": email_id}
+    assert (entry.external_ids, entry.provider) == ({"mautic_email_id": email_id}, "mautic")
 
 
 def test_a_run_resumed_after_its_worker_died_mid_send_sends_the_claimed_level_once(connection, overdue, accountant,
@@ -590,15 +590,32 @@ def test_an_unconfirmed_send_keeps_the_error_for_the_reconciliation(connection, 
         "mautic_email_id": email_id, "reminder_level": 1, "mautic_contact_id": link.mautic_id}
 
 
+@pytest.mark.parametrize(("answer", "message"), [
+    ({"success": False}, "Mautic n'a pas envoyé l'e-mail : ?"),
+    ({"success": False, "failed": "adresse refusée"}, "Mautic n'a pas envoyé l'e-mail : adresse refusée"),
+])
 def test_a_send_mautic_answers_as_failed_frees_the_level_and_says_why(connection, overdue, accountant, settle,
-                                                                      monkeypatch):
+                                                                      monkeypatch, answer, message):
     from apps.mautic.client import MauticClient
 
-    monkeypatch.setattr(MauticClient, "send_email_to_contact",
-                        lambda self, email_id, contact_id, tokens: {"success": False})
+    monkeypatch.setattr(MauticClient, "send_email_to_contact", lambda self, email_id, contact_id, tokens: answer)
     run = click(overdue, accountant, settle)
-    assert (run.status, run.message) == (ActionRun.Status.FAILED, "Mautic n'a pas envoyé l'e-mail : ?")
+    assert (run.status, run.message) == (ActionRun.Status.FAILED, message)
     assert not ReminderSend.objects.exists()
+
+
+def test_a_long_unconfirmed_send_error_is_kept_cut_at_500_characters(connection, overdue, accountant, settle,
+                                                                      monkeypatch):
+    from apps.core.http import ServerError
+    from apps.mautic.client import MauticClient
+
+    def unconfirmed(self, email_id, contact_id, tokens):
+        raise ServerError("Mautic : " + "x" * 600, status=502, maybe_sent=True)
+
+    monkeypatch.setattr(MauticClient, "send_email_to_contact", unconfirmed)
+    run = click(overdue, accountant, settle)
+    assert run.status == ActionRun.Status.FAILED
+    assert ReminderSend.objects.get().error == ("Mautic : " + "x" * 600)[:500]
 
 
 def test_segments_mautic_could_not_update_are_noted_and_the_reminder_still_counts(connection, overdue, accountant,
