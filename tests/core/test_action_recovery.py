@@ -214,6 +214,17 @@ def test_the_run_page_says_why_the_sweep_queued_a_run_again(client_company, defa
     assert [job.id for job in default_queue.get_jobs()] == [actions.job_id_for(lost.pk)]
 
 
+def test_every_run_never_started_past_the_deadline_is_given_up_and_counted(client_company, default_queue,
+                                                                           redis_down):
+    user = make_user("lea", "send_emails")
+    runs = [clicked_while_redis_was_down(redis_down, company, user, key=f"k-{n}")
+            for n, company in enumerate((client_company, Company.objects.create(name="Autre", is_client=True)))]
+    for run in runs:
+        age(run, minutes=120)
+    assert actions.recover_stalled_runs() == {"requeued": 0, "failed": 2}
+    assert {ActionRun.objects.get(pk=run.pk).status for run in runs} == {ActionRun.Status.FAILED}
+
+
 def test_a_run_given_up_says_why_in_full_and_ends_now(client_company, default_queue, redis_down):
     user = make_user("lea", "send_emails")
     died = clicked_while_redis_was_down(redis_down, client_company, user, key="k-died")
