@@ -5,7 +5,8 @@ from django.contrib.auth.models import Group, User
 
 from apps.core import actions
 from apps.core.capabilities import CAPABILITY_GROUPS
-from apps.core.models import Connection
+from apps.core.models import ActionRun, Connection
+from apps.core.signals import action_run_changed
 from apps.hub.models import Company
 
 PROVIDER = "kerneluiaction"
@@ -77,3 +78,21 @@ def make_user(username, *capabilities, is_staff=True, is_active=True):
 @pytest.fixture
 def client_company(db):
     return Company.objects.create(name="Atelier Dupont", is_client=True, iban="FR7630006000011234567890189")
+
+
+class Recorder:
+    """What the open pages are told: (run id, status) for each action_run_changed."""
+
+    def __init__(self):
+        self.runs = []
+
+    def __call__(self, sender, run, **kwargs):
+        self.runs.append((run.pk, run.status))
+
+
+@pytest.fixture
+def announced():
+    recorder = Recorder()
+    action_run_changed.connect(recorder, sender=ActionRun)
+    yield recorder.runs
+    action_run_changed.disconnect(recorder, sender=ActionRun)

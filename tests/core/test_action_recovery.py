@@ -17,7 +17,7 @@ from apps.core import actions, redis_clients
 from apps.core.models import ActionRun
 from apps.hub.models import Company
 from tests.core.action_doubles import PaySupplier, SendGreeting, make_user
-from tests.core.action_doubles import client_company, registered_actions  # noqa: F401
+from tests.core.action_doubles import announced, client_company, registered_actions  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("registered_actions")
 
@@ -278,10 +278,8 @@ def test_with_redis_unreachable_the_sweep_leaves_every_run_as_it_is(client_compa
     assert ActionRun.objects.values().get(pk=run.pk) == before
 
 
-def test_relaunch_says_who_relaunched_and_starts_afresh(client_company, default_queue, redis_down,
+def test_relaunch_says_who_relaunched_and_starts_afresh(client_company, default_queue, redis_down, announced,
                                                         django_capture_on_commit_callbacks):
-    from apps.core.signals import action_run_changed
-
     requester = make_user("lea", "send_emails")
     run = clicked_while_redis_was_down(redis_down, client_company, requester, key="k-relaunch")
     actions.save_progress(run, message_id="M-1")
@@ -294,17 +292,9 @@ def test_relaunch_says_who_relaunched_and_starts_afresh(client_company, default_
     other = clicked_while_redis_was_down(redis_down, Company.objects.create(name="Autre", is_client=True),
                                          requester, key="k-other")
     ActionRun.objects.filter(pk=other.pk).update(status=ActionRun.Status.FAILED)
-    announced = []
-
-    def announce(sender, run, **kwargs):
-        announced.append((run.pk, run.status))
-
-    action_run_changed.connect(announce, sender=ActionRun)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            relaunched = actions.relaunch(run, make_user("paul", "send_emails"))
-    finally:
-        action_run_changed.disconnect(announce, sender=ActionRun)
+    announced.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        relaunched = actions.relaunch(run, make_user("paul", "send_emails"))
 
     assert announced == [(run.pk, ActionRun.Status.RUNNING)]  # the open pages follow it
     assert ActionRun.objects.get(pk=other.pk).status == ActionRun.Status.FAILED  # only this one is relaunched
@@ -418,25 +408,16 @@ def test_an_approved_payment_whose_job_was_lost_is_queued_again_by_the_sweep(def
     assert [job.id for job in default_queue.get_jobs()] == [actions.job_id_for(held.pk)]
 
 
-def test_giving_up_one_run_leaves_the_others_and_is_announced(client_company, default_queue, redis_down):
-    from apps.core.signals import action_run_changed
-
+def test_giving_up_one_run_leaves_the_others_and_is_announced(client_company, default_queue, redis_down,
+                                                              announced):
     user = make_user("lea", "send_emails")
     late = clicked_while_redis_was_down(redis_down, client_company, user, key="k-late")
     lost = clicked_while_redis_was_down(redis_down, Company.objects.create(name="Autre", is_client=True), user,
                                         key="k-lost")
     age(late, minutes=61)
     age(lost, seconds=30)
-    announced = []
-
-    def announce(sender, run, **kwargs):
-        announced.append((run.pk, run.status))
-
-    action_run_changed.connect(announce, sender=ActionRun)
-    try:
-        assert actions.recover_stalled_runs() == {"requeued": 1, "failed": 1}
-    finally:
-        action_run_changed.disconnect(announce, sender=ActionRun)
+    announced.clear()
+    assert actions.recover_stalled_runs() == {"requeued": 1, "failed": 1}
 
     lost.refresh_from_db()
     assert (lost.status, lost.message) == (ActionRun.Status.RUNNING, "Remise en file : sa tâche avait été perdue.")

@@ -11,10 +11,9 @@ from django.utils import timezone
 
 from apps.core import actions
 from apps.core.models import ActionRun, Connection
-from apps.core.signals import action_run_changed
 from apps.hub.models import Company
 from tests.core.action_doubles import PROVIDER, PaySupplier, SendGreeting, make_user
-from tests.core.action_doubles import client_company, registered_actions  # noqa: F401
+from tests.core.action_doubles import announced, client_company, registered_actions  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("registered_actions")
 
@@ -24,22 +23,6 @@ def default_queue(redis_connection):
     queue = django_rq.get_queue("default")
     queue.empty()
     return queue
-
-
-class Recorder:
-    def __init__(self):
-        self.runs = []
-
-    def __call__(self, sender, run, **kwargs):
-        self.runs.append((run.pk, run.status))
-
-
-@pytest.fixture
-def announced():
-    recorder = Recorder()
-    action_run_changed.connect(recorder, sender=ActionRun)
-    yield recorder.runs
-    action_run_changed.disconnect(recorder, sender=ActionRun)
 
 
 # Who may click -------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from apps.core import actions
 from apps.core.models import ActionRun
 from apps.hub.models import Company
 from tests.core.action_doubles import PaySupplier, make_user
-from tests.core.action_doubles import registered_actions  # noqa: F401
+from tests.core.action_doubles import announced, registered_actions  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("registered_actions")
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -149,23 +149,13 @@ def test_what_waits_for_an_approver_is_the_others_held_requests_oldest_first(hel
         assert actions.waiting_for(absent) == []
 
 
-def test_a_refusal_ends_only_that_request_and_is_announced_to_open_pages(held_run,
+def test_a_refusal_ends_only_that_request_and_is_announced_to_open_pages(held_run, announced,
                                                                         django_capture_on_commit_callbacks):
-    from apps.core.signals import action_run_changed
-
     other = actions.start(actions.get(PaySupplier.key), Company.objects.create(name="Gros imprimeur"),
                           held_run.user, "k-other")[0]
-    announced = []
-
-    def announce(sender, run, **kwargs):
-        announced.append((run.pk, run.status))
-
-    action_run_changed.connect(announce, sender=ActionRun)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            actions.refuse(held_run, make_user("treso", "approve_payments"), "Non.")
-    finally:
-        action_run_changed.disconnect(announce, sender=ActionRun)
+    announced.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.refuse(held_run, make_user("treso", "approve_payments"), "Non.")
 
     assert announced == [(held_run.pk, ActionRun.Status.REFUSED)]
     other.refresh_from_db()
