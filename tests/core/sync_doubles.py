@@ -1,6 +1,7 @@
 """A sync resource that exists in tests only: pages come from an in-memory list, and it can crash on demand.
 
-Fixtures: `paged_provider` registers it (with a mirror table and an active connection).
+Fixtures: `paged_provider` registers it (with a mirror table and an active connection); `two_resources_connection`
+is a connection of a provider with a second resource beside it.
 """
 
 import pytest
@@ -51,6 +52,12 @@ class PagedThings(SyncResource):
         return item.get("archived", False)
 
 
+class PagedOthers(PagedThings):
+    """A second resource of one connection: same pages and mirror, its own runs."""
+    name = "others"
+    label = "Autres choses"
+
+
 class PagedProvider(providers.Provider):
     key = "kerneluipaged"
     label = "Système paginé (test)"
@@ -58,6 +65,12 @@ class PagedProvider(providers.Provider):
 
     def client(self, connection):
         return None
+
+
+class TwoResourcesProvider(PagedProvider):
+    key = "kerneluipaged2"
+    label = "Système paginé à deux ressources (test)"
+    sync_resources = (PagedThings, PagedOthers)
 
 
 def items(*ids, **extra):
@@ -91,3 +104,10 @@ def paged_provider(paged_mirror_table, db):
 @pytest.fixture
 def paged_connection(paged_provider):
     return Connection.objects.create(provider=PagedProvider.key, name="Paginé", slug="pagine")
+
+
+@pytest.fixture
+def two_resources_connection(paged_provider):
+    provider = providers.register(TwoResourcesProvider())
+    yield Connection.objects.create(provider=provider.key, name="Deux ressources", slug="deux-ressources")
+    providers.unregister(provider.key)

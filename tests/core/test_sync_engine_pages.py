@@ -15,6 +15,7 @@ from apps.core.models import Connection, SyncRun
 from apps.core.signals import sync_run_progressed
 from tests.core.sync_doubles import WorkerKilled, PagedMirror, PagedProvider, PagedThings, items
 from tests.core.sync_doubles import paged_connection, paged_mirror_table, paged_provider  # noqa: F401
+from tests.core.sync_doubles import two_resources_connection  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -145,6 +146,25 @@ def test_a_failed_run_of_another_connection_is_never_resumed(paged_provider):
     assert run_once(theirs).status == SyncRun.Status.FAILED
     run, _ = sync.start_sync(mine, "things")
     assert run.checkpoint == {}
+
+
+def test_a_failed_run_of_one_resource_is_never_resumed_by_another_s(two_resources_connection):
+    PagedThings.pages = [items(1), items(2)]
+    PagedThings.crash_on_page = 2
+    failed, _ = sync.start_sync(two_resources_connection, "things")
+    sync.run_sync(failed.pk)
+    failed.refresh_from_db()
+    assert (failed.status, failed.checkpoint) == (SyncRun.Status.FAILED, {"page": 1})
+    others, _ = sync.start_sync(two_resources_connection, "others")
+    assert others.checkpoint == {}
+
+
+def test_a_second_start_points_to_its_own_resource_s_running_run_while_another_resource_runs(
+        two_resources_connection):
+    things, _ = sync.start_sync(two_resources_connection, "things")
+    sync.start_sync(two_resources_connection, "others")
+    again, created = sync.start_sync(two_resources_connection, "things")
+    assert (again, created) == (things, False)
 
 
 def test_a_failed_full_run_is_not_resumed_by_an_incremental_one(paged_connection):
