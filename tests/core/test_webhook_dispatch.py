@@ -164,6 +164,27 @@ def test_a_backlog_larger_than_a_batch_is_dispatched_whole(hook, redis_connectio
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_burst_reaches_redis_in_batches_of_at_most_batch_size(hook, redis_connection):
+    """However long the backlog, one transaction locks and one pipeline carries at most BATCH_SIZE deliveries."""
+    burst = 2 * dispatch.BATCH_SIZE + 1
+    WebhookEvent.objects.bulk_create(
+        WebhookEvent(connection=hook.connection, provider=hook.connection.provider, event_type=HANDLED_TYPE,
+                     provider_event_id=f"evt-{n}", body=b"{}") for n in range(burst))
+    batches = []
+
+    def listener(sender, event_ids, **kwargs):
+        batches.append(len(event_ids))
+
+    signals.webhook_events_queued.connect(listener, sender=WebhookEvent, dispatch_uid="test-burst")
+    try:
+        assert dispatch.dispatch_all() == burst
+    finally:
+        signals.webhook_events_queued.disconnect(dispatch_uid="test-burst", sender=WebhookEvent)
+    assert batches == [dispatch.BATCH_SIZE, dispatch.BATCH_SIZE, 1]
+    assert redis_connection.llen("rq:queue:webhooks") == burst
+
+
+@pytest.mark.django_db(transaction=True)
 def test_redis_refusing_a_batch_puts_back_that_batch_only(hook, redis_connection, monkeypatch):
     hook.post(event_id="evt-queued-before")
     assert dispatch.dispatch_received() == 1
@@ -250,6 +271,7 @@ def test_a_worker_that_exits_without_stopping_its_dispatcher_is_not_held_by_it(t
 
     from django.conf import settings
 
+    dispatch.Dispatcher()  # mutmut sees only what this process runs: this tells it the test reaches the dispatcher
     script = ("import django; django.setup(); from apps.core.webhooks import dispatch; "
               "dispatch.Dispatcher().start(); raise SystemExit(3)")
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", DEBUG="1",

@@ -370,6 +370,7 @@ def test_a_process_with_a_listener_still_exits(tmp_path, settings):
     import subprocess
     import sys
 
+    assert endpoints.listening(5)  # here too: mutmut learns which tests reach a function only from this process
     script = ("import django; django.setup(); from apps.core.webhooks import endpoints; "
               "assert endpoints.listening(5); raise SystemExit(3)")
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", DEBUG="1",
