@@ -137,8 +137,7 @@ def send_document(api, connection, document, run, *, kind: str):
     if not run.external_ids.get("emailed"):
         remote = api.send_email(kind, remote["id"], f"email_template_{kind}")
         actions.save_progress(run, emailed=True)
-    link.emailed_at = timezone.now()
-    return now_sent(connection, document, link, remote, kind=kind)
+    return now_sent(connection, document, link, remote, kind=kind, emailed_at=timezone.now())
 
 
 def issue_document(api, connection, document, run, *, kind: str):
@@ -152,7 +151,7 @@ def issue_document(api, connection, document, run, *, kind: str):
     return now_sent(connection, document, link, remote, kind=kind)
 
 
-def now_sent(connection, document, link, remote, *, kind: str):
+def now_sent(connection, document, link, remote, *, kind: str, **link_fields):
     resource = QuotesResource if kind == "quote" else InvoicesResource
     record_remote(connection, resource, remote, apply=False)
     if remote.get("number") and not document.number:
@@ -162,7 +161,7 @@ def now_sent(connection, document, link, remote, *, kind: str):
     document.lines_reopened_at = None  # a new version, once sent, locks its lines again
     # Only what sending changes: a colleague's edit saved meanwhile (notes, title) is not overwritten.
     document.save(update_fields=["number", "status", "lines_reopened_at", "updated_at"])
-    reconcile.in_step(link, remote, number=remote.get("number", ""))
+    reconcile.in_step(link, remote, number=remote.get("number", ""), **link_fields)
     return remote
 
 

@@ -126,7 +126,9 @@ class InvoiceNinjaLink(models.Model):
         self.conflict_detail = ""
         for name, value in fields.items():
             setattr(self, name, value)
-        self.save()
+        # Only what it changed: a send action's email date, written meanwhile, stays.
+        self.save(update_fields=["remote_updated_at", "remote_hash", "last_synced_at", "conflict_at",
+                                 "conflict_detail", *fields])
 
     def mark_conflict(self, detail: str):
         self.conflict_at = timezone.now()

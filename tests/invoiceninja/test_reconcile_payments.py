@@ -12,6 +12,7 @@ from apps.core.models import Connection, TimelineEntry
 from apps.hub.models import Company, Invoice, Payment, lines_from_vendor
 from apps.invoiceninja import reconcile
 from apps.invoiceninja.models import InvoiceLink
+from tests.meanwhile import written_meanwhile
 
 pytestmark = pytest.mark.django_db
 
@@ -183,6 +184,18 @@ def test_a_payment_after_a_local_edit_leaves_the_edit_visible_as_local(connectio
     reconcile.apply_payment(connection, payment("30.00"))
     link.refresh_from_db()
     assert link.last_synced_at == before
+
+
+def test_an_invoice_emailed_while_its_payment_is_recorded_keeps_its_sending_date(connection, customer):
+    invoice = linked_invoice(connection, customer)
+    link = InvoiceLink.objects.get(invoice=invoice)
+    emailed_at = timezone.now()
+    with written_meanwhile(InvoiceLink, link.pk, emailed_at=emailed_at) as preceded:
+        reconcile.apply_payment(connection, payment("30.00"))
+    assert preceded  # the email was recorded between the payment's read of the link and its save
+    link.refresh_from_db()
+    assert link.emailed_at == emailed_at
+    assert state(invoice) == (Invoice.Status.PARTIAL, Decimal("30.00"))
 
 
 @pytest.mark.parametrize("total, amount, status", [("0.50", "0.50", Invoice.Status.PAID),

@@ -16,6 +16,7 @@ from apps.invoiceninja.webhook_registration import register_webhooks
 from apps.invoiceninja.webhooks import EVENT_IDS, REGISTERED_EVENTS, SECRET_HEADER
 from tests.core.webhook_security import WebhookSecuritySuite
 from tests.invoiceninja.conftest import API, WEBHOOK_SECRET, fixture
+from tests.meanwhile import written_meanwhile
 
 pytestmark = pytest.mark.django_db
 
@@ -355,6 +356,55 @@ def test_an_invoice_converted_in_invoice_ninja_becomes_the_quote_s_one_invoice_a
     # Becoming « converted » is Invoice Ninja's doing, not a local edit: its next change of the quote applies.
     quote_link.refresh_from_db()
     assert not quote_link.has_local_changes(quote)
+
+
+def test_a_quote_emailed_again_while_invoice_ninja_converts_it_keeps_its_sending_date(connection, quote):
+    from django.utils import timezone
+
+    from apps.invoiceninja.models import QuoteMirror
+
+    quote.status = Quote.Status.ACCEPTED
+    quote.save()
+    ClientLink.objects.create(connection=connection, company=quote.company, external_id="VolejRejNm",
+                              last_synced_at=timezone.now())
+    quote_link = QuoteLink.objects.create(connection=connection, quote=quote, external_id="Qu000001",
+                                          last_synced_at=timezone.now())
+    QuoteMirror.objects.create(connection=connection, external_id="Qu000001", invoice_id="Opnel5aKBz")
+    emailed_at = timezone.now()
+    with written_meanwhile(QuoteLink, quote_link.pk, emailed_at=emailed_at) as preceded:
+        deliver(connection, "create_invoice", fixture("invoice.json"))
+    assert preceded
+    quote_link.refresh_from_db()
+    assert quote_link.emailed_at == emailed_at
+    assert Quote.objects.get().status == Quote.Status.CONVERTED
+
+
+def test_an_invoice_archived_in_invoice_ninja_while_emailed_from_the_console_keeps_its_sending_date(connection):
+    from django.utils import timezone
+
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, "create_invoice", fixture("invoice.json"))
+    link = InvoiceLink.objects.get()
+    emailed_at = timezone.now()
+    archived = later(fixture("invoice.json"), 5, archived_at=int(timezone.now().timestamp()))
+    with written_meanwhile(InvoiceLink, link.pk, emailed_at=emailed_at) as preceded:
+        deliver(connection, "update_invoice", archived)
+    assert preceded
+    link.refresh_from_db()
+    assert (link.remote_state, link.emailed_at) == (InvoiceLink.RemoteState.ARCHIVED, emailed_at)
+
+
+def test_an_invoice_noted_while_it_is_attached_to_its_quote_keeps_the_note(connection, quote):
+    from apps.invoiceninja import reconcile
+
+    deliver(connection, "create_client", fixture("client.json"))
+    deliver(connection, "create_invoice", fixture("invoice.json"))
+    imported = Invoice.objects.get()
+    with written_meanwhile(Invoice, imported.pk, notes="Relancé par téléphone le 3 mars") as preceded:
+        reconcile.invoice_from_converted_quote(connection, quote, fixture("invoice.json"))
+    assert preceded
+    imported.refresh_from_db()
+    assert (imported.quote, imported.notes) == (quote, "Relancé par téléphone le 3 mars")
 
 
 def test_an_invoice_imported_before_its_quote_was_known_is_attached_to_it_not_duplicated(connection, quote):
