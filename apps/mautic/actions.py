@@ -121,7 +121,7 @@ def send_reminder(connection, api: MauticClient, invoice: Invoice, run) -> Remin
     reminder.save(update_fields=["status", "sent_at"])
     TimelineEntry.record(contact, dunning.sent_message(level), params={
         "level": level, "number": invoice.number or invoice.pk,
-        "subject": email.get("subject") or email.get("name") or ""}, provider="mautic",
+        "subject": email.get("subject") or email.get("name") or f"#{email_id}"}, provider="mautic",
         level=TimelineEntry.Level.SUCCESS, external_ids={"mautic_email_id": email_id})
     try:
         segments.sync_link(connection, api, link)

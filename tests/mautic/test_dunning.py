@@ -534,6 +534,18 @@ def test_a_mautic_email_without_a_subject_is_named_by_its_name_in_the_timeline(c
     assert entry.message == f"1re relance de la facture FAC-2026-0042 envoyée par Mautic (« {email.data['name']} »)."
 
 
+def test_a_mautic_email_without_a_subject_or_a_name_is_named_by_its_id_in_the_timeline(connection, overdue, accountant,
+                                                                                      settle, instance):
+    email_id = connection.config["reminder_emails"]["1"]
+    email = records.objects(instance, "email").get(pk=email_id)
+    email.data = {**email.data, "subject": "", "name": ""}
+    email.save()
+    run = click(overdue, accountant, settle)
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    entry = TimelineEntry.objects.get(provider="mautic", message__startswith="1re relance")
+    assert entry.message == f"1re relance de la facture FAC-2026-0042 envoyée par Mautic (« #{email_id} »)."
+
+
 def test_a_run_resumed_after_its_worker_died_mid_send_sends_the_claimed_level_once(connection, overdue, accountant,
                                                                                    instance):
     """Claimed without a contact link (its link was deleted since): the resumed send records the link it went
@@ -643,6 +655,29 @@ def test_segments_mautic_could_not_update_are_noted_and_the_reminder_still_count
     assert run.status == ActionRun.Status.SUCCEEDED, run.message
     assert ReminderSend.objects.get().status == ReminderSend.Status.SENT
     assert ContactLink.objects.get().last_error == "Segments non mis à jour : HTTP 503"
+
+
+def test_a_contact_who_unsubscribes_while_a_reminder_goes_out_stays_unsubscribed(
+        connection, overdue, accountant, instance, monkeypatch, django_capture_on_commit_callbacks):
+    from apps.core.http import ServerError
+    from apps.mautic.client import MauticClient
+
+    def unsubscribed_meanwhile_then_segments_down(self, *args, **kwargs):
+        # The contact unsubscribes in Mautic, and another worker records it from Mautic's webhook, while this one
+        # updates the reminder's segments.
+        records.add_dnc(records.get(instance, "contact", ContactLink.objects.get().mautic_id), 1)
+        ContactLink.objects.update(unsubscribed=True, do_not_contact=True)
+        raise ServerError("HTTP 503", status=503)
+
+    monkeypatch.setattr(MauticClient, "contact_segment_aliases", unsubscribed_meanwhile_then_segments_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        run, _created = actions.start(actions.get(ACTION), overdue, accountant, actions_key())
+    run_jobs("default")  # the action alone: the sandbox's webhooks of the contact's creation stay unsent
+    run.refresh_from_db()
+    assert run.status == ActionRun.Status.SUCCEEDED, run.message
+    link = ContactLink.objects.get()
+    assert (link.unsubscribed, link.last_error) == (True, "Segments non mis à jour : HTTP 503")
+    assert link.refusal_reason == "le contact s'est désinscrit des e-mails dans Mautic"
 
 
 def test_an_unknown_do_not_contact_reason_reads_as_do_not_contact(connection, overdue, accountant, settle, instance):
