@@ -70,6 +70,17 @@ def test_without_a_configured_account_the_active_account_with_the_most_money_pay
     assert payments.debit_account(revolut, "EUR") == rich
 
 
+def test_between_accounts_holding_as_much_money_the_same_one_always_pays(revolut):
+    """The confirmation names the account before the click chooses it again: both must choose the same one,
+    whatever order the database reads the rows in (here, not the order of their ids)."""
+    stored_first = account(revolut, "stored-first", balance="500.00")
+    RevolutAccount.objects.filter(pk=stored_first.pk).update(id=stored_first.pk + 1000)
+    lower_id = RevolutAccount.objects.create(id=stored_first.pk + 500, connection=revolut, external_id="lower-id",
+                                             name="lower-id", currency="EUR", balance=Decimal("500.00"),
+                                             state="active", seen_at=timezone.now())
+    assert payments.debit_account(revolut, "EUR") == lower_id
+
+
 def test_an_account_of_another_revolut_connection_is_never_debited(revolut):
     other_company = make_connection("https://sandbox-b2b.revolut.com/api/1.0")
     account(other_company, "other-company-rich", balance="900000")
