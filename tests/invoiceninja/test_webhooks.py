@@ -330,18 +330,26 @@ def test_a_client_whose_id_is_longer_than_any_column_fails_at_once_with_a_reason
     assert not Company.objects.exists()
 
 
-def test_an_invoice_converted_in_invoice_ninja_becomes_the_quote_s_one_invoice_and_converts_it(connection, quote):
+def accepted_quote_whose_mirror_names_the_invoice(connection, quote) -> QuoteLink:
+    """An accepted quote, linked and in step, whose Invoice Ninja copy names invoice.json's invoice: what a
+    conversion in Invoice Ninja leaves before the invoice's webhook arrives."""
     from django.utils import timezone
 
     from apps.invoiceninja.models import QuoteMirror
 
-    quote.status, quote.currency, quote.notes = Quote.Status.ACCEPTED, "CHF", "Livraison en mars"
+    quote.status = Quote.Status.ACCEPTED
     quote.save()
     ClientLink.objects.create(connection=connection, company=quote.company, external_id="VolejRejNm",
                               last_synced_at=timezone.now())
     quote_link = QuoteLink.objects.create(connection=connection, quote=quote, external_id="Qu000001",
                                           last_synced_at=timezone.now())
     QuoteMirror.objects.create(connection=connection, external_id="Qu000001", invoice_id="Opnel5aKBz")
+    return quote_link
+
+
+def test_an_invoice_converted_in_invoice_ninja_becomes_the_quote_s_one_invoice_and_converts_it(connection, quote):
+    quote.currency, quote.notes = "CHF", "Livraison en mars"
+    quote_link = accepted_quote_whose_mirror_names_the_invoice(connection, quote)
     event = deliver(connection, "create_invoice", fixture("invoice.json"))
     deliver(connection, "create_invoice", fixture("invoice.json"))  # delivered again: still one invoice
     invoice = Invoice.objects.get()
@@ -361,15 +369,7 @@ def test_an_invoice_converted_in_invoice_ninja_becomes_the_quote_s_one_invoice_a
 def test_a_quote_emailed_again_while_invoice_ninja_converts_it_keeps_its_sending_date(connection, quote):
     from django.utils import timezone
 
-    from apps.invoiceninja.models import QuoteMirror
-
-    quote.status = Quote.Status.ACCEPTED
-    quote.save()
-    ClientLink.objects.create(connection=connection, company=quote.company, external_id="VolejRejNm",
-                              last_synced_at=timezone.now())
-    quote_link = QuoteLink.objects.create(connection=connection, quote=quote, external_id="Qu000001",
-                                          last_synced_at=timezone.now())
-    QuoteMirror.objects.create(connection=connection, external_id="Qu000001", invoice_id="Opnel5aKBz")
+    quote_link = accepted_quote_whose_mirror_names_the_invoice(connection, quote)
     emailed_at = timezone.now()
     with written_meanwhile(QuoteLink, quote_link.pk, emailed_at=emailed_at) as preceded:
         deliver(connection, "create_invoice", fixture("invoice.json"))
