@@ -523,27 +523,18 @@ def test_a_sent_reminder_records_its_ids_its_time_and_the_email_s_subject(connec
         {"mautic_email_id": email_id}, "mautic", TimelineEntry.Level.SUCCESS)
 
 
-def test_a_mautic_email_without_a_subject_is_named_by_its_name_in_the_timeline(connection, overdue, accountant,
-                                                                                settle, instance):
-    email = records.objects(instance, "email").get(pk=connection.config["reminder_emails"]["1"])
-    email.data = {**email.data, "subject": ""}
-    email.save()
-    run = click(overdue, accountant, settle)
-    assert run.status == ActionRun.Status.SUCCEEDED, run.message
-    entry = TimelineEntry.objects.get(provider="mautic", message__startswith="1re relance")
-    assert entry.message == f"1re relance de la facture FAC-2026-0042 envoyée par Mautic (« {email.data['name']} »)."
-
-
-def test_a_mautic_email_without_a_subject_or_a_name_is_named_by_its_id_in_the_timeline(connection, overdue, accountant,
-                                                                                      settle, instance):
+@pytest.mark.parametrize("blanked", [("subject",), ("subject", "name")])
+def test_a_mautic_email_without_a_subject_is_named_by_its_name_else_by_its_id_in_the_timeline(
+        connection, overdue, accountant, settle, instance, blanked):
     email_id = connection.config["reminder_emails"]["1"]
     email = records.objects(instance, "email").get(pk=email_id)
-    email.data = {**email.data, "subject": "", "name": ""}
+    named = f"#{email_id}" if "name" in blanked else email.data["name"]
+    email.data = {**email.data, **dict.fromkeys(blanked, "")}
     email.save()
     run = click(overdue, accountant, settle)
     assert run.status == ActionRun.Status.SUCCEEDED, run.message
     entry = TimelineEntry.objects.get(provider="mautic", message__startswith="1re relance")
-    assert entry.message == f"1re relance de la facture FAC-2026-0042 envoyée par Mautic (« #{email_id} »)."
+    assert entry.message == f"1re relance de la facture FAC-2026-0042 envoyée par Mautic (« {named} »)."
 
 
 def test_a_run_resumed_after_its_worker_died_mid_send_sends_the_claimed_level_once(connection, overdue, accountant,
